@@ -1,0 +1,25 @@
+"""Entry point: `jobterm` and `python -m jobterm`. The one error boundary of the CLI."""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code; errors become one line on stderr.
+
+    Kept free of heavy imports: `--version` and completion requests must start fast.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args == ["--version"] or args == ["-V"]:
+        from jobterm import __version__
+
+        sys.stdout.write(f"jobterm {__version__}\n")
+        return 0
+    from jobterm.boundary import run_cli
+
+    return run_cli(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""The typer application: global options and the list of verbs.
+
+Each verb lives in `jobterm/commands/<verb>.py` and exposes `register(app)`. Command modules
+import only typer and jobterm's light modules at import time; httpx, websockets, aiohttp,
+prompt_toolkit and keyring are imported inside the command functions, so `--help` and
+completion stay fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+import typer
+
+from jobterm import __version__
+
+if TYPE_CHECKING:
+    from typer._click import Command
+
+# Order here is the order of `jobterm --help`.
+COMMAND_MODULES: tuple[str, ...] = (
+    "attach",
+    "exec_",
+    "jobs",
+    "login",
+    "logout",
+    "auth",
+    "sandbox",
+    "demo",
+)
+
+HELP = """\
+Debug a running GitLab CI job from your terminal.
+
+jobterm opens the job's interactive web terminal (the 'Debug' button of a job page) over
+its WebSocket and connects it to your terminal, like SSH into the job.
+
+Start with `jobterm demo` to try it against a built-in sandbox GitLab.
+"""
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"jobterm {__version__}")
+        raise typer.Exit(0)
+
+
+def build_app() -> typer.Typer:
+    app = typer.Typer(
+        name="jobterm",
+        help=HELP,
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+
+    @app.callback()
+    def _root(
+        debug: bool = typer.Option(
+            False, "--debug", help="Show a redacted log of HTTP/WebSocket traffic and tracebacks."
+        ),
+        version: bool = typer.Option(
+            False,
+            "--version",
+            "-V",
+            help="Print the version and exit.",
+            callback=_version,
+            is_eager=True,
+        ),
+    ) -> None:
+        """Debug a running GitLab CI job from your terminal."""
+
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"jobterm.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"jobterm.commands.{name}":
+                raise
+            continue  # verb not built yet
+        module.register(app)
+    return app
+
+
+def build_command() -> Command:
+    return typer.main.get_command(build_app())

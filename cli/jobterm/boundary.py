@@ -1,0 +1,80 @@
+"""The one place where exceptions become messages and exit codes (see errors.py)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+
+from jobterm.errors import ExitCode, JobtermError
+
+
+def _wants_debug(args: list[str]) -> bool:
+    head = args[: args.index("--")] if "--" in args else args
+    import os
+
+    return "--debug" in head or os.environ.get("JOBTERM_DEBUG", "") not in ("", "0")
+
+
+def format_error(exc: JobtermError) -> str:
+    """One line: what went wrong, then what to do next."""
+    text = f"jobterm: {exc.message}"
+    if exc.hint:
+        text += f" ({exc.hint})"
+    return text
+
+
+def run_cli(args: list[str]) -> int:
+    import typer
+
+    from jobterm.app import build_command
+    from jobterm.log import setup_logging
+
+    debug = _wants_debug(args)
+    setup_logging(debug)
+    command = build_command()
+    try:
+        result = command.main(args=args, prog_name="jobterm", standalone_mode=False)
+    except JobtermError as exc:
+        if debug:
+            traceback.print_exc()
+        sys.stderr.write(format_error(exc) + "\n")
+        return int(exc.exit_code)
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except typer.TyperException as exc:
+        # click's usage errors (vendored by typer): print as click does, exit 2.
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            sys.stderr.write(f"jobterm: {exc.message}\n")
+        return int(getattr(exc, "exit_code", ExitCode.USAGE))
+    except (typer.Abort, KeyboardInterrupt):
+        sys.stderr.write("jobterm: interrupted\n")
+        return int(ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        # The reader of our stdout went away (e.g. `jobterm jobs | head`): not an error.
+        _silence_stdout()
+        return int(ExitCode.OK)
+    except Exception as exc:
+        logging.getLogger("jobterm").debug("unexpected error", exc_info=True)
+        if debug:
+            traceback.print_exc()
+        name = type(exc).__name__
+        sys.stderr.write(
+            f"jobterm: internal error: {name} (run again with --debug to see where; "
+            "please report it)\n"
+        )
+        return int(ExitCode.ERROR)
+    return int(result) if isinstance(result, int) else int(ExitCode.OK)
+
+
+def _silence_stdout() -> None:
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except OSError:
+        pass

@@ -1,0 +1,39 @@
+"""Remove secrets from text before it is logged, recorded or shown.
+
+Used by --debug logging, by `--record`, and by anything that echoes server text. The patterns
+err on the side of hiding: a false positive costs a few characters of a log line.
+"""
+
+from __future__ import annotations
+
+import re
+
+MASK = "[REDACTED]"
+
+_PATTERNS: tuple[re.Pattern[str], ...] = (
+    # Cookies and form fields whose value is a secret: name=value up to a separator.
+    re.compile(
+        r"(?i)((?:_gitlab_session\w*|remember_user_token|known_sign_in|authenticity_token"
+        r"|csrf[-_]token|user%5Bpassword%5D|user\[password\]|password|private[-_]token"
+        r"|user%5Botp_attempt%5D|user\[otp_attempt\]|otp_attempt|access_token|token)"
+        r"[\"']?\s*[=:]\s*[\"']?)([^\s;&,\"'<>]+)"
+    ),
+    # Header lines carrying credentials.
+    re.compile(r"(?i)((?:cookie|set-cookie|private-token|x-csrf-token)\s*:\s*)([^\r\n]+)"),
+    re.compile(r"(?i)(authorization\s*:\s*(?:bearer|basic|token)?\s*)([^\s\r\n]+)"),
+    # GitLab token formats: glpat-, glrt-, gldt-, glcbt-, glptt-, ... and runner tokens.
+    re.compile(r"()\b(gl[a-z]{1,6}-[A-Za-z0-9_\-]{16,})"),
+    # Meta tag: <meta name="csrf-token" content="...">
+    re.compile(r"(?i)(name=\"csrf-token\"\s+content=\")([^\"]+)"),
+)
+
+
+def redact(text: str) -> str:
+    """Return `text` with every secret-looking value replaced by MASK."""
+    for pattern in _PATTERNS:
+        text = pattern.sub(lambda m: m.group(1) + MASK, text)
+    return text
+
+
+def redact_bytes(data: bytes) -> bytes:
+    return redact(data.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")

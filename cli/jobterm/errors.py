@@ -1,0 +1,97 @@
+"""The one exception tree of jobterm, and every exit code it can end with.
+
+Library code raises a `JobtermError` subclass carrying a one-line message and a hint that says
+what to do next. Only the CLI entry point (`jobterm.__main__.main`) turns them into text and an
+exit code; nothing else prints errors or calls `sys.exit`.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Exit codes, documented in README.md ("Exit codes"). Keep the two in step."""
+
+    OK = 0
+    ERROR = 1  # an error with no more specific code
+    USAGE = 2  # bad command line (the code click uses too)
+    AUTH = 3  # not signed in, session expired, wrong credentials, account locked
+    NOT_FOUND = 4  # host, project or job not found
+    JOB_STATE = 5  # the job is not running (pending, finished)
+    FORBIDDEN = 6  # not your job, project archived, runner without a terminal, Origin refused
+    BUSY = 7  # another terminal is attached, or the runner cannot be reached
+    NETWORK = 8  # cannot connect, TLS failure, proxy failure
+    SERVER = 9  # the server answered 5xx, 429, or something that is not what GitLab sends
+    CONNECTION_LOST = 10  # the terminal connection dropped or went silent
+    CONFIG = 11  # config file or keyring unusable
+    TIMEOUT = 12  # --timeout / --wait-timeout passed
+    JOB_ENDED = 13  # attach: the job finished while attached (not a failure of jobterm)
+    INTERRUPTED = 130  # SIGINT
+    EXEC_FAILED = 255  # exec: jobterm failed, no exit status from the command (as ssh does)
+
+
+class JobtermError(Exception):
+    """Base of every error the user should see as one line."""
+
+    exit_code: ExitCode = ExitCode.ERROR
+
+    def __init__(self, message: str, hint: str | None = None, *, code: ExitCode | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        if code is not None:
+            self.exit_code = code
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(JobtermError):
+    exit_code = ExitCode.USAGE
+
+
+class AuthError(JobtermError):
+    exit_code = ExitCode.AUTH
+
+
+class NotFoundError(JobtermError):
+    exit_code = ExitCode.NOT_FOUND
+
+
+class JobStateError(JobtermError):
+    exit_code = ExitCode.JOB_STATE
+
+
+class ForbiddenError(JobtermError):
+    exit_code = ExitCode.FORBIDDEN
+
+
+class BusyError(JobtermError):
+    exit_code = ExitCode.BUSY
+
+
+class NetworkError(JobtermError):
+    exit_code = ExitCode.NETWORK
+
+
+class ServerError(JobtermError):
+    exit_code = ExitCode.SERVER
+
+
+class ConnectionLostError(JobtermError):
+    exit_code = ExitCode.CONNECTION_LOST
+
+
+class ConfigError(JobtermError):
+    exit_code = ExitCode.CONFIG
+
+
+class TimeoutExpired(JobtermError):
+    exit_code = ExitCode.TIMEOUT
+
+
+class ProtocolError(JobtermError):
+    """The peer broke the protocol (bad frame, bad page). Whose fault: the server's."""
+
+    exit_code = ExitCode.SERVER

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from jobterm import __version__
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "jobterm", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_version_prints_package_version() -> None:
+    result = run("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"jobterm {__version__}"
+
+
+def test_unknown_option_is_a_usage_error_without_traceback() -> None:
+    result = run("--no-such-option")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "No such option" in result.stderr
+
+
+def test_help_lists_commands() -> None:
+    result = run("--help")
+    assert result.returncode == 0
+    assert "Debug a running GitLab CI job" in result.stdout
