@@ -1,0 +1,200 @@
+"""The sandbox's records: users, runners, projects, pipelines, jobs, sessions, settings.
+
+Plain dataclasses; `state.py` holds them together and re-exports every name here.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+SESSION_COOKIE = "_gitlab_session"
+REMEMBER_COOKIE = "remember_user_token"
+KNOWN_SIGN_IN_COOKIE = "known_sign_in"
+
+FINISHED = frozenset({"success", "failed", "canceled", "skipped"})
+ACTIVE = frozenset({"created", "pending", "running", "waiting_for_resource", "preparing"})
+JOB_SCOPES = frozenset(
+    {
+        "created",
+        "pending",
+        "running",
+        "failed",
+        "success",
+        "canceled",
+        "skipped",
+        "waiting_for_resource",
+        "manual",
+    }
+)
+
+
+def new_token(prefix: str = "", nbytes: int = 15) -> str:
+    """A random URL-safe secret, e.g. new_token("glpat-") for a personal access token."""
+    return prefix + secrets.token_urlsafe(nbytes).replace("-", "x").replace("_", "y")
+
+
+@dataclass
+class User:
+    id: int
+    username: str
+    password: str
+    name: str = ""
+    email: str = ""
+    token: str = field(default_factory=lambda: new_token("glpat-"))
+    totp_secret: str | None = None  # base32; set = two-factor sign-in
+    recovery_codes: list[str] = field(default_factory=list)  # each usable once
+    email_verification: bool = False  # sign-in asks for an emailed code
+    verification_code: str = field(default_factory=lambda: f"{secrets.randbelow(10**6):06d}")
+    ldap: bool = False  # signs in at /users/auth/ldapmain/callback only
+    admin: bool = False
+    failed_attempts: int = 0
+    locked: bool = False
+    state: str = "active"  # "active" or "blocked"
+
+    def __post_init__(self) -> None:
+        self.name = self.name or self.username.capitalize()
+        self.email = self.email or f"{self.username}@example.com"
+
+
+@dataclass
+class Runner:
+    id: int
+    description: str
+    runner_type: str = "project_type"  # project_type | group_type | instance_type
+    is_shared: bool = False
+    session_server: bool = True  # registered a [session_server]: jobs can have a terminal
+
+
+@dataclass
+class Project:
+    id: int
+    path_with_namespace: str  # "group/sub/project": subgroups allowed
+    name: str = ""
+    archived: bool = False
+    members: list[str] = field(default_factory=list)  # usernames (developer or more)
+    default_branch: str = "main"
+    created_at: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.name = self.name or self.path_with_namespace.rsplit("/", 1)[-1]
+
+
+@dataclass
+class Pipeline:
+    id: int
+    project_id: int
+    ref: str = "main"
+    user: str = ""  # username of who triggered it
+    sha: str = field(default_factory=lambda: secrets.token_hex(20))
+    source: str = "push"
+    created_at: float = 0.0
+
+
+@dataclass
+class Job:
+    id: int
+    project_id: int
+    pipeline_id: int
+    name: str
+    stage: str = "test"
+    ref: str = "main"
+    status: str = "running"
+    user: str = "demo"  # username of the job's user (who triggered or played it)
+    runner_id: int | None = 1
+    shell: list[str] = field(default_factory=lambda: ["bash", "-l"])  # argv of a terminal shell
+    script_seconds: float | None = 3600.0  # how long the script runs once running; None = ever
+    pending_seconds: float | None = None  # how long it stays pending; None = until told
+    script_result: str = "success"  # the status the job gets when its script ends
+    created_at: float = 0.0
+    started_at: float | None = None
+    finished_at: float | None = None
+    build_dir: str = ""  # "" = the terminal side picks a directory
+    variables: dict[str, str] = field(default_factory=dict)  # extra CI_* style variables
+    allow_failure: bool = False
+    retried_from: int | None = None
+    # Runtime, owned by the terminal side (workhorse.py / job life):
+    terminal: Any = None  # the attached terminal connection, if any (one per job)
+    held_for_terminal: bool = False  # script ended, job waits for the terminal to detach
+    script_ended_at: float | None = None
+
+
+@dataclass
+class Session:
+    """A server-side web session (`_gitlab_session` cookie value = `id`)."""
+
+    id: str
+    csrf_token: str
+    created_at: float
+    last_seen: float
+    user: str | None = None  # signed-in username
+    # Half-way through a sign-in: the password was right, a second step is due.
+    pending_user: str | None = None
+    pending_step: str | None = None  # "otp" | "verification"
+    pending_remember: bool = False
+    flash: str | None = None  # shown once on the next sign-in page
+
+
+@dataclass
+class RememberToken:
+    token: str
+    user: str
+    expires_at: float
+
+
+@dataclass
+class Fault:
+    """A failure the REST API injects (issue 7), for testing clients.
+
+    kind: "server_error" (status, default 500), "rate_limit" (429 + Retry-After), "html"
+    (200 with an HTML page instead of JSON), "sign_in_redirect" (302 to /users/sign_in).
+    Applies to requests whose path starts with `path`; `times` = how many, None = all.
+    """
+
+    kind: str
+    path: str = "/api/v4/"
+    times: int | None = None
+    status: int = 500
+    retry_after: int = 1
+
+
+FAULT_KINDS = frozenset({"server_error", "rate_limit", "html", "sign_in_redirect"})
+
+
+@dataclass
+class Settings:
+    session_expire_delay: float = 7 * 24 * 3600.0  # server-side session life, sliding
+    remember_me_duration: float = 14 * 24 * 3600.0
+    known_sign_in_duration: float = 14 * 24 * 3600.0
+    session_timeout: float = 1800.0  # runner [session_server] session_timeout
+    ping_interval: float = 30.0  # WebSocket Ping period of the terminal
+    reauthorize_interval: float = 300.0  # Workhorse re-checks a terminal's authorization
+    password_authentication_enabled: bool = True
+    remember_me_enabled: bool = True
+    pipelines_api: bool = True  # False: /api/v4/pipelines answers 404 like older GitLab
+    lockout_threshold: int = 10
+    email_verification_lockout_threshold: int = 3
+    session_cookie_suffix: str = ""  # development/Geo instances: "_gitlab_session_<suffix>"
+    faults: list[Fault] = field(default_factory=list)
+
+    @property
+    def session_cookie(self) -> str:
+        return SESSION_COOKIE + (
+            f"_{self.session_cookie_suffix}" if self.session_cookie_suffix else ""
+        )
+
+
+@dataclass
+class CookieAuth:
+    """Who a request's cookies belong to. `renewed`: a new session was made from a
+    remember-me token, so the response must set the session cookie to `session.id`."""
+
+    user: User | None
+    session: Session | None
+    renewed: bool = False
+
+
+RevokeHook = Callable[[str, frozenset[str]], None]  # (username, session ids that died)
+JobHook = Callable[[Job], None]
