@@ -1,0 +1,87 @@
+"""Job references as users type them: an id, or a job's web URL.
+
+`123` names a job whose project must come from elsewhere (`--project`, the git remote).
+`https://gitlab.example.com/group/sub/project/-/jobs/123` names host, project and job; the
+host part keeps any relative URL root (`https://example.com/gitlab/group/project/-/jobs/1`
+cannot be told apart from a project `gitlab/group/project` by its shape alone, so the caller
+matches the URL against the configured hosts, longest base URL first).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+from jobterm.errors import UsageError
+
+_JOB_PATH = re.compile(r"^(?P<prefix>/.*?)/-/jobs/(?P<id>[0-9]+)(?:/terminal(?:\.ws)?)?/?$")
+_REMOTE_SCP = re.compile(r"^(?:[^@/]+@)?(?P<host>[^:/]+):(?P<path>[^/].*)$")
+
+
+@dataclass(frozen=True, slots=True)
+class JobRef:
+    job_id: int
+    #: scheme://host[:port] of a URL reference, else None
+    origin: str | None = None
+    #: the URL's path before /-/jobs/ (relative root + project path), no leading slash
+    path: str | None = None
+
+
+def parse_job_ref(text: str) -> JobRef:
+    """Parse a JOB argument: a positive id or a job web URL."""
+    text = text.strip()
+    if text.isdigit():
+        job_id = int(text)
+        if job_id <= 0:
+            raise UsageError(f"{text!r} is not a job id", "job ids are positive numbers")
+        return JobRef(job_id)
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UsageError(
+            f"{text!r} is neither a job id nor a job URL",
+            "pass a number like 123456 or a URL like https://gitlab.example.com/group/project/-/jobs/123456",
+        )
+    match = _JOB_PATH.match(parts.path)
+    if match is None:
+        raise UsageError(
+            f"{text!r} is not a job URL",
+            "copy the address of the job's page: it ends in /-/jobs/<id>",
+        )
+    path = unquote(match.group("prefix")).strip("/")
+    if not path:
+        raise UsageError(f"{text!r} has no project in its path", "copy the job page's address")
+    return JobRef(int(match.group("id")), f"{parts.scheme}://{parts.netloc}", path)
+
+
+def split_project_path(url_path: str, root_path: str) -> str | None:
+    """The project part of `url_path` under a host whose relative root is `root_path`."""
+    root = root_path.strip("/")
+    path = url_path.strip("/")
+    if not root:
+        return path or None
+    if path == root or not path.startswith(root + "/"):
+        return None
+    return path[len(root) + 1 :] or None
+
+
+def project_from_remote(remote_url: str) -> tuple[str, str] | None:
+    """(host, project path) from a git remote URL (https, ssh://, or scp-like), else None."""
+    url = remote_url.strip()
+    if not url:
+        return None
+    if "://" in url:
+        parts = urlsplit(url)
+        host = parts.hostname
+        path = parts.path
+    else:
+        match = _REMOTE_SCP.match(url)
+        if match is None:
+            return None
+        host, path = match.group("host"), match.group("path")
+    if not host:
+        return None
+    path = path.strip("/")
+    if path.endswith(".git"):
+        path = path[: -len(".git")]
+    return (host.lower(), path) if "/" in path else None

@@ -1,0 +1,1 @@
+"""Adapters around the core: the WebSocket, the local terminal, and the session loops."""

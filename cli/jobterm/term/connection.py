@@ -1,0 +1,204 @@
+"""The terminal WebSocket: handshake, frames, keepalive, and how a session ends.
+
+GitLab never sends a Close frame: when the shell exits, the job ends or the session is
+revoked, the TCP connection just drops. `recv()` turns that into `SessionEnded`; a link that
+stops answering our pings becomes `ConnectionLostError`. Handshake answers become the
+messages of the spec's table (302 → signed out, 403 → Origin, 404 → no terminal, 500 → busy).
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from jobterm.core.frames import SUBPROTOCOLS, TerminalCodec
+from jobterm.errors import (
+    AuthError,
+    BusyError,
+    ConnectionLostError,
+    ForbiddenError,
+    JobtermError,
+    NetworkError,
+    NotFoundError,
+    ProtocolError,
+    ServerError,
+)
+
+if TYPE_CHECKING:
+    from websockets.asyncio.client import ClientConnection
+
+log = logging.getLogger("jobterm.ws")
+
+#: Seconds between our pings, and how long a pong may take before the link counts as dead.
+PING_INTERVAL = 15.0
+PING_TIMEOUT = 20.0
+
+
+class SessionEnded(Exception):
+    """The server dropped the connection (GitLab's way of ending a terminal session)."""
+
+
+@dataclass
+class TerminalTarget:
+    """Everything needed to open one job's terminal."""
+
+    ws_url: str
+    cookie_header: str = field(repr=False)
+    ssl_context: ssl.SSLContext | None = None
+    host_label: str = ""  # for messages: "gitlab.example.com"
+    job_id: int = 0
+    subprotocols: tuple[str, ...] = SUBPROTOCOLS
+    ping_interval: float | None = PING_INTERVAL
+    ping_timeout: float | None = PING_TIMEOUT
+
+
+class TerminalConnection:
+    """An open job terminal: send input bytes, receive output bytes."""
+
+    def __init__(self, ws: ClientConnection, codec: TerminalCodec) -> None:
+        self._ws = ws
+        self.codec = codec
+
+    @property
+    def subprotocol(self) -> str | None:
+        return self.codec.subprotocol
+
+    @classmethod
+    async def open(
+        cls, target: TerminalTarget, *, open_timeout: float = 20.0
+    ) -> TerminalConnection:
+        from websockets.asyncio.client import connect
+        from websockets.exceptions import InvalidHandshake, InvalidStatus
+        from websockets.typing import Subprotocol
+
+        log.debug("connecting to %s", target.ws_url)
+        try:
+            ws = await connect(
+                target.ws_url,
+                subprotocols=[Subprotocol(p) for p in target.subprotocols],
+                additional_headers={"Cookie": target.cookie_header},
+                ssl=target.ssl_context if target.ws_url.startswith("wss:") else None,
+                compression=None,  # Workhorse does not negotiate it; keep latency low
+                open_timeout=open_timeout,
+                ping_interval=target.ping_interval,
+                ping_timeout=target.ping_timeout,
+                max_size=2**22,
+                max_queue=16,  # bounded: at most 16 frames wait for the local terminal
+                user_agent_header="jobterm",
+            )
+        except InvalidStatus as exc:
+            raise handshake_error(exc.response.status_code, target) from None
+        except InvalidHandshake as exc:
+            raise ProtocolError(
+                f"the terminal handshake with {target.host_label} failed: {exc}",
+                "check that the host is a GitLab instance; run with --debug to see the exchange",
+            ) from None
+        except TimeoutError:
+            raise NetworkError(
+                f"timed out opening the terminal on {target.host_label}",
+                "check your network or proxy and try again",
+            ) from None
+        except ssl.SSLError as exc:
+            raise NetworkError(
+                f"TLS failed for {target.host_label}: {exc.reason or exc}",
+                "if the instance uses a private CA, pass it with `jobterm login --ca-cert FILE`",
+            ) from None
+        except OSError as exc:
+            raise NetworkError(
+                f"cannot connect to {target.host_label}: {exc.strerror or exc}",
+                "check the host name and your network",
+            ) from None
+        try:
+            codec = TerminalCodec(ws.subprotocol)
+        except JobtermError:
+            await ws.close()
+            raise
+        log.debug("terminal open, subprotocol %s", ws.subprotocol or "none (unwrapped)")
+        return cls(ws, codec)
+
+    async def __aenter__(self) -> TerminalConnection:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def send(self, data: bytes) -> None:
+        """Send input; waits while the network is slower than the input (backpressure)."""
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            for frame in self.codec.encode_input(data):
+                await self._ws.send(frame)
+        except ConnectionClosed as exc:
+            raise _ended(exc) from None
+
+    async def recv(self) -> bytes:
+        """The next output bytes; raises SessionEnded or ConnectionLostError at the end."""
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            message = await self._ws.recv()
+        except ConnectionClosed as exc:
+            raise _ended(exc) from None
+        return self.codec.decode_output(message)
+
+    async def close(self) -> None:
+        """Close cleanly (the server then sends EOT to the shell). Never raises."""
+        try:
+            await self._ws.close()
+        except Exception:
+            log.debug("close failed", exc_info=True)
+
+    async def ping(self) -> float:
+        """Round-trip time of one ping, in seconds."""
+        waiter = await self._ws.ping()
+        return await waiter
+
+
+def _ended(exc: Exception) -> Exception:
+    """Map websockets' closing exceptions: a keepalive timeout is a lost link."""
+    rcvd = getattr(exc, "rcvd", None)
+    sent = getattr(exc, "sent", None)
+    reason = getattr(sent, "reason", "") or ""
+    if sent is not None and sent.code == 1011 and "keepalive" in reason:
+        return ConnectionLostError(
+            "connection lost: GitLab stopped answering",
+            "check your network; the job itself may still be running",
+        )
+    log.debug("connection closed: rcvd=%s sent=%s", rcvd, sent)
+    return SessionEnded()
+
+
+def handshake_error(status: int, target: TerminalTarget) -> JobtermError:
+    """The spec's handshake table, as errors with their own exit codes."""
+    host = target.host_label
+    job = f"job {target.job_id}" if target.job_id else "the job"
+    if status in (301, 302, 303, 401):
+        return AuthError(
+            f"{host} did not accept the session (signed out or expired)",
+            f"run `jobterm login {host}`",
+        )
+    if status == 403:
+        return ForbiddenError(
+            f"{host} refused the terminal connection (403, Origin check)",
+            "a proxy may be rewriting the Origin or Host header",
+        )
+    if status == 404:
+        return NotFoundError(
+            f"{host} has no terminal for {job}",
+            "it must be running, started by you, on a runner with [session_server]",
+        )
+    if status == 500:
+        return BusyError(
+            f"{host} could not open the terminal of {job}",
+            "another terminal may be attached (close it), or the runner is unreachable",
+        )
+    return ServerError(f"{host} answered the terminal handshake with HTTP {status}")

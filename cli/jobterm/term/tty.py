@@ -1,0 +1,77 @@
+"""The local terminal: raw mode that is always restored, its size, and writing to it.
+
+Raw mode is a context manager (as asciinema has it); it restores the saved attributes on
+every way out, including exceptions and signals turned into exceptions. An `atexit` hook is a
+second line of defence for a hard `sys.exit` from elsewhere. TCSADRAIN (not TCSAFLUSH) is used
+when restoring so that anything typed after the session ended reaches the local shell rather
+than being thrown away.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import struct
+import termios
+import tty
+from collections.abc import Iterator
+
+Attrs = list[int | list[bytes | int]]
+
+
+def terminal_size(fd: int) -> tuple[int, int]:
+    """(rows, cols) of the terminal on `fd`; (0, 0) when it has none."""
+    try:
+        size = os.get_terminal_size(fd)
+    except OSError:
+        return (0, 0)
+    return (size.lines, size.columns)
+
+
+def set_terminal_size(fd: int, rows: int, cols: int) -> None:
+    import fcntl
+
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+
+class _Restorer:
+    def __init__(self, fd: int, attrs: Attrs) -> None:
+        self.fd = fd
+        self.attrs = attrs
+        self.done = False
+
+    def __call__(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        with contextlib.suppress(termios.error, OSError):
+            termios.tcsetattr(self.fd, termios.TCSADRAIN, self.attrs)
+
+
+@contextlib.contextmanager
+def raw_mode(fd: int) -> Iterator[None]:
+    """Put the terminal on `fd` in raw mode for the duration of the block."""
+    saved: Attrs = termios.tcgetattr(fd)
+    restore = _Restorer(fd, saved)
+    atexit.register(restore)
+    try:
+        tty.setraw(fd, termios.TCSADRAIN)
+        yield
+    finally:
+        restore()
+        atexit.unregister(restore)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write every byte, waiting while the terminal is slow (blocking: this is backpressure)."""
+    view = memoryview(data)
+    while view:
+        try:
+            written = os.write(fd, view)
+        except BlockingIOError:
+            import select
+
+            select.select([], [fd], [])
+            continue
+        view = view[written:]
