@@ -1,0 +1,300 @@
+"""Shells in real pseudo-terminals, as a GitLab Runner's session server starts them.
+
+Each `PtyShell` is one process (the job's shell) on the slave side of a fresh PTY: a new
+session with the slave as its controlling terminal, stdin/stdout/stderr on the slave, the
+window size left at 0 rows x 0 cols (what the Runner does: `stty size` prints `0 0`).
+
+Theory of operation of the I/O side (one PTY master fd, non-blocking, in the event loop):
+
+* Reading: the loop's reader callback moves bytes from the master into a bounded buffer.
+  When the buffer holds `buffer_limit` bytes the callback is removed (the PTY then fills up
+  and the shell blocks in write(2)); `read()` takes bytes out and re-adds the callback.
+  Memory stays bounded and nothing is dropped.
+* End of output: EIO from the master (every slave fd closed), or the shell process exited
+  and a final non-blocking read finds nothing more. `read()` then returns b"".
+* Writing: `write()` writes what the master takes and waits for writability for the rest,
+  one writer at a time, so a slow shell slows the WebSocket reader down instead of queueing.
+* Closing: SIGHUP then SIGKILL to every process of the shell's session (background jobs of
+  an interactive shell live in their own process groups), the process reaped, the master
+  closed. `ShellPool.close_all()` does that for every shell it started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import fcntl
+import os
+import signal
+import struct
+import termios
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+DEFAULT_ARGV: tuple[str, ...] = ("bash", "-l")
+READ_CHUNK = 16 * 1024
+BUFFER_LIMIT = 64 * 1024
+KILL_GRACE = 0.5  # seconds between SIGHUP and SIGKILL
+
+
+def _become_session_leader_with_ctty() -> None:
+    # Runs in the child between fork and exec: a new session, and the PTY slave (already
+    # dup'ed to fd 0) as its controlling terminal, so job control and ^C work in the shell.
+    os.setsid()
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+def _session_members(sid: int) -> list[int]:
+    """Pids whose session id is `sid` (Linux /proc; empty where /proc is missing)."""
+    members: list[int] = []
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return members
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # Fields after the command name (which may contain spaces and parentheses).
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if len(fields) > 3 and int(fields[3]) == sid:
+            members.append(int(entry.name))
+    return members
+
+
+def _signal_session(sid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(sid, signum)
+    for pid in _session_members(sid):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signum)
+
+
+class PtyShell:
+    """One shell in a PTY. Start it with `PtyShell.start(...)` (or `ShellPool.start`)."""
+
+    def __init__(self, process: asyncio.subprocess.Process, master: int, buffer_limit: int) -> None:
+        self.process = process
+        self.pid = process.pid
+        self._master = master
+        self._loop = asyncio.get_running_loop()
+        self._limit = buffer_limit
+        self._buffer = bytearray()
+        self._eof = False
+        self._exited = False
+        self._closed = False
+        self._reading = False
+        self._data_ready = asyncio.Event()
+        self._write_lock = asyncio.Lock()
+        self._resume_reading()
+        self._waiter = self._loop.create_task(self._watch_exit())
+
+    @classmethod
+    async def start(
+        cls,
+        argv: Sequence[str] = DEFAULT_ARGV,
+        *,
+        cwd: str | os.PathLike[str],
+        env: Mapping[str, str],
+        buffer_limit: int = BUFFER_LIMIT,
+    ) -> PtyShell:
+        master, slave = os.openpty()
+        try:
+            # 0 x 0, explicitly: that is what the Runner's PTY starts with.
+            fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 0, 0, 0, 0))
+            os.set_blocking(master, False)
+            process = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=slave,
+                stdout=slave,
+                stderr=slave,
+                cwd=cwd,
+                env=dict(env),
+                close_fds=True,
+                preexec_fn=_become_session_leader_with_ctty,
+            )
+        except BaseException:
+            os.close(master)
+            raise
+        finally:
+            # The parent must not keep the slave: EIO on the master means "all gone".
+            os.close(slave)
+        return cls(process, master, buffer_limit)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _resume_reading(self) -> None:
+        if not self._reading and not self._eof and not self._closed:
+            self._loop.add_reader(self._master, self._on_readable)
+            self._reading = True
+
+    def _pause_reading(self) -> None:
+        if self._reading:
+            self._loop.remove_reader(self._master)
+            self._reading = False
+
+    def _on_readable(self) -> None:
+        try:
+            data = os.read(self._master, min(READ_CHUNK, self._limit - len(self._buffer)))
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            if exc.errno != errno.EIO:
+                raise
+            data = b""  # Linux: every slave fd is closed
+        if not data:
+            self._eof = True
+            self._pause_reading()
+        else:
+            self._buffer += data
+            if len(self._buffer) >= self._limit:
+                self._pause_reading()  # backpressure: the PTY fills up, the shell blocks
+        self._data_ready.set()
+
+    def _drain_after_exit(self) -> None:
+        # The shell is gone; whatever it wrote is already in the PTY. Take what fits.
+        if self._eof or self._closed or len(self._buffer) >= self._limit:
+            return
+        try:
+            data = os.read(self._master, self._limit - len(self._buffer))
+        except (BlockingIOError, OSError):
+            data = b""
+        if data:
+            self._buffer += data
+        else:
+            self._eof = True
+            self._pause_reading()
+
+    async def read(self) -> bytes:
+        """Up to READ_CHUNK bytes of output; b"" when the shell has ended and all is read."""
+        while not self._buffer:
+            if self._exited:
+                self._drain_after_exit()
+            if self._buffer or self._eof or self._closed:
+                break
+            self._data_ready.clear()
+            await self._data_ready.wait()
+        data = bytes(self._buffer[:READ_CHUNK])
+        del self._buffer[:READ_CHUNK]
+        if self._exited and not self._buffer:
+            self._drain_after_exit()
+        self._resume_reading()
+        return data
+
+    async def _watch_exit(self) -> None:
+        await self.process.wait()
+        self._exited = True
+        self._data_ready.set()
+
+    @property
+    def exited(self) -> bool:
+        return self._exited
+
+    @property
+    def returncode(self) -> int | None:
+        return self.process.returncode
+
+    # -- writing ---------------------------------------------------------------------------
+
+    async def write(self, data: bytes) -> None:
+        """Write all of `data` to the shell, waiting while the PTY's input queue is full.
+
+        Raises ConnectionResetError once the shell is closed.
+        """
+        async with self._write_lock:
+            view = memoryview(data)
+            while view:
+                if self._closed:
+                    raise ConnectionResetError("shell closed")
+                try:
+                    written = os.write(self._master, view)
+                except BlockingIOError:
+                    await self._writable()
+                    continue
+                except OSError as exc:
+                    raise ConnectionResetError(f"shell input closed: {exc}") from exc
+                view = view[written:]
+
+    async def _writable(self) -> None:
+        ready: asyncio.Future[None] = self._loop.create_future()
+
+        def on_writable() -> None:
+            if not ready.done():
+                ready.set_result(None)
+
+        self._loop.add_writer(self._master, on_writable)
+        try:
+            # Poll the closed flag too: close() cannot wake a writer it does not know of.
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(ready), timeout=0.2)
+        finally:
+            with contextlib.suppress(OSError, ValueError):
+                self._loop.remove_writer(self._master)
+
+    # -- ending ----------------------------------------------------------------------------
+
+    async def wait(self) -> int:
+        return await self.process.wait()
+
+    async def close(self) -> None:
+        """Kill the shell's whole session, reap the shell, close the master. Idempotent."""
+        if self._closed:
+            await asyncio.shield(self._waiter)
+            return
+        self._closed = True
+        self._pause_reading()
+        if not self._exited:
+            _signal_session(self.pid, signal.SIGHUP)
+            _signal_session(self.pid, signal.SIGCONT)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._waiter), KILL_GRACE)
+        # Background jobs may outlive the shell: kill the rest of the session as well.
+        _signal_session(self.pid, signal.SIGKILL)
+        await asyncio.shield(self._waiter)
+        with contextlib.suppress(OSError):
+            os.close(self._master)
+        self._eof = True
+        self._data_ready.set()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+
+class ShellPool:
+    """Every shell the sandbox started, so that it can kill them all when it stops."""
+
+    def __init__(self, buffer_limit: int = BUFFER_LIMIT) -> None:
+        self._shells: set[PtyShell] = set()
+        self.buffer_limit = buffer_limit
+
+    async def start(
+        self,
+        argv: Sequence[str] = DEFAULT_ARGV,
+        *,
+        cwd: str | os.PathLike[str],
+        env: Mapping[str, str],
+    ) -> PtyShell:
+        shell = await PtyShell.start(argv, cwd=cwd, env=env, buffer_limit=self.buffer_limit)
+        self._shells.add(shell)
+        return shell
+
+    async def release(self, shell: PtyShell) -> None:
+        """Close one shell and forget it."""
+        await shell.close()
+        self._shells.discard(shell)
+
+    async def close_all(self) -> None:
+        shells = list(self._shells)
+        self._shells.clear()
+        await asyncio.gather(*(shell.close() for shell in shells), return_exceptions=True)
+
+    def __len__(self) -> int:
+        return len(self._shells)
+
+    @property
+    def pids(self) -> list[int]:
+        return [shell.pid for shell in self._shells]
