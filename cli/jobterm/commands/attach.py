@@ -1,0 +1,69 @@
+"""`jobterm attach`: the job's shell in your terminal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from jobterm.commands.common import HostOption, ProjectOption, parse_escape_char
+
+HELP = """\
+Open the terminal of a running job, like SSH into it.
+
+JOB is a job id (the project comes from --project or this directory's git remote) or the
+job's web URL. With no JOB on a terminal, pick one of your running jobs.
+
+Escapes, typed at the start of a line: ~. disconnect, ~# status, ~r apply your terminal's
+size, ~? help, ~~ a literal ~. Ctrl-C goes to the job.
+
+jobterm sets the job's terminal size and TERM in-band when it connects (GitLab has no resize
+message), hiding that set-up from the screen; --no-resize turns it off.
+"""
+
+
+def register(app: typer.Typer) -> None:
+    app.command("attach", help=HELP)(attach)
+
+
+def attach(
+    job: str | None = typer.Argument(None, help="Job id or job URL.", show_default=False),
+    project: str | None = ProjectOption,
+    host: str | None = HostOption,
+    wait: bool = typer.Option(False, "--wait", help="If the job is pending, wait until it runs."),
+    wait_timeout: float = typer.Option(
+        600.0, "--wait-timeout", metavar="SECONDS", help="How long --wait waits."
+    ),
+    escape_char: str = typer.Option(
+        "~", "--escape-char", "-e", help="Escape character, or 'none' to disable escapes."
+    ),
+    no_resize: bool = typer.Option(
+        False, "--no-resize", help="Do not set the job's terminal size and TERM."
+    ),
+    record: Path | None = typer.Option(
+        None, "--record", metavar="FILE", help="Write the session as an asciicast v2 file."
+    ),
+    record_input: bool = typer.Option(
+        False, "--record-input", help="With --record, record what you type too."
+    ),
+) -> None:
+    from jobterm.env import Environment
+    from jobterm.term.attach import AttachOptions
+    from jobterm.term.attach_run import run_attach
+
+    options = AttachOptions(
+        escape_char=parse_escape_char(escape_char),
+        resize=not no_resize,
+        record=record,
+        record_input=record_input,
+    )
+    code = run_attach(
+        Environment(),
+        job,
+        project=project,
+        host=host,
+        wait=wait,
+        wait_timeout=wait_timeout,
+        options=options,
+    )
+    raise typer.Exit(code)

@@ -1,0 +1,33 @@
+"""Options shared by several verbs."""
+
+from __future__ import annotations
+
+import typer
+
+from jobterm.errors import UsageError
+
+ProjectOption = typer.Option(
+    None,
+    "--project",
+    "-p",
+    metavar="PROJECT",
+    help="Project path (group/project) or numeric id; default: this directory's git remote.",
+)
+HostOption = typer.Option(
+    None,
+    "--host",
+    metavar="HOST",
+    envvar="GITLAB_HOST",
+    help="GitLab instance (default: $GITLAB_HOST, else the default signed-in host).",
+)
+
+
+def parse_escape_char(text: str) -> bytes | None:
+    if text.lower() == "none":
+        return None
+    if text.startswith("^") and len(text) == 2 and text[1].isalpha():
+        return bytes([ord(text[1].upper()) - 64])
+    data = text.encode()
+    if len(data) != 1:
+        raise UsageError(f"--escape-char {text!r} is not one character", "use e.g. ~, ^], or none")
+    return data

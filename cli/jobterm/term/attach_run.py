@@ -1,0 +1,206 @@
+"""`jobterm attach` from start to end: resolve the job, connect, run the session, report.
+
+The local terminal is put in raw mode only once the WebSocket is open, and restored before
+anything else is printed. After the session, the REST API says what became of the job and
+that becomes the one closing line and the exit code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from jobterm.errors import ExitCode, JobtermError, UsageError
+from jobterm.term.attach import AttachOptions, AttachSession, Outcome, Result
+from jobterm.term.connection import TerminalConnection
+from jobterm.term.target import FINISHED, ResolvedJob, describe_finish, resolve_terminal
+from jobterm.term.tty import raw_mode
+
+if TYPE_CHECKING:
+    from jobterm.env import Environment
+    from jobterm.gitlab.api import GitLab
+
+#: What GitLab Runner writes to the job log while a terminal holds a finished job.
+HELD_LINE = "Terminal is connected, will time out in"
+
+
+class JobWatch:
+    """`SessionInfo` backed by the REST API (called from a worker thread)."""
+
+    def __init__(self, resolved: ResolvedJob) -> None:
+        self.resolved = resolved
+        self.held_told = False
+
+    def job(self) -> dict[str, Any]:
+        r = self.resolved
+        return r.gitlab.job(r.project, int(r.job["id"]))
+
+    def is_held(self) -> bool:
+        r = self.resolved
+        try:
+            trace = r.gitlab.job_trace(r.project, int(r.job["id"]))
+        except JobtermError:
+            return False
+        return HELD_LINE in trace
+
+    def status_lines(self, attached_seconds: float) -> list[str]:
+        try:
+            job = self.job()
+        except JobtermError as exc:
+            job = dict(self.resolved.job, status=f"unknown ({exc.message})")
+        runner = (job.get("runner") or {}).get("description") or "unknown runner"
+        held = "yes: its script has ended and it waits for you" if self.is_held() else "no"
+        return [
+            f"job {job['id']} '{job.get('name', '')}' ({job.get('stage', '')}), "
+            f"status {job.get('status')}",
+            f"project {self.resolved.project}, ref {job.get('ref', '')}, runner {runner}",
+            f"attached for {_duration(attached_seconds)}; job held for this terminal: {held}",
+        ]
+
+    def held_notice(self) -> str | None:
+        if self.held_told or not self.is_held():
+            return None
+        self.held_told = True
+        return (
+            "the job's script has ended; the job is held for this terminal until you leave "
+            "(or the runner's session_timeout passes)"
+        )
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+@contextlib.contextmanager
+def _spinner(env: Environment, text: str) -> Iterator[Any]:
+    from rich.console import Console
+
+    console = Console(file=env.stderr, stderr=True)
+    if not console.is_terminal:
+        yield None
+        return
+    with console.status(text) as status:
+        yield status
+
+
+def _resolve(
+    env: Environment,
+    job: str | None,
+    project: str | None,
+    host: str | None,
+    wait: bool,
+    wait_timeout: float,
+) -> ResolvedJob:
+    from jobterm.term.picker import pick_running_job
+
+    interactive = env.stdin_isatty and env.stdout_isatty
+    with _spinner(env, "waiting for the job to start…" if wait else "finding the job…") as st:
+
+        def tick(j: dict[str, Any]) -> None:
+            if st is not None:
+                st.update(f"job {j['id']} '{j.get('name', '')}' is {j.get('status')}; waiting…")
+
+        def pick(gl: GitLab, path: str) -> int:
+            if not interactive:
+                raise UsageError("no JOB given", "pass a job id or URL (see `jobterm jobs`)")
+            if st is not None:
+                st.stop()
+            return pick_running_job(gl, path)
+
+        return resolve_terminal(
+            env,
+            job,
+            project=project,
+            host=host,
+            wait=wait,
+            wait_timeout=wait_timeout,
+            tick=tick,
+            pick=pick,
+        )
+
+
+def run_attach(
+    env: Environment,
+    job: str | None,
+    *,
+    project: str | None,
+    host: str | None,
+    wait: bool,
+    wait_timeout: float,
+    options: AttachOptions,
+) -> int:
+    in_fd, out_fd = env.stdin.fileno(), env.stdout.fileno()
+    if not (os.isatty(in_fd) and os.isatty(out_fd)):
+        raise UsageError(
+            "attach needs a terminal on stdin and stdout",
+            "for scripts use `jobterm exec JOB -- CMD`",
+        )
+    if options.term is None:
+        options.term = env.environ.get("TERM") or None
+    resolved = _resolve(env, job, project, host, wait, wait_timeout)
+    with resolved.gitlab:
+        env.stderr.write(
+            f"jobterm: attached to {resolved.label} in {resolved.project} "
+            f"(leave with {_escape_hint(options)})\n"
+        )
+        env.stderr.flush()
+        result = asyncio.run(_session(resolved, options, in_fd, out_fd))
+        return _report(env, resolved, result)
+
+
+def _escape_hint(options: AttachOptions) -> str:
+    if options.escape_char is None:
+        return "exit"
+    char = options.escape_char.decode("latin-1")
+    return f"{char}. at the start of a line; {char}? for help"
+
+
+async def _session(
+    resolved: ResolvedJob, options: AttachOptions, in_fd: int, out_fd: int
+) -> Result:
+    conn = await TerminalConnection.open(resolved.target)
+    async with conn:
+        with raw_mode(in_fd):
+            session = AttachSession(conn, options, JobWatch(resolved), in_fd, out_fd)
+            return await session.run()
+
+
+def _report(env: Environment, resolved: ResolvedJob, result: Result) -> int:
+    """One closing line from what the API says became of the job; returns the exit code."""
+    watch = JobWatch(resolved)
+    if result.outcome is Outcome.SIGNALLED:
+        assert result.signal is not None
+        name = signal.Signals(result.signal).name
+        env.stderr.write(f"jobterm: {name} received; detached from {resolved.label}\n")
+        return 128 + result.signal
+    if result.outcome is Outcome.LOST:
+        assert result.error is not None
+        raise result.error
+    try:
+        job = watch.job()
+    except JobtermError:
+        job = resolved.job
+    held = job.get("status") == "running" and watch.is_held()
+    if job.get("status") in FINISHED:
+        env.stderr.write(f"jobterm: {describe_finish(job)}\n")
+        return int(ExitCode.JOB_ENDED if result.outcome is Outcome.ENDED else ExitCode.OK)
+    if held:
+        env.stderr.write(
+            "jobterm: the job's script ended; the job waited for this terminal and is now "
+            "finishing\n"
+        )
+        return int(ExitCode.OK)
+    what = "detached from" if result.outcome is Outcome.DETACHED else "terminal session ended;"
+    env.stderr.write(f"jobterm: {what} {resolved.label}, which is still {job.get('status')}\n")
+    return int(ExitCode.OK)
