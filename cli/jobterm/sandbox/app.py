@@ -1,0 +1,154 @@
+"""The sandbox's aiohttp application: route table, middlewares, start and stop.
+
+    build_app(state) -> web.Application      routes of Rails (sign-in, pages, REST, control)
+                                             and, when present, Workhorse's terminal.ws
+    await start(state, port=0) -> Sandbox    bound to 127.0.0.1 only; .url, await .stop()
+    await serve(state, port, announce)        start, announce, serve until SIGINT/SIGTERM
+
+Middlewares, outermost first: `errors` turns any failure into GitLab's answer (JSON under
+/api/, a plain page elsewhere; never a traceback), `faults` injects the configured REST
+faults (issue 7), `renewed_session` sets the new `_gitlab_session` cookie when a request was
+authenticated from a remember-me token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from jobterm.errors import JobtermError
+from jobterm.sandbox import control, keys, rails, rest, signin
+from jobterm.sandbox.state import SandboxState
+
+log = logging.getLogger("jobterm.sandbox")
+
+HOST = "127.0.0.1"
+
+Handler = Any  # aiohttp's middleware handler type
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        response: web.StreamResponse = await handler(request)
+        return response
+    except web.HTTPException as exc:
+        if exc.status < 400 or not request.path.startswith("/api/"):
+            raise
+        return rails.api_error(exc.status)
+    except Exception:
+        log.exception("sandbox: error while answering %s %s", request.method, request.path)
+        if request.path.startswith("/api/"):
+            return rails.api_error(500)
+        return rails.html_error(500)
+
+
+@web.middleware
+async def faults(request: web.Request, handler: Handler) -> web.StreamResponse:
+    state = request.app[keys.STATE]
+    for fault in state.settings.faults:
+        if not request.path.startswith(fault.path) or fault.times == 0:
+            continue
+        if fault.times is not None:
+            fault.times -= 1
+        return rails.fault_response(state, fault)
+    response: web.StreamResponse = await handler(request)
+    return response
+
+
+@web.middleware
+async def renewed_session(request: web.Request, handler: Handler) -> web.StreamResponse:
+    response: web.StreamResponse = await handler(request)
+    session_id = request.get(keys.RENEWED)
+    if session_id and not response.prepared:
+        rails.set_session_cookie(request.app[keys.STATE], response, session_id)
+    return response
+
+
+def build_app(state: SandboxState) -> web.Application:
+    app = web.Application(middlewares=[errors, faults, renewed_session])
+    app[keys.STATE] = state
+    # The terminal side registers first: its route (…/-/jobs/<id>/terminal.ws) must win
+    # over Rails' catch-all pages. It may also install the job life (state.life) there.
+    workhorse = _optional_module("jobterm.sandbox.workhorse")
+    if workhorse is not None:
+        workhorse.add_routes(app)
+    signin.add_routes(app)
+    rest.add_routes(app)
+    control.add_routes(app)
+    rails.add_routes(app)
+    app.on_cleanup.append(_close_shells)
+    return app
+
+
+def _optional_module(name: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:
+            raise
+        return None
+
+
+async def _close_shells(app: web.Application) -> None:
+    """Every shell the terminal side started ends with the server."""
+    pool = app.get(keys.SHELL_POOL)
+    if pool is not None:
+        await pool.close_all()
+
+
+@dataclass
+class Sandbox:
+    """A running sandbox server."""
+
+    state: SandboxState
+    runner: web.AppRunner
+    url: str
+
+    async def stop(self) -> None:
+        await self.runner.cleanup()
+
+
+async def start(state: SandboxState, port: int = 0) -> Sandbox:
+    """Serve `state` on 127.0.0.1:`port` (0: a free port)."""
+    app = build_app(state)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, HOST, port, reuse_address=True)
+    try:
+        await site.start()
+    except OSError:
+        await runner.cleanup()
+        raise
+    bound_port = runner.addresses[0][1]
+    state.base_url = f"http://{HOST}:{bound_port}"
+    return Sandbox(state, runner, state.base_url)
+
+
+async def serve(state: SandboxState, port: int, announce: Callable[[Sandbox], None]) -> None:
+    """Serve until SIGINT or SIGTERM, then stop (every shell ends with the server)."""
+    try:
+        sandbox = await start(state, port)
+    except OSError as exc:
+        raise JobtermError(
+            f"cannot listen on {HOST}:{port}: {exc.strerror or exc}",
+            "pick another port with --port, or --port 0 for a free one",
+        ) from None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        announce(sandbox)
+        await stop.wait()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+        await sandbox.stop()

@@ -1,0 +1,274 @@
+"""Web sign-in as GitLab does it (sessions_controller.rb, authenticates_with_two_factor.rb,
+verifies_with_email.rb, ldap/omniauth_callbacks_controller.rb).
+
+How a sign-in moves (state kept in the server-side session of the anonymous visitor):
+
+    GET /users/sign_in                -> anonymous session + CSRF token, the form
+    POST user[login], user[password]  -> wrong: the form again (200), counted; 10 -> locked
+                                      -> right, TOTP user: two-factor form (200), pending "otp"
+                                      -> right, email verification: code form, pending
+                                         "verification"
+                                      -> right: 302, new session (+ remember-me, known_sign_in)
+    POST user[otp_attempt]            -> TOTP code or unused recovery code: 302 signed in;
+       (pending "otp")                   wrong: the two-factor form again, counted
+    POST user[verification_token]     -> the emailed code: 302 signed in; wrong: form again
+    POST /users/auth/ldapmain/callback-> like the password step for LDAP users; failures go
+                                         back to /users/sign_in (302) with a flash message
+
+Every POST needs the session's CSRF token (`authenticity_token`), else 422. With password
+sign-in disabled, a POST carrying a login or password answers 403 (LDAP stays open).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Mapping
+
+import pyotp
+from aiohttp import web
+
+from jobterm.sandbox import pages
+from jobterm.sandbox.rails import (
+    csrf_ok,
+    html,
+    html_error,
+    now_of,
+    redirect,
+    set_session_cookie,
+    set_sign_in_cookies,
+    state_of,
+    web_auth,
+)
+from jobterm.sandbox.state import REMEMBER_COOKIE, Session, User
+
+INVALID = "Invalid login or password."
+LOCKED = "Your account is locked."
+BLOCKED = (
+    "Your account has been blocked. Please contact your GitLab administrator if you think "
+    "this is an error."
+)
+BAD_OTP = "Invalid two-factor code."
+BAD_VERIFICATION = "The code is incorrect. Enter it again, or send a new code."
+
+
+def _sign_in_form(request: web.Request, session: Session, flash: str | None) -> web.Response:
+    state = state_of(request)
+    ldap = any(u.ldap for u in state.users.values())
+    page = pages.sign_in(
+        session.csrf_token, flash, state.settings.password_authentication_enabled, ldap
+    )
+    response = html(page)
+    set_session_cookie(state, response, session.id)
+    return response
+
+
+async def sign_in_page(request: web.Request) -> web.Response:
+    state = state_of(request)
+    auth = web_auth(request)
+    if auth.user is not None:
+        return redirect(request, "/")
+    session = auth.session or state.new_session(now_of(request))
+    flash, session.flash = session.flash, None
+    return _sign_in_form(request, session, flash)
+
+
+async def sign_in(request: web.Request) -> web.Response:
+    state = state_of(request)
+    form = await request.post()
+    session = state.session(request.cookies.get(state.settings.session_cookie), now_of(request))
+    if not csrf_ok(session, _field(form, "authenticity_token")) or session is None:
+        return html_error(422)
+    if not state.settings.password_authentication_enabled and (
+        "user[login]" in form or "user[password]" in form
+    ):
+        return html_error(403)
+    if "user[otp_attempt]" in form and session.pending_step == "otp":
+        return _two_factor_step(request, session, _field(form, "user[otp_attempt]"), form)
+    if "user[verification_token]" in form and session.pending_step == "verification":
+        return _verification_step(request, session, _field(form, "user[verification_token]"))
+    return _password_step(request, session, form)
+
+
+Form = Mapping[str, object]
+
+
+def _field(form: Form, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _remember(form: Form, key: str = "user[remember_me]") -> bool:
+    return _field(form, key) in ("1", "true", "on")
+
+
+def _password_step(request: web.Request, session: Session, form: Form) -> web.Response:
+    state = state_of(request)
+    _clear_pending(session)
+    user = state.user_by_login(_field(form, "user[login]"))
+    password = form.get("user[password]")
+    if user is None or user.ldap:
+        return _sign_in_form(request, session, INVALID)
+    refusal = _refusal(user)
+    if refusal is not None:
+        return _sign_in_form(request, session, refusal)
+    if not isinstance(password, str) or not secrets.compare_digest(
+        password.encode(), user.password.encode()
+    ):
+        state.record_failed_attempt(user)
+        return _sign_in_form(request, session, LOCKED if user.locked else INVALID)
+    return _second_step(request, session, user, _remember(form))
+
+
+def _refusal(user: User) -> str | None:
+    if user.state == "blocked":
+        return BLOCKED
+    if user.locked:
+        return LOCKED
+    return None
+
+
+def _second_step(
+    request: web.Request, session: Session, user: User, remember: bool
+) -> web.Response:
+    """The password (or LDAP bind) was right: ask for what else the user needs, or finish."""
+    if user.totp_secret is not None:
+        _set_pending(session, user, "otp", remember)
+        return _page(request, session, pages.two_factor(session.csrf_token, None, remember))
+    if user.email_verification:
+        _set_pending(session, user, "verification", remember)
+        page = pages.email_verification(session.csrf_token, None, user.email)
+        return _page(request, session, page)
+    return _complete(request, session, user, remember)
+
+
+def _two_factor_step(request: web.Request, session: Session, code: str, form: Form) -> web.Response:
+    state = state_of(request)
+    user = state.user(session.pending_user or "")
+    if user is None or _refusal(user) is not None:
+        _clear_pending(session)
+        return _sign_in_form(request, session, _refusal(user) if user else INVALID)
+    remember = session.pending_remember or _remember(form)
+    if valid_otp(user, code, time.time()) or _use_recovery_code(user, code):
+        return _complete(request, session, user, remember)
+    state.record_failed_attempt(user)
+    if user.locked:
+        _clear_pending(session)
+        return _sign_in_form(request, session, LOCKED)
+    return _page(request, session, pages.two_factor(session.csrf_token, BAD_OTP, remember))
+
+
+def valid_otp(user: User, code: str, now: float) -> bool:
+    """A TOTP code of now or the 30-second step either side (devise-two-factor's drift).
+    Wall-clock time on purpose: authenticator apps use it, whatever the sandbox clock says."""
+    if user.totp_secret is None or not code.isdigit() or len(code) != 6:
+        return False
+    return bool(pyotp.TOTP(user.totp_secret).verify(code, for_time=int(now), valid_window=1))
+
+
+def _use_recovery_code(user: User, code: str) -> bool:
+    """A recovery code works once: it is removed when used."""
+    for candidate in user.recovery_codes:
+        if code and secrets.compare_digest(candidate.encode(), code.encode()):
+            user.recovery_codes.remove(candidate)
+            return True
+    return False
+
+
+def _verification_step(request: web.Request, session: Session, code: str) -> web.Response:
+    state = state_of(request)
+    user = state.user(session.pending_user or "")
+    if user is None or _refusal(user) is not None:
+        _clear_pending(session)
+        return _sign_in_form(request, session, _refusal(user) if user else INVALID)
+    if code and secrets.compare_digest(code.encode(), user.verification_code.encode()):
+        user.verification_code = f"{secrets.randbelow(10**6):06d}"  # codes are single-use
+        return _complete(request, session, user, session.pending_remember)
+    page = pages.email_verification(session.csrf_token, BAD_VERIFICATION, user.email)
+    return _page(request, session, page)
+
+
+def _set_pending(session: Session, user: User, step: str, remember: bool) -> None:
+    session.pending_user, session.pending_step, session.pending_remember = (
+        user.username,
+        step,
+        remember,
+    )
+
+
+def _clear_pending(session: Session) -> None:
+    session.pending_user = session.pending_step = None
+    session.pending_remember = False
+
+
+def _page(request: web.Request, session: Session, text: str) -> web.Response:
+    response = html(text)
+    set_session_cookie(state_of(request), response, session.id)
+    return response
+
+
+def _complete(request: web.Request, session: Session, user: User, remember: bool) -> web.Response:
+    """Signed in: a new session id and CSRF token, remember-me and known_sign_in cookies."""
+    state = state_of(request)
+    new_session, remember_token = state.sign_in(session, user, remember, now_of(request))
+    response = redirect(request, "/")
+    set_sign_in_cookies(state, response, new_session, remember_token)
+    return response
+
+
+async def ldap_callback(request: web.Request) -> web.Response:
+    state = state_of(request)
+    form = await request.post()
+    session = state.session(request.cookies.get(state.settings.session_cookie), now_of(request))
+    if not csrf_ok(session, _field(form, "authenticity_token")) or session is None:
+        return html_error(422)
+    _clear_pending(session)
+    username = _field(form, "username")
+    user = state.user(username)
+    password = form.get("password")
+    if user is None or not user.ldap:
+        return _ldap_failure(request, session, username)
+    refusal = _refusal(user)
+    if refusal is not None:
+        session.flash = refusal
+        return redirect(request, "/users/sign_in")
+    if not isinstance(password, str) or not secrets.compare_digest(
+        password.encode(), user.password.encode()
+    ):
+        state.record_failed_attempt(user)
+        if user.locked:
+            session.flash = LOCKED
+            return redirect(request, "/users/sign_in")
+        return _ldap_failure(request, session, username)
+    return _second_step(request, session, user, _remember(form, "remember_me"))
+
+
+def _ldap_failure(request: web.Request, session: Session, username: str) -> web.Response:
+    session.flash = (
+        f'Could not authenticate you from Ldapmain because "Invalid credentials for {username}".'
+    )
+    return redirect(request, "/users/sign_in")
+
+
+async def sign_out(request: web.Request) -> web.Response:
+    """Ends this session and revokes the user's remember-me tokens (every device)."""
+    state = state_of(request)
+    form = await request.post()
+    session = state.session(request.cookies.get(state.settings.session_cookie), now_of(request))
+    token = _field(form, "authenticity_token") or request.headers.get("X-CSRF-Token", "")
+    if session is None or not csrf_ok(session, token):
+        return html_error(422)
+    state.sign_out(session)
+    response = redirect(request, "/users/sign_in")
+    set_session_cookie(state, response, state.new_session(now_of(request)).id)
+    response.del_cookie(REMEMBER_COOKIE, path="/")
+    return response
+
+
+def add_routes(app: web.Application) -> None:
+    router = app.router
+    router.add_get("/users/sign_in", sign_in_page)
+    router.add_post("/users/sign_in", sign_in)
+    router.add_post("/users/auth/ldapmain/callback", ldap_callback)
+    router.add_post("/users/sign_out", sign_out)
+    router.add_delete("/users/sign_out", sign_out)
