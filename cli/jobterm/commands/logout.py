@@ -1,0 +1,26 @@
+"""`jobterm logout [HOST]`: sign out on the server and forget the host's secrets."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("logout")
+    def logout(
+        host: str | None = typer.Argument(None, help="The GitLab instance (default: GITLAB_HOST)."),
+    ) -> None:
+        """Sign out of HOST on the server and remove its secrets from this machine."""
+        from jobterm.env import Environment
+        from jobterm.gitlab.session import logout as do_logout
+
+        env = Environment()
+        signed_out, problem = do_logout(env, host)
+        if problem:
+            env.stderr.write(
+                f"jobterm: warning: could not sign out on {signed_out.name} ({problem}); "
+                "removed the secrets here anyway\n"
+            )
+            typer.echo(f"Removed the secrets for {signed_out.name}.")
+        else:
+            typer.echo(f"Signed out of {signed_out.name} and removed its secrets.")

@@ -1,0 +1,203 @@
+"""Reading GitLab's sign-in pages, without I/O.
+
+A password sign-in is a conversation of HTML pages (spec, section 2): the sign-in form, then
+maybe a two-factor form, or an email-verification form, or the sign-in form again with a flash
+message ("Invalid login or password.", "Your account is locked."). `parse_page(html)` turns
+one page into a `SignInPage`: the CSRF token of its `<meta name="csrf-token">`, its forms
+(action, hidden inputs, the names of the other inputs), the flash messages, and which step the
+page asks for (`kind`). The parser is the standard library's tolerant `HTMLParser`, so broken
+markup gives a partial answer rather than an exception.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+from html.parser import HTMLParser
+
+OTP_FIELD = "user[otp_attempt]"
+VERIFICATION_FIELD = "user[verification_token]"
+PASSWORD_FIELD = "user[password]"  # noqa: S105 - a form field name, not a password
+LDAP_ACTION = re.compile(r"/users/auth/(?P<provider>[A-Za-z0-9_]+)/callback/?$")
+_FLASH_CLASSES = ("flash-alert", "flash-notice", "flash-warning", "gl-alert", "alert")
+_SPACES = re.compile(r"\s+")
+_VOID = frozenset(
+    {
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "source",
+        "track",
+        "wbr",
+    }
+)
+
+
+class PageKind(Enum):
+    SIGN_IN = "sign_in"  # the username/password form (first visit, or after a failure)
+    TWO_FACTOR = "two_factor"  # asks for a TOTP or recovery code
+    EMAIL_VERIFICATION = "email_verification"  # asks for the code GitLab emailed
+    OTHER = "other"  # no sign-in form: signed in already, an SSO portal, an error page
+
+
+@dataclass
+class Form:
+    action: str
+    method: str
+    hidden: dict[str, str] = field(default_factory=dict)  # hidden inputs, name -> value
+    fields: list[str] = field(default_factory=list)  # names of every other input
+
+    def has(self, name: str) -> bool:
+        return name in self.fields or name in self.hidden
+
+    @property
+    def ldap_provider(self) -> str | None:
+        match = LDAP_ACTION.search(self.action.split("?", 1)[0])
+        return match.group("provider") if match else None
+
+
+@dataclass
+class SignInPage:
+    csrf_token: str | None
+    forms: list[Form]
+    flashes: list[str]
+    title: str = ""
+
+    @property
+    def kind(self) -> PageKind:
+        if self.form_with(OTP_FIELD):
+            return PageKind.TWO_FACTOR
+        if self.form_with(VERIFICATION_FIELD):
+            return PageKind.EMAIL_VERIFICATION
+        if self.form_with(PASSWORD_FIELD) or self.ldap_forms():
+            return PageKind.SIGN_IN
+        return PageKind.OTHER
+
+    def form_with(self, name: str) -> Form | None:
+        for form in self.forms:
+            if form.has(name):
+                return form
+        return None
+
+    def ldap_forms(self) -> list[Form]:
+        return [f for f in self.forms if f.ldap_provider is not None and f.has("password")]
+
+    def token_for(self, form: Form | None) -> str | None:
+        """The CSRF token to send with `form`: its hidden field, else the page's meta tag."""
+        if form is not None and form.hidden.get("authenticity_token"):
+            return form.hidden["authenticity_token"]
+        return self.csrf_token
+
+    @property
+    def flash(self) -> str:
+        """All flash messages as one line ("" when none)."""
+        return " ".join(self.flashes)
+
+    @property
+    def says_locked(self) -> bool:
+        return "locked" in self.flash.lower()
+
+
+def parse_page(html: str) -> SignInPage:
+    parser = _Parser()
+    try:
+        parser.feed(html)
+        parser.close()
+    except (AssertionError, ValueError):  # pragma: no cover - HTMLParser is tolerant
+        pass
+    return SignInPage(parser.csrf, parser.forms, parser.flash_texts(), parser.title.strip())
+
+
+def parse_csrf_token(html: str) -> str | None:
+    """Only the `<meta name="csrf-token">` of any GitLab HTML page."""
+    return parse_page(html).csrf_token
+
+
+class _Parser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.csrf: str | None = None
+        self.forms: list[Form] = []
+        self._form: Form | None = None
+        self.title = ""
+        self._in_title = False
+        # Open elements, so that an end tag also closes the unclosed elements inside it.
+        self._stack: list[str] = []
+        # Open flash elements: (stack depth once opened, collected text pieces).
+        self._flashes: list[tuple[int, list[str]]] = []
+        self._done_flashes: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {name.lower(): value or "" for name, value in attrs}
+        if tag == "meta" and values.get("name") == "csrf-token" and self.csrf is None:
+            self.csrf = values.get("content") or None
+        elif tag == "form":
+            self._form = Form(values.get("action", ""), values.get("method", "get").lower())
+            self.forms.append(self._form)
+        elif tag in ("input", "textarea", "select", "button"):
+            self._input(values)
+        elif tag == "title":
+            self._in_title = True
+        if tag in _VOID:
+            return
+        self._stack.append(tag)
+        classes = values.get("class", "").split()
+        if any(c in _FLASH_CLASSES or c.startswith("flash-") for c in classes) or (
+            values.get("role") == "alert"
+        ):
+            self._flashes.append((len(self._stack), []))
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        # <input/>, <meta/>: the same as a start tag, without a depth change for void tags.
+        self.handle_starttag(tag, attrs)
+        if tag not in _VOID:
+            self.handle_endtag(tag)
+
+    def _input(self, values: dict[str, str]) -> None:
+        name = values.get("name")
+        if self._form is None or not name:
+            return
+        if values.get("type", "").lower() == "hidden":
+            self._form.hidden.setdefault(name, values.get("value", ""))
+        elif name not in self._form.fields:
+            self._form.fields.append(name)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self._form = None
+        elif tag == "title":
+            self._in_title = False
+        if tag in _VOID or tag not in self._stack:
+            return  # a stray end tag closes nothing
+        while self._stack.pop() != tag:
+            pass
+        while self._flashes and self._flashes[-1][0] > len(self._stack):
+            _, pieces = self._flashes.pop()
+            text = _SPACES.sub(" ", "".join(pieces)).strip()
+            if text and text not in self._done_flashes:
+                self._done_flashes.append(text)
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self.title += data
+        for _, pieces in self._flashes:
+            pieces.append(data)
+
+    def flash_texts(self) -> list[str]:
+        # Elements left open at the end of a truncated page still count.
+        for _, pieces in self._flashes:
+            text = _SPACES.sub(" ", "".join(pieces)).strip()
+            if text and text not in self._done_flashes:
+                self._done_flashes.append(text)
+        self._flashes = []
+        # Nested flash elements repeat their text: keep the outermost ones only.
+        texts = self._done_flashes
+        return [t for t in texts if not any(t != o and t in o for o in texts)]

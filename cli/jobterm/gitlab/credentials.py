@@ -1,0 +1,191 @@
+"""Where a host's secrets live: the OS keyring, or (only when asked) a 0600 file.
+
+One keyring entry per host (service "jobterm", user name = the host's name), holding a small
+JSON object: the cookies the server set (`_gitlab_session*`, `remember_user_token`,
+`known_sign_in`, ...) and the personal access token if one was given. Never the password.
+
+keyring picks its backend itself (the OS keyring, or whatever `PYTHON_KEYRING_BACKEND` or
+keyring's config names). When it has none that works (`fail.Keyring`, an empty chainer) we
+say so and how to fix it; `--insecure-storage` opts into `<config dir>/secrets.json`,
+mode 0600, as glab does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jobterm.env import Environment
+from jobterm.errors import ConfigError
+from jobterm.gitlab.config import FILE, KEYRING, write_private
+
+SERVICE = "jobterm"
+SECRETS_FILE = "secrets.json"
+
+
+@dataclass
+class Secrets:
+    cookies: dict[str, str] = field(default_factory=dict)
+    token: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps({"cookies": self.cookies, "token": self.token})
+
+    @classmethod
+    def from_data(cls, data: Any) -> Secrets:
+        if not isinstance(data, dict):
+            raise ValueError("not an object")
+        cookies = data.get("cookies") or {}
+        token = data.get("token")
+        if not isinstance(cookies, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in cookies.items()
+        ):
+            raise ValueError("cookies")
+        if token is not None and not isinstance(token, str):
+            raise ValueError("token")
+        return cls(dict(cookies), token)
+
+    def __repr__(self) -> str:  # never print the values, even in a traceback's locals
+        return f"Secrets(cookies={sorted(self.cookies)}, token={'set' if self.token else None})"
+
+
+def no_keyring_error(host_name: str, backend: str) -> ConfigError:
+    return ConfigError(
+        f"no usable keyring to keep the secrets for {host_name} (keyring backend: {backend})",
+        "start or unlock your desktop keyring (GNOME Keyring, KWallet, macOS Keychain), or "
+        "choose one with PYTHON_KEYRING_BACKEND, or pass --insecure-storage to keep them in a "
+        "file only you can read",
+    )
+
+
+class SecretStore:
+    def __init__(self, env: Environment) -> None:
+        self.env = env
+        self.file_path = env.config_dir / SECRETS_FILE
+
+    # -- keyring -------------------------------------------------------------------------
+
+    def _keyring(self, host_name: str) -> Any:
+        import keyring
+        from keyring.backends import chainer, fail
+
+        backend = keyring.get_keyring()
+        if isinstance(backend, fail.Keyring) or (
+            isinstance(backend, chainer.ChainerBackend) and not backend.backends
+        ):
+            raise no_keyring_error(host_name, backend_name(backend))
+        return backend
+
+    def keyring_name(self) -> str:
+        import keyring
+
+        return backend_name(keyring.get_keyring())
+
+    def _keyring_call(self, host_name: str, action: str, *args: str) -> Any:
+        from keyring.errors import KeyringError, PasswordDeleteError
+
+        backend = self._keyring(host_name)
+        try:
+            return getattr(backend, action)(SERVICE, host_name, *args)
+        except PasswordDeleteError:
+            return None
+        except KeyringError as exc:
+            raise ConfigError(
+                f"the keyring ({backend_name(backend)}) failed for {host_name}: "
+                f"{type(exc).__name__}",
+                "unlock your keyring, or pass --insecure-storage to `jobterm login`",
+            ) from None
+
+    # -- file ----------------------------------------------------------------------------
+
+    def _read_file(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.file_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError):
+            raise ConfigError(
+                f"{self.file_path} is unreadable or damaged", "delete it and sign in again"
+            ) from None
+        return data if isinstance(data, dict) else {}
+
+    def _write_file(self, data: dict[str, Any]) -> None:
+        write_private(self.file_path, json.dumps(data, indent=2) + "\n")
+
+    # -- the API -------------------------------------------------------------------------
+
+    def load(self, host_name: str, where: str) -> Secrets | None:
+        if where == FILE:
+            raw = self._read_file().get(host_name)
+        else:
+            text = self._keyring_call(host_name, "get_password")
+            try:
+                raw = None if text is None else json.loads(text)
+            except ValueError:
+                raw = {}
+        if raw is None:
+            return None
+        try:
+            return Secrets.from_data(raw)
+        except ValueError:
+            raise ConfigError(
+                f"the stored secrets for {host_name} are damaged",
+                f"run `jobterm login {host_name}` again",
+            ) from None
+
+    def save(self, host_name: str, secrets: Secrets, where: str) -> None:
+        if where == FILE:
+            data = self._read_file()
+            data[host_name] = json.loads(secrets.to_json())
+            self._write_file(data)
+        else:
+            self._keyring_call(host_name, "set_password", secrets.to_json())
+
+    def check_usable(self, host_name: str, where: str) -> None:
+        """Raise ConfigError now if secrets could not be saved `where` later."""
+        if where == KEYRING:
+            self._keyring(host_name)
+
+    def delete_from(self, host_name: str, where: str) -> None:
+        if where == FILE:
+            data = self._read_file()
+            if host_name in data:
+                del data[host_name]
+                self._write_file(data)
+        else:
+            self._keyring_call(host_name, "delete_password")
+
+    def delete(self, host_name: str) -> None:
+        """Remove the host's secrets from both places (the keyring only if one is usable)."""
+        self.delete_from(host_name, FILE)
+        with contextlib.suppress(ConfigError):  # no usable keyring: nothing can be there
+            self.delete_from(host_name, KEYRING)
+
+    def describe(self, where: str) -> str:
+        """Where the secrets are, for `auth status` (never the secrets)."""
+        if where == FILE:
+            return f"file {self.file_path} (mode {file_mode(self.file_path)})"
+        try:
+            return f"keyring ({self.keyring_name()})"
+        except Exception:
+            return "keyring (unavailable)"
+
+
+def backend_name(backend: Any) -> str:
+    cls = type(backend)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def file_mode(path: Path) -> str:
+    try:
+        return oct(stat.S_IMODE(path.stat().st_mode))
+    except OSError:
+        return "missing"
+
+
+def storage_for(insecure_storage: bool) -> str:
+    return FILE if insecure_storage else KEYRING

@@ -1,0 +1,350 @@
+"""The HTTP layer every GitLab request goes through: transport safety, cookies, errors, logging.
+
+* TLS is verified. Trust comes from `--ca-cert FILE` (saved per host), else `SSL_CERT_FILE` /
+  `REQUESTS_CA_BUNDLE`, else the system store plus certifi's bundle. `ssl_context()` gives the
+  same trust to the WebSocket.
+* Plain http is refused except to loopback hosts, unless the user insisted (`--insecure-http`).
+* Proxies come from the environment (httpx's `trust_env`), except for loopback hosts.
+* Cookies are ours, not httpx's: `WebClient` keeps one `CookieStore` per host, sends it as a
+  `Cookie` header where wanted, and applies every `Set-Cookie` of every response. (httpx's jar
+  follows browser domain rules that mishandle `localhost` and cannot be told which cookies
+  to send where.)
+* Redirects are never followed: GitLab's 302s carry meaning (signed in, session expired).
+* Errors of the transport become `NetworkError`; `check_status` and `json_of` turn unwanted
+  answers into the `jobterm.errors` exception that says what happened, in one line.
+* With --debug, each request and response is logged with secrets masked (header values of
+  Cookie, Set-Cookie, PRIVATE-TOKEN, Authorization, X-CSRF-Token; form bodies by field names
+  only).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import ssl
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from jobterm.core.cookies import CookieStore
+from jobterm.core.hosts import Host
+from jobterm.core.redact import MASK, redact
+from jobterm.errors import (
+    AuthError,
+    ConfigError,
+    ForbiddenError,
+    JobtermError,
+    NetworkError,
+    NotFoundError,
+    ServerError,
+    UsageError,
+)
+
+if TYPE_CHECKING:
+    import httpx
+
+log = logging.getLogger("jobterm.http")
+
+USER_AGENT = "jobterm"
+SECRET_HEADERS = frozenset({"cookie", "private-token", "authorization", "x-csrf-token"})
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 30.0
+
+
+def check_scheme(host: Host, *, insecure_http: bool) -> None:
+    """Refuse plain http to anything but this machine, unless the user insisted."""
+    if host.scheme == "http" and not host.is_loopback and not insecure_http:
+        raise UsageError(
+            f"refusing plain http to {host.name}: cookies and passwords would travel unencrypted",
+            f"use https://{host.name}, or pass --insecure-http if you really mean it",
+        )
+
+
+def ssl_context(ca_cert: str | None, environ: Mapping[str, str]) -> ssl.SSLContext:
+    """The trust jobterm uses for HTTPS and WSS to one host."""
+    bundle = ca_cert or environ.get("SSL_CERT_FILE") or environ.get("REQUESTS_CA_BUNDLE")
+    capath = None if bundle else environ.get("SSL_CERT_DIR")
+    try:
+        if bundle or capath:
+            return ssl.create_default_context(cafile=bundle, capath=capath)
+        context = ssl.create_default_context()
+    except (OSError, ssl.SSLError) as exc:
+        where = bundle or capath
+        source = "--ca-cert" if ca_cert else "SSL_CERT_FILE/REQUESTS_CA_BUNDLE/SSL_CERT_DIR"
+        raise ConfigError(
+            f"cannot use the CA certificates in {where}: {_reason(exc)}",
+            f"check the file given by {source}",
+        ) from exc
+    try:
+        import certifi
+
+        context.load_verify_locations(cafile=certifi.where())
+    except (ImportError, OSError, ssl.SSLError):  # pragma: no cover - certifi comes with httpx
+        pass
+    return context
+
+
+def make_client(
+    host: Host,
+    *,
+    ca_cert: str | None = None,
+    insecure_http: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> httpx.Client:
+    """An httpx client for one host: verified TLS, no redirects, no cookie jar, debug log."""
+    import http.cookiejar
+
+    import httpx
+
+    check_scheme(host, insecure_http=insecure_http)
+    environ = os.environ if environ is None else environ
+    verify: ssl.SSLContext | bool = True
+    if host.scheme == "https":
+        verify = ssl_context(ca_cert, environ)
+    return httpx.Client(
+        verify=verify,
+        trust_env=not host.is_loopback,  # proxies cannot reach this machine's loopback
+        follow_redirects=False,
+        timeout=httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT),
+        headers={"User-Agent": USER_AGENT},
+        cookies=http.cookiejar.CookieJar(policy=_NoCookies()),  # type: ignore[arg-type]
+        event_hooks={"request": [_log_request], "response": [_log_response]},
+    )
+
+
+class _NoCookies:
+    """A cookie policy that accepts and returns nothing: WebClient manages cookies itself."""
+
+    netscape = True
+    rfc2965 = False
+    hide_cookie2 = False
+
+    def set_ok(self, cookie: object, request: object) -> bool:
+        return False
+
+    def return_ok(self, cookie: object, request: object) -> bool:
+        return False
+
+    def domain_return_ok(self, domain: str, request: object) -> bool:
+        return False
+
+    def path_return_ok(self, path: str, request: object) -> bool:
+        return False
+
+
+class WebClient:
+    """One host's HTTP: an httpx client plus the host's cookies.
+
+    `send` maps transport failures to NetworkError and applies Set-Cookie; it does not judge
+    the status code (callers know what each answer means for them).
+    """
+
+    def __init__(self, host: Host, client: httpx.Client, cookies: CookieStore) -> None:
+        self.host = host
+        self.client = client
+        self.cookies = cookies
+        self.cookies_changed = False
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        with_cookies: bool = True,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
+        form: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """`path` is relative to the host's base URL ("/api/v4/user"), or an absolute URL."""
+        import httpx
+
+        url = path if "://" in path else self.host.url(path)
+        all_headers = dict(headers or {})
+        if with_cookies and self.cookies.cookies:
+            all_headers["Cookie"] = self.cookies.header()
+        try:
+            response = self.client.request(
+                method, url, headers=all_headers, params=params, data=form
+            )
+            response.read()
+        except httpx.HTTPError as exc:
+            raise network_error(exc, self.host, what) from exc
+        if self.cookies.apply(response.headers.get_list("set-cookie")):
+            self.cookies_changed = True
+        return response
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def network_error(exc: Exception, host: Host, what: str) -> JobtermError:
+    """The one-line error for a failed exchange with `host` (no answer, or a broken one)."""
+    import httpx
+
+    reason = _reason(exc)
+    if isinstance(exc, httpx.TimeoutException):
+        return NetworkError(
+            f"{host.name} did not answer in time ({what})",
+            "check your network or proxy, and that the host is up",
+        )
+    cert = _find_cause(exc, ssl.SSLCertVerificationError)
+    if cert is not None:
+        detail = getattr(cert, "verify_message", "") or reason
+        return NetworkError(
+            f"the TLS certificate of {host.name} is not trusted: {detail}",
+            f"if your instance uses its own CA, run `jobterm login {host.name} --ca-cert FILE` "
+            "or set SSL_CERT_FILE",
+        )
+    if _find_cause(exc, ssl.SSLError) is not None:
+        return NetworkError(f"TLS with {host.name} failed: {reason}", "check the host and port")
+    if isinstance(exc, httpx.ProxyError):
+        return NetworkError(
+            f"the proxy refused the connection to {host.name}: {reason}",
+            "check HTTPS_PROXY / HTTP_PROXY / NO_PROXY",
+        )
+    if isinstance(exc, httpx.ConnectError):
+        return NetworkError(
+            f"cannot connect to {host.base_url}: {reason}",
+            "check the host name and port, your network, and any proxy settings",
+        )
+    if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
+        return NetworkError(
+            f"the connection to {host.name} broke ({what}): {reason}",
+            "try again; if it persists, check any proxy in between",
+        )
+    return NetworkError(f"request to {host.name} failed ({what}): {reason}", None)
+
+
+def _find_cause(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kind):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _reason(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return redact(text if len(text) <= 160 else text[:157] + "...")
+
+
+def check_status(response: httpx.Response, host: Host, what: str) -> None:
+    """Raise the jobterm error for anything but a 2xx answer to a request about `what`."""
+    status = response.status_code
+    if 200 <= status < 300:
+        return
+    detail = _server_message(response)
+    if 300 <= status < 400:
+        location = response.headers.get("location", "")
+        if "/users/sign_in" in location:
+            raise AuthError(
+                f"not signed in to {host.name} ({what})", f"run `jobterm login {host.name}`"
+            )
+        raise ServerError(
+            f"{host.name} redirected the request for {what} to {redact(location)[:120]}",
+            "check the host's address (http/https, relative URL root)",
+        )
+    if status == 401:
+        raise AuthError(
+            f"{host.name} did not accept your credentials ({what})",
+            f"run `jobterm login {host.name}`",
+        )
+    if status == 403:
+        raise ForbiddenError(f"{host.name} refused access to {what} (403 Forbidden{detail})")
+    if status == 404:
+        raise NotFoundError(
+            f"{what} not found on {host.name}",
+            "check the id or path, and that your account can see it",
+        )
+    if status == 429:
+        wait = response.headers.get("retry-after", "")
+        hint = f"wait {wait} seconds and try again" if wait.isdigit() else "wait and try again"
+        raise ServerError(f"{host.name} is limiting requests (429 Too Many Requests)", hint)
+    if status >= 500:
+        raise ServerError(
+            f"{host.name} failed with {status} {response.reason_phrase} ({what})",
+            "the GitLab server has a problem; try again later or tell its administrators",
+        )
+    raise JobtermError(f"{host.name} answered {status} {response.reason_phrase} ({what}{detail})")
+
+
+def _server_message(response: httpx.Response) -> str:
+    """`: <message>` from GitLab's JSON error body, one line, short, redacted; else ""."""
+    if "json" not in response.headers.get("content-type", ""):
+        return ""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    message = body.get("message") or body.get("error") if isinstance(body, dict) else None
+    if not message:
+        return ""
+    text = " ".join(str(message).split())
+    return ": " + redact(text[:120])
+
+
+def json_of(response: httpx.Response, host: Host, what: str) -> Any:
+    """The JSON body of a 2xx answer; ServerError if it is HTML or not JSON at all."""
+    check_status(response, host, what)
+    content_type = response.headers.get("content-type", "").lower()
+    body = response.content.lstrip()
+    if "html" in content_type or body[:1] == b"<":
+        raise ServerError(
+            f"{host.name} answered {what} with an HTML page where GitLab's API sends JSON",
+            "check the host's address (relative URL root?) and whether a proxy or sign-in "
+            "portal is in the way",
+        )
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise ServerError(
+            f"{host.name} sent something that is not JSON for {what}",
+            "check the host's address and any proxy in between",
+        ) from None
+
+
+def _log_request(request: httpx.Request) -> None:
+    if not log.isEnabledFor(logging.DEBUG):
+        return
+    log.debug("> %s %s", request.method, request.url)
+    for line in safe_header_lines(request.headers.multi_items()):
+        log.debug(">   %s", line)
+    content_type = request.headers.get("content-type", "")
+    if request.content and "form-urlencoded" in content_type:
+        log.debug(">   (form fields: %s)", ", ".join(_form_names(request.content)))
+    elif request.content:
+        log.debug(">   (%d bytes of %s)", len(request.content), content_type or "data")
+
+
+def _log_response(response: httpx.Response) -> None:
+    if not log.isEnabledFor(logging.DEBUG):
+        return
+    request = response.request
+    log.debug("< %s %s %s", response.status_code, request.method, request.url)
+    for line in safe_header_lines(response.headers.multi_items()):
+        log.debug("<   %s", line)
+
+
+def safe_header_lines(items: Iterable[tuple[str, str]]) -> list[str]:
+    """`Name: value` lines with secret values masked (Set-Cookie keeps name and attributes)."""
+    lines = []
+    for name, value in items:
+        lower = name.lower()
+        if lower in SECRET_HEADERS:
+            value = MASK
+        elif lower == "set-cookie":
+            first, _, attributes = value.partition(";")
+            value = f"{first.split('=', 1)[0]}={MASK}" + (f";{attributes}" if attributes else "")
+        lines.append(f"{name}: {redact(value)}")
+    return lines
+
+
+def _form_names(content: bytes) -> list[str]:
+    from urllib.parse import parse_qsl
+
+    pairs = parse_qsl(content.decode("ascii", "replace"), keep_blank_values=True)
+    return [name for name, _ in pairs]
