@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 
@@ -11,6 +12,10 @@ def main(argv: list[str] | None = None) -> int:
     Kept free of heavy imports: `--version` and completion requests must start fast.
     """
     args = list(sys.argv[1:] if argv is None else argv)
+    if "_JOBTERM_COMPLETE" in os.environ:  # a shell asking for completions: see completion.py
+        from jobterm.completion import main as complete
+
+        return complete(os.environ, sys.stdout)
     if args == ["--version"] or args == ["-V"]:
         from jobterm import __version__
 

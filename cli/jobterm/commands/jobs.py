@@ -1,0 +1,141 @@
+"""`jobterm jobs`: your running jobs, in this project or everywhere."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from jobterm.commands.common import HostOption, ProjectOption
+
+if TYPE_CHECKING:
+    from jobterm.env import Environment
+    from jobterm.gitlab.api import GitLab
+    from jobterm.jobs_list import Listing
+
+HELP = """\
+List your running jobs: in this directory's project (its git remote), in --project, or in
+all your projects with --everywhere. TERMINAL says whether `jobterm attach ID` can open the
+job's terminal now.
+
+With --all, list your recent jobs whatever their status. --json prints them for scripts.
+"""
+
+
+def register(app: typer.Typer) -> None:
+    app.command("jobs", help=HELP)(jobs)
+
+
+def jobs(
+    project: str | None = ProjectOption,
+    host: str | None = HostOption,
+    everywhere: bool = typer.Option(
+        False, "--everywhere", help="Look in all your projects, not just one."
+    ),
+    all_: bool = typer.Option(
+        False, "--all", help="Include your pending and finished jobs (the most recent ones)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the jobs as JSON."),
+) -> None:
+    from jobterm.env import Environment
+    from jobterm.gitlab.session import open_gitlab
+    from jobterm.jobs_list import as_json as to_json
+    from jobterm.jobs_list import empty_message, find_jobs
+
+    env = Environment()
+    with _spinner(env, "finding your jobs…"), open_gitlab(env, host, need_web_session=False) as gl:
+        path = None if everywhere else _project(gl, project)
+        listing = find_jobs(
+            gl, project=path, everywhere=everywhere, include_finished=all_, cache_dir=env.cache_dir
+        )
+    if as_json:
+        env.stdout.write((to_json(listing) + "\n").encode())
+        env.stdout.flush()
+    elif listing.jobs:
+        _print_table(env, listing)
+    if not listing.jobs:
+        why, hint = empty_message(listing)
+        env.stderr.write(f"jobterm: {why} ({hint})\n")
+
+
+def _project(gl: GitLab, project: str | None) -> str:
+    """--project, else the git remote of this directory that points to the host."""
+    from jobterm.errors import UsageError
+    from jobterm.term.target import git_remote_projects
+
+    if project:
+        return project
+    hostname = gl.host.hostname.lower()
+    for remote_host, path in git_remote_projects():
+        if remote_host == hostname:
+            return path
+    raise UsageError(
+        f"which project? no --project given and no git remote here points to {gl.host.name}",
+        "pass --project GROUP/PROJECT, or --everywhere for all your projects",
+    )
+
+
+@contextlib.contextmanager
+def _spinner(env: Environment, text: str) -> Iterator[None]:
+    """A spinner on stderr while we wait on the network; only when stderr is a terminal."""
+    if not env.stderr.isatty():
+        yield
+        return
+    from rich.console import Console
+
+    with Console(file=env.stderr).status(text):
+        yield
+
+
+def _print_table(env: Environment, listing: Listing) -> None:
+    import io
+    import shutil
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from jobterm.jobs_list import running_seconds
+
+    terminal = env.stdout_isatty
+    title = f"your {'recent' if listing.include_finished else 'running'} jobs in "
+    title += f"{listing.where} on {listing.host}"
+    table = Table(title=title, title_justify="left", box=None, header_style="bold")
+    for name in ("ID", "PROJECT", "JOB", "STAGE", "REF", "STATUS", "RUNNER", "RUNNING"):
+        table.add_column(name, no_wrap=name in ("ID", "STATUS", "RUNNING"))
+    table.add_column("TERMINAL", no_wrap=True)
+    for job in listing.jobs:
+        runner: dict[str, Any] = job.get("runner") or {}
+        seconds = running_seconds(job)
+        table.add_row(
+            str(job["id"]),
+            str(job.get("project", "")),
+            str(job.get("name", "")),
+            str(job.get("stage", "")),
+            str(job.get("ref", "")),
+            str(job.get("status", "")),
+            str(runner.get("description") or "-"),
+            _duration(seconds),
+            listing.terminals.get(int(job["id"]), "no"),
+        )
+    buffer = io.StringIO()
+    # Piped output keeps whole lines (no wrapping at 80 columns) and no colour codes.
+    width = shutil.get_terminal_size().columns if terminal else 250
+    console = Console(file=buffer, width=width, force_terminal=terminal)
+    console.print(table)
+    text = buffer.getvalue()
+    if not terminal:
+        text = "\n".join(line.rstrip() for line in text.splitlines()) + "\n"
+    env.stdout.write(text.encode())
+    env.stdout.flush()
+
+
+def _duration(seconds: int | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"

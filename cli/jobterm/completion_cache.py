@@ -1,0 +1,283 @@
+"""The small cache shell completion answers from, and its background refresh.
+
+`<cache dir>/completion.json` (JOBTERM_CACHE_DIR, else $XDG_CACHE_HOME/jobterm), mode 0600:
+
+    {"version": 1,
+     "hosts": {"gitlab.example.com": {
+        "projects": {"t": 1700000000.0, "items": [["group/app", "App"], ...]},
+        "jobs": {"group/app": {"t": 1700000000.0, "items": [[123, "test", "test", "main"]]}}}}}
+
+`t` is when the entry was last refreshed. A completion request answers from the cache at once;
+when the entry is older than its TTL (or missing) it starts `python -m jobterm.completion_cache
+refresh ...` as a detached process (own session, no terminal, stdio on /dev/null, so it can
+never prompt and the shell never waits for it). Only for a *missing* entry does the request
+wait, at most `WAIT_BOUND` seconds, for that process to fill it in. A lock file per entry keeps
+a burst of Tab presses from starting a crowd of refreshers.
+
+`jobterm jobs` writes what it fetched here too, so listing jobs warms completion.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from jobterm.env import Environment
+
+CACHE_FILE = "completion.json"
+VERSION = 1
+JOBS_TTL = 30.0  # running jobs come and go: refresh after half a minute
+PROJECTS_TTL = 3600.0  # the projects a user is a member of change rarely
+WAIT_BOUND = 0.5  # the longest a completion request waits on the network (via the refresher)
+LOCK_AGE = 30.0  # a refresher's lock older than this is taken to be dead
+
+Entry = dict[str, Any]
+
+
+def cache_path(cache_dir: Path) -> Path:
+    return cache_dir / CACHE_FILE
+
+
+def load(cache_dir: Path) -> dict[str, Any]:
+    """The whole cache; an empty one when missing or unreadable (completion must not fail)."""
+    try:
+        data = json.loads(cache_path(cache_dir).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {"version": VERSION, "hosts": {}}
+    if not isinstance(data, dict) or data.get("version") != VERSION:
+        return {"version": VERSION, "hosts": {}}
+    if not isinstance(data.get("hosts"), dict):
+        data["hosts"] = {}
+    return data
+
+
+def _save(cache_dir: Path, data: dict[str, Any]) -> None:
+    """Atomic write (a reader never sees half a file), private to the user."""
+    path = cache_path(cache_dir)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, json.dumps(data, separators=(",", ":")).encode("utf-8"))
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def _update(cache_dir: Path, host: str, change: Any) -> None:
+    """Read, change one host's part, write. Last writer wins: entries are cheap to refetch."""
+    data = load(cache_dir)
+    hosts: dict[str, Any] = data["hosts"]
+    part = hosts.setdefault(host, {})
+    if not isinstance(part, dict):
+        part = hosts[host] = {}
+    change(part)
+    with contextlib.suppress(OSError):
+        _save(cache_dir, data)
+
+
+def host_part(data: Mapping[str, Any], host: str) -> Mapping[str, Any]:
+    part = data.get("hosts", {}).get(host)
+    return part if isinstance(part, dict) else {}
+
+
+def jobs_entry(data: Mapping[str, Any], host: str, project: str) -> Entry | None:
+    jobs = host_part(data, host).get("jobs")
+    entry = jobs.get(project) if isinstance(jobs, dict) else None
+    return entry if isinstance(entry, dict) else None
+
+
+def projects_entry(data: Mapping[str, Any], host: str) -> Entry | None:
+    entry = host_part(data, host).get("projects")
+    return entry if isinstance(entry, dict) else None
+
+
+def is_fresh(entry: Entry | None, ttl: float, now: float | None = None) -> bool:
+    if entry is None:
+        return False
+    stamp = entry.get("t")
+    if not isinstance(stamp, (int, float)):
+        return False
+    age = (time.time() if now is None else now) - stamp
+    return 0 <= age < ttl
+
+
+def job_row(job: Mapping[str, Any]) -> list[Any]:
+    return [int(job["id"]), str(job.get("name", "")), str(job.get("stage", "")),
+            str(job.get("ref", ""))]  # fmt: skip
+
+
+def remember_jobs(
+    cache_dir: Path, host: str, project: str, jobs: Iterable[Mapping[str, Any]]
+) -> None:
+    """Record the user's running jobs of `project` (as typed: path or id) on `host`."""
+    rows = [job_row(job) for job in jobs]
+
+    def change(part: dict[str, Any]) -> None:
+        table = part.get("jobs")
+        if not isinstance(table, dict):
+            table = part["jobs"] = {}
+        table[project] = {"t": time.time(), "items": rows}
+
+    _update(cache_dir, host, change)
+
+
+def remember_projects(cache_dir: Path, host: str, projects: Iterable[Mapping[str, Any]]) -> None:
+    rows = [
+        [str(p["path_with_namespace"]), str(p.get("name_with_namespace") or p.get("name") or "")]
+        for p in projects
+        if p.get("path_with_namespace")
+    ]
+
+    def change(part: dict[str, Any]) -> None:
+        part["projects"] = {"t": time.time(), "items": rows}
+
+    _update(cache_dir, host, change)
+
+
+def touch_entry(cache_dir: Path, host: str, project: str | None) -> None:
+    """Mark an entry as just checked, keeping its items (the refresh failed; retry after TTL)."""
+
+    def change(part: dict[str, Any]) -> None:
+        if project is None:
+            entry = part.setdefault("projects", {"items": []})
+        else:
+            table = part.setdefault("jobs", {})
+            entry = table.setdefault(project, {"items": []})
+        entry["t"] = time.time()
+
+    _update(cache_dir, host, change)
+
+
+def forget_host(cache_dir: Path, host: str) -> None:
+    """Drop everything cached for `host` (signed out, or its session is gone)."""
+
+    def change(part: dict[str, Any]) -> None:
+        part.clear()
+
+    _update(cache_dir, host, change)
+
+
+# -- background refresh ------------------------------------------------------------------------
+
+
+def _lock_path(cache_dir: Path, host: str, project: str | None) -> Path:
+    import hashlib
+
+    key = hashlib.sha256(f"{host}\0{project or ''}".encode()).hexdigest()[:16]
+    return cache_dir / f".refresh-{key}.lock"
+
+
+def _take_lock(path: Path) -> bool:
+    """True if we may start a refresher (no live one holds the lock)."""
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        try:
+            if time.time() - path.stat().st_mtime < LOCK_AGE:
+                return False
+            path.unlink()
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError:
+            return False
+    except OSError:
+        return False
+    os.close(fd)
+    return True
+
+
+def start_refresh(env: Environment, host: str, project: str | None) -> bool:
+    """Start a detached refresher for one entry (`project=None`: the project list).
+
+    Returns False when one is already running. Never raises: completion must not fail.
+    """
+    import subprocess
+
+    cache_dir = env.cache_dir
+    lock = _lock_path(cache_dir, host, project)
+    if not _take_lock(lock):
+        return False
+    argv = [sys.executable, "-m", "jobterm.completion_cache", "refresh", host]
+    argv += ["--project", project] if project is not None else ["--projects"]
+    environ = {k: v for k, v in env.environ.items() if k not in _PROTOCOL_VARS}
+    environ["JOBTERM_CACHE_DIR"] = str(cache_dir)
+    try:
+        subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,  # the shell reads our stdout until every writer is gone
+            stderr=subprocess.DEVNULL,
+            env=environ,
+            start_new_session=True,  # no controlling terminal: it cannot prompt
+            close_fds=True,
+        )
+    except OSError:
+        with contextlib.suppress(OSError):
+            lock.unlink()
+        return False
+    return True
+
+
+_PROTOCOL_VARS = frozenset({"_JOBTERM_COMPLETE", "COMP_WORDS", "COMP_CWORD"})
+
+
+def wait_for(cache_dir: Path, present: Any, bound: float = WAIT_BOUND) -> dict[str, Any]:
+    """Poll the cache until `present(data)` is true or `bound` seconds pass; the last data."""
+    deadline = time.monotonic() + bound
+    while True:
+        data = load(cache_dir)
+        if present(data) or time.monotonic() >= deadline:
+            return data
+        time.sleep(0.02)
+
+
+def refresh(env: Environment, host: str, project: str | None) -> int:
+    """Fetch one entry and store it (the detached refresher's work). Exit status."""
+    from jobterm.errors import AuthError, JobtermError
+    from jobterm.gitlab.session import open_gitlab
+    from jobterm.term.picker import my_running_jobs
+
+    cache_dir = env.cache_dir
+    try:
+        with open_gitlab(env, host, need_web_session=False, check=False) as gl:
+            if project is None:
+                remember_projects(cache_dir, host, gl.projects(membership=True, max_pages=3))
+            else:
+                remember_jobs(cache_dir, host, project, my_running_jobs(gl, project))
+        return 0
+    except AuthError:
+        forget_host(cache_dir, host)  # signed out or expired: offer nothing, as when signed out
+        return 3
+    except (JobtermError, OSError, ValueError, KeyError, TypeError):
+        touch_entry(cache_dir, host, project)  # keep what we had; try again after the TTL
+        return 1
+    finally:
+        with contextlib.suppress(OSError):
+            _lock_path(cache_dir, host, project).unlink()
+
+
+def main(argv: list[str]) -> int:
+    """`python -m jobterm.completion_cache refresh HOST (--project P | --projects)`."""
+    from jobterm.env import Environment
+
+    if len(argv) == 4 and argv[0] == "refresh" and argv[2] == "--project":
+        return refresh(Environment(), argv[1], argv[3])
+    if len(argv) == 3 and argv[0] == "refresh" and argv[2] == "--projects":
+        return refresh(Environment(), argv[1], None)
+    sys.stderr.write(
+        "usage: python -m jobterm.completion_cache refresh HOST (--project P | --projects)\n"
+    )
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
