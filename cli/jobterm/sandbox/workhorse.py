@@ -1,0 +1,347 @@
+"""The job terminal `/<project path>/-/jobs/<id>/terminal.ws`, with GitLab Workhorse's semantics.
+
+What a request meets, in Workhorse's order (spec sections 1 and 4):
+
+1. Not a WebSocket upgrade: the route is Workhorse's only for upgrades; Rails has no such
+   page, so 404.
+2. Rails' authorization (`.../terminal.ws/authorize`): the web session cookie only (a token
+   is not enough): not signed in -> 302 to /users/sign_in; no terminal for this user and job
+   (not running, not theirs, wrong project, archived, runner without session server) -> 404.
+3. Dialing the runner: unreachable, or another terminal already attached (the runner says
+   423) -> 500.
+4. gorilla/websocket's upgrade: Origin host != Host -> 403; bad version or key -> 400;
+   subprotocol in the server's order of preference; none offered -> unwrapped (binary).
+5. The session (`terminal.py`-like part below): a new shell in a 0x0 PTY per connection.
+
+How a session ends (section 6): the shell exits, the job ends, the session is signed out or
+re-authorization fails, or the client sends invalid base64 -> the TCP connection is aborted,
+no Close frame (the client sees 1006). The client sends Close -> Close 1000 is echoed and EOT
+(0x04) is written to the shell, which then gets `eot_grace` seconds to exit before it is killed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from jobterm.sandbox import keys, lifecycle, rails
+from jobterm.sandbox.control import ControlError, add_control_route, body_of, job_of
+from jobterm.sandbox.pty import ShellPool
+from jobterm.sandbox.state import Job, SandboxState, User
+from jobterm.sandbox.terminal import (
+    SUBPROTOCOLS,
+    TerminalFaults,
+    TerminalSession,
+    choose_subprotocol,
+)
+
+log = logging.getLogger("jobterm.sandbox.workhorse")
+
+ROUTE = r"/{project:.+}/-/jobs/{job_id:[0-9]+}/terminal.ws"
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+WORK_DIR = web.AppKey("sandbox_work_dir", Path)
+LIFE = web.AppKey("sandbox_job_life", lifecycle.TimedJobLife)
+DRIVER = web.AppKey("sandbox_job_life_driver", lifecycle.LifeDriver)
+# Terminal faults: key None = every job, a job id = that job (wins over None).
+FAULTS: web.AppKey[dict[int | None, TerminalFaults]] = web.AppKey("sandbox_terminal_faults")
+
+__all__ = ["SUBPROTOCOLS", "add_routes", "ci_environment", "faults_for"]
+
+
+def add_routes(app: web.Application, work_dir: Path | None = None) -> None:
+    """Install the terminal route, the job life and the terminal control API on `app`."""
+    state = app[keys.STATE]
+    app[keys.SHELL_POOL] = ShellPool()
+    app[WORK_DIR] = work_dir or Path(tempfile.mkdtemp(prefix="jobterm-sandbox-"))
+    app[FAULTS] = {}
+    life = lifecycle.TimedJobLife(state)
+    state.life = life
+    app[LIFE] = life
+    app[DRIVER] = lifecycle.LifeDriver(life)
+    state.on_revoke(lambda username, ids: _drop_sessions(state, ids))
+    app.router.add_get(ROUTE, terminal_ws, allow_head=False)
+    add_control_route(app, "POST", "/jobs/{job_id}/terminal/drop", _drop_terminal)
+    add_control_route(app, "PUT", "/terminal/faults", _put_faults)
+    add_control_route(app, "PUT", "/jobs/{job_id}/terminal/faults", _put_faults)
+    add_control_route(app, "DELETE", "/terminal/faults", _clear_faults)
+    app.on_startup.append(_startup)
+    app.on_cleanup.append(_cleanup)
+
+
+async def _startup(app: web.Application) -> None:
+    app[DRIVER].start()
+
+
+async def _cleanup(app: web.Application) -> None:
+    await app[DRIVER].stop()
+    for job in app[keys.STATE].jobs.values():
+        if job.terminal is not None:
+            job.terminal.drop("sandbox stopping")
+    await app[keys.SHELL_POOL].close_all()
+    shutil.rmtree(app[WORK_DIR], ignore_errors=True)
+
+
+def _drop_sessions(state: SandboxState, session_ids: frozenset[str]) -> None:
+    """Signed out or revoked: the terminals opened with those sessions drop."""
+    for job in state.jobs.values():
+        terminal = job.terminal
+        if isinstance(terminal, TerminalSession) and terminal.session_id in session_ids:
+            terminal.drop("session signed out")
+
+
+def faults_for(app: web.Application, job: Job) -> TerminalFaults:
+    faults = app[FAULTS]
+    return faults.get(job.id) or faults.get(None) or TerminalFaults()
+
+
+# -- the handshake ---------------------------------------------------------------------------
+
+
+def _is_upgrade(request: web.Request) -> bool:
+    # Workhorse routes only WebSocket upgrades here (gorilla's IsWebSocketUpgrade).
+    connection = request.headers.get("Connection", "").lower()
+    upgrade = request.headers.get("Upgrade", "").lower()
+    return "upgrade" in connection and "websocket" in upgrade
+
+
+def _text(status: int, body: str, **headers: str) -> web.Response:
+    # Workhorse's and gorilla's own answers: http.Error's plain text.
+    return web.Response(status=status, text=body + "\n", headers=headers)
+
+
+def _not_found() -> web.Response:
+    return rails.html_error(404)
+
+
+def _sign_in_redirect(request: web.Request) -> web.Response:
+    return rails.redirect(request, "/users/sign_in")
+
+
+def _origin_ok(request: web.Request) -> bool:
+    """gorilla/websocket's checkSameOrigin: no Origin, or its host equals Host."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    try:
+        host = urlsplit(origin).netloc
+    except ValueError:
+        return False
+    return host.lower() == request.headers.get("Host", "").lower()
+
+
+def _authorize(request: web.Request) -> tuple[User, str, Job] | web.Response:
+    """Rails' terminal_websocket_authorize: (user, session id, job) or the answer to send."""
+    state = request.app[keys.STATE]
+    now = state.clock()
+    auth = state.authenticate_cookies(request.cookies, now)
+    if auth.user is None or auth.session is None:
+        return _sign_in_redirect(request)
+    project = state.find_project(request.match_info["project"])
+    job = state.find_job(project, request.match_info["job_id"]) if project else None
+    if job is None:
+        return _not_found()
+    reason = state.terminal_denial(auth.user, job)
+    if reason is not None:
+        log.info("terminal of job %s refused: %s", job.id, reason)
+        return _not_found()
+    return auth.user, auth.session.id, job
+
+
+def _gorilla_checks(request: web.Request) -> web.Response | None:
+    if not _origin_ok(request):
+        return _text(403, "Forbidden", **{"Sec-WebSocket-Version": "13"})
+    if request.headers.get("Sec-WebSocket-Version") != "13":
+        return _text(400, "Bad Request", **{"Sec-WebSocket-Version": "13"})
+    key = request.headers.get("Sec-WebSocket-Key", "")
+    if not key:
+        return _text(400, "Bad Request")
+    return None
+
+
+async def terminal_ws(request: web.Request) -> web.StreamResponse:
+    if not _is_upgrade(request):
+        return await rails.any_page(request)  # not Workhorse's: Rails has no such page
+    authorized = _authorize(request)
+    if isinstance(authorized, web.Response):
+        return authorized
+    user, session_id, job = authorized
+    app = request.app
+    faults = faults_for(app, job)
+    if faults.runner_unreachable or job.terminal is not None:
+        # Workhorse dials the runner first: 423 Locked (busy) or no answer become 500.
+        return _text(500, "Internal server error")
+    refused = _gorilla_checks(request)
+    if refused is not None:
+        return refused
+    protocol = choose_subprotocol(request.headers.getall("Sec-WebSocket-Protocol", []))
+    state = app[keys.STATE]
+    session = TerminalSession(
+        job=job,
+        session_id=session_id,
+        protocol=protocol,
+        faults=faults,
+        settings=state.settings,
+    )
+    job.terminal = session  # claimed before any await: a second connection gets 500
+    try:
+        try:
+            build_dir = _build_dir(app, state, job)
+            shell = await app[keys.SHELL_POOL].start(
+                job.shell or ["bash", "-l"],
+                cwd=build_dir,
+                env=ci_environment(state, job, user, build_dir, app[WORK_DIR] / "home"),
+            )
+        except OSError as exc:
+            log.warning("terminal of job %s: cannot start %s: %s", job.id, job.shell, exc)
+            return _text(500, "Internal server error")
+        try:
+            return await session.serve(request, shell, reauthorize=_reauthorizer(request))
+        finally:
+            await app[keys.SHELL_POOL].release(shell)
+    finally:
+        if job.terminal is session:
+            job.terminal = None
+            app[LIFE].detached(job, state.clock())
+
+
+def _reauthorizer(request: web.Request) -> Any:
+    """What Workhorse's re-authorization loop asks Rails: may this terminal stay open?"""
+    state = request.app[keys.STATE]
+    cookies = dict(request.cookies)
+
+    def still_allowed(job: Job, session_id: str) -> bool:
+        session = state.session(session_id, state.clock())
+        user = state.user(session.user) if session is not None and session.user else None
+        if user is None:
+            auth = state.authenticate_cookies(cookies, state.clock())
+            user = auth.user
+        return user is not None and state.terminal_denial(user, job) is None
+
+    return still_allowed
+
+
+# -- the job's build directory and environment ------------------------------------------------
+
+
+def _build_dir(app: web.Application, state: SandboxState, job: Job) -> Path:
+    if job.build_dir:
+        path = Path(job.build_dir)
+    else:
+        project = state.project_of(job)
+        path = app[WORK_DIR] / "builds" / str(job.id) / project.path_with_namespace
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def ci_environment(
+    state: SandboxState, job: Job, user: User, build_dir: Path, home: Path
+) -> dict[str, str]:
+    """A clean environment with GitLab Runner's predefined CI variables (no TERM: the
+    runner sets none for a terminal)."""
+    project = state.project_of(job)
+    pipeline = state.pipelines.get(job.pipeline_id)
+    runner = state.runner_of(job)
+    server = urlsplit(state.base_url)
+    sha = pipeline.sha if pipeline is not None else "0" * 40
+    home.mkdir(parents=True, exist_ok=True)
+    namespace, _, name = project.path_with_namespace.rpartition("/")
+    project_url = f"{state.base_url}/{project.path_with_namespace}"
+    env = {
+        "HOME": str(home),
+        "PATH": DEFAULT_PATH,
+        "USER": _os_user(),
+        "LOGNAME": _os_user(),
+        "CI": "true",
+        "GITLAB_CI": "true",
+        "CI_SERVER": "yes",
+        "CI_SERVER_URL": state.base_url,
+        "CI_SERVER_HOST": server.hostname or "127.0.0.1",
+        "CI_SERVER_PORT": str(server.port or 80),
+        "CI_SERVER_PROTOCOL": server.scheme,
+        "CI_API_V4_URL": f"{state.base_url}/api/v4",
+        "CI_JOB_ID": str(job.id),
+        "CI_JOB_NAME": job.name,
+        "CI_JOB_STAGE": job.stage,
+        "CI_JOB_STATUS": "running",
+        "CI_JOB_URL": state.job_web_url(job),
+        "CI_PROJECT_ID": str(project.id),
+        "CI_PROJECT_NAME": name,
+        "CI_PROJECT_NAMESPACE": namespace,
+        "CI_PROJECT_PATH": project.path_with_namespace,
+        "CI_PROJECT_URL": project_url,
+        "CI_PROJECT_DIR": str(build_dir),
+        "CI_BUILDS_DIR": _builds_dir(build_dir, project.path_with_namespace),
+        "CI_COMMIT_REF_NAME": job.ref,
+        "CI_COMMIT_BRANCH": job.ref,
+        "CI_COMMIT_SHA": sha,
+        "CI_COMMIT_SHORT_SHA": sha[:8],
+        "CI_PIPELINE_ID": str(job.pipeline_id),
+        "CI_PIPELINE_URL": f"{project_url}/-/pipelines/{job.pipeline_id}",
+        "CI_PIPELINE_SOURCE": pipeline.source if pipeline is not None else "push",
+        "GITLAB_USER_ID": str(user.id),
+        "GITLAB_USER_LOGIN": user.username,
+        "GITLAB_USER_NAME": user.name,
+        "GITLAB_USER_EMAIL": user.email,
+    }
+    if runner is not None:
+        env["CI_RUNNER_ID"] = str(runner.id)
+        env["CI_RUNNER_DESCRIPTION"] = runner.description
+    env.update(job.variables)
+    return env
+
+
+def _builds_dir(build_dir: Path, project_path: str) -> str:
+    """The directory the project directory sits in, as <builds>/<namespace>/<project>."""
+    depth = len(project_path.split("/"))
+    tail = build_dir.parts[-depth:]
+    if "/".join(tail) == project_path and len(build_dir.parts) > depth:
+        return str(build_dir.parents[depth - 1])
+    return str(build_dir.parent)
+
+
+def _os_user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
+
+
+# -- control API (see control.py): terminal drops and faults ---------------------------------
+#
+#   POST   /-/sandbox/jobs/{id}/terminal/drop     the attached terminal drops (no Close frame)
+#   PUT    /-/sandbox/terminal/faults             {"silent": true, ...}: faults of every job
+#   PUT    /-/sandbox/jobs/{id}/terminal/faults   faults of one job (win over the above)
+#   DELETE /-/sandbox/terminal/faults             no faults anywhere
+
+
+async def _drop_terminal(request: web.Request) -> web.StreamResponse:
+    job = job_of(request)
+    attached = job.terminal is not None
+    if job.terminal is not None:
+        job.terminal.drop("dropped by the control API")
+    return web.json_response({"id": job.id, "dropped": attached})
+
+
+async def _put_faults(request: web.Request) -> web.StreamResponse:
+    try:
+        faults = TerminalFaults.from_dict(await body_of(request))
+    except (ValueError, TypeError) as exc:
+        raise ControlError(400, str(exc)) from None
+    job_id = job_of(request).id if "job_id" in request.match_info else None
+    request.app[FAULTS][job_id] = faults
+    return web.json_response(faults.to_dict())
+
+
+async def _clear_faults(request: web.Request) -> web.StreamResponse:
+    request.app[FAULTS].clear()
+    return web.json_response({})
