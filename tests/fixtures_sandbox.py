@@ -98,6 +98,7 @@ class SandboxInfo:
     proc: subprocess.Popen[bytes]
     raw: dict[str, Any]
     stderr_path: Path = field(default=Path(os.devnull))
+    _http: httpx.Client | None = field(default=None, repr=False)
 
     @property
     def ws_url(self) -> str:
@@ -118,18 +119,19 @@ class SandboxInfo:
     def terminal_url(self, name_or_id: str | int) -> str:
         return self.job(name_or_id)["web_url"].replace("http://", "ws://", 1) + "/terminal.ws"
 
-    def admin_response(self, method: str, path: str, **body: Any) -> httpx.Response:
+    def admin_response(self, method: str, path: str, /, **body: Any) -> httpx.Response:
         if not path.startswith("/-/sandbox"):
             path = "/-/sandbox" + (path if path.startswith("/") else "/" + path)
-        return httpx.request(
+        if self._http is None:  # one client: making one (its TLS context) is slow
+            self._http = httpx.Client(timeout=scaled(10))
+        return self._http.request(
             method,
             self.url + path,
             headers={"X-Sandbox-Token": self.admin_token},
             json=body if body else None,
-            timeout=scaled(10),
         )
 
-    def admin(self, method: str, path: str, **body: Any) -> Any:
+    def admin(self, method: str, path: str, /, **body: Any) -> Any:
         """Call the control API (/-/sandbox/...); the JSON answer, or AssertionError."""
         response = self.admin_response(method, path, **body)
         assert response.status_code < 400, (
@@ -145,6 +147,8 @@ class SandboxInfo:
 
     def stop(self, timeout: float = 10) -> int:
         """SIGTERM, then wait; the exit status (a kill after `timeout` fails the test)."""
+        if self._http is not None:
+            self._http.close()
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         try:
