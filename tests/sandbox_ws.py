@@ -1,76 +1,81 @@
-"""Plain-client helpers for the sandbox terminal tests (websockets' sync client, never jobterm's).
-
-`ThreadedSandbox` serves a real sandbox on 127.0.0.1 port 0 from an event loop in a thread,
-so tests can use blocking clients; `call()` runs a function in the server's loop (the state
-is not thread-safe).
-"""
+"""Plain-client helpers for the sandbox terminal tests: websockets' sync client and httpx,
+never jobterm's own client code. The sandbox itself is the real `jobterm sandbox` process
+started by fixtures_sandbox."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import os
-import threading
+import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any
 
+import httpx
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
+from fixtures_sandbox import SandboxInfo, launch_sandbox
 from util import scaled
 
-T = TypeVar("T")
+SESSION_COOKIE = "_gitlab_session"
 
 BINARY = "terminal.gitlab.com"
 BASE64 = "base64.terminal.gitlab.com"
 
 
-class ThreadedSandbox:
-    def __init__(self, config: dict[str, Any] | None = None) -> None:
-        from jobterm.sandbox.app import start
-        from jobterm.sandbox.config import build_state
+class TerminalSandbox:
+    """A running `jobterm sandbox` (fixtures_sandbox.SandboxInfo) seen from the terminal tests:
+    web sessions through the real sign-in form, everything else through the control API."""
 
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.state = build_state(config, now=time.time())
-        self.sandbox = self.run(start(self.state))
-        self.url = self.sandbox.url
-        self.ws_url = self.url.replace("http://", "ws://")
+    def __init__(self, info: SandboxInfo) -> None:
+        self.info = info
+        self.url = info.url
+        self.ws_url = info.ws_url
+        self.admin_token = info.admin_token
 
-    def run(self, coro: Any, timeout: float = 20) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(scaled(timeout))
-
-    def call(self, fn: Callable[..., T], *args: Any) -> T:
-        async def wrapper() -> T:
-            return fn(*args)
-
-        result: T = self.run(wrapper())
-        return result
-
-    def app(self) -> Any:
-        return self.sandbox.runner.app
+    def token(self, username: str) -> str:
+        token: str = self.info.user(username)["token"]
+        return token
 
     def cookie_for(self, username: str) -> str:
-        """A signed-in `_gitlab_session` for `username` (the sign-in flow is tested elsewhere)."""
+        """A fresh signed-in `_gitlab_session` cookie of `username` ("name=value")."""
+        with httpx.Client(base_url=self.url, timeout=scaled(10)) as client:
+            page = client.get("/users/sign_in")
+            response = client.post(
+                "/users/sign_in",
+                data={
+                    "authenticity_token": _hidden_token(page.text),
+                    "user[login]": username,
+                    "user[password]": self.info.user(username)["password"],
+                },
+            )
+            assert response.status_code == 302, response.text
+            return f"{SESSION_COOKIE}={client.cookies[SESSION_COOKIE]}"
 
-        def sign_in() -> str:
-            user = self.state.user(username)
-            assert user is not None
-            session, _ = self.state.sign_in(None, user, False, self.state.clock())
-            return session.id
-
-        return f"{self.state.settings.session_cookie}={self.call(sign_in)}"
+    def sign_out(self, cookie: str) -> None:
+        """Sign out as a browser does: the CSRF token of a page, then POST /users/sign_out."""
+        with httpx.Client(base_url=self.url, timeout=scaled(10)) as client:
+            page = client.get("/", headers={"Cookie": cookie})
+            csrf = re.search(r'<meta name="csrf-token" content="([^"]+)"', page.text)
+            assert csrf, page.text
+            response = client.post(
+                "/users/sign_out",
+                data={"authenticity_token": csrf.group(1)},
+                headers={"Cookie": cookie},
+            )
+            assert response.status_code == 302, response.text
 
     def terminal_url(self, job_id: int) -> str:
-        job = self.state.jobs[job_id]
-        path = self.state.projects[job.project_id].path_with_namespace
-        return f"{self.ws_url}/{path}/-/jobs/{job_id}/terminal.ws"
+        return self.info.terminal_url(job_id)
+
+    def job(self, job_id: int) -> dict[str, Any]:
+        return self.control("GET", f"/jobs/{job_id}")  # type: ignore[no-any-return]
 
     def attached(self, job_id: int) -> bool:
-        return self.call(lambda: self.state.jobs[job_id].terminal is not None)
+        return bool(self.job(job_id)["terminal_attached"])
 
     def wait_detached(self, job_id: int, timeout: float = 10) -> None:
         deadline = time.monotonic() + scaled(timeout)
@@ -78,40 +83,43 @@ class ThreadedSandbox:
             assert time.monotonic() < deadline, f"job {job_id} still has a terminal"
             time.sleep(0.02)
 
-    def wait_status(self, job_id: int, status: str, timeout: float = 10) -> None:
+    def wait_status(self, job_id: int, status: str, timeout: float = 10) -> dict[str, Any]:
         deadline = time.monotonic() + scaled(timeout)
-        while self.call(lambda: self.state.jobs[job_id].status) != status:
-            assert time.monotonic() < deadline, f"job {job_id} never became {status}"
+        while True:
+            job = self.job(job_id)
+            if job["status"] == status:
+                return job
+            assert time.monotonic() < deadline, f"job {job_id} is {job['status']}, not {status}"
             time.sleep(0.02)
 
     def control(self, method: str, path: str, json: Any = None) -> Any:
-        """The control API (/-/sandbox/...), with the admin token."""
-        import httpx
-
+        """The control API (/-/sandbox/...) with the admin token; the JSON answer."""
         response = httpx.request(
             method,
             f"{self.url}/-/sandbox{path}",
             json=json,
-            headers={"X-Sandbox-Token": self.state.admin_token},
+            headers={"X-Sandbox-Token": self.admin_token},
             timeout=scaled(10),
         )
         assert response.status_code < 300, response.text
         return response.json()
 
-    def stop(self) -> None:
-        self.run(self.sandbox.stop())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(scaled(10))
-        self.loop.close()
+
+def _hidden_token(page: str) -> str:
+    found = re.search(r'name="authenticity_token" value="([^"]+)"', page)
+    assert found, page
+    return found.group(1)
 
 
 @contextmanager
-def serving(config: dict[str, Any] | None = None) -> Iterator[ThreadedSandbox]:
-    server = ThreadedSandbox(config)
+def serving(config: dict[str, Any] | None, *args: str, workdir: Path) -> Iterator[TerminalSandbox]:
+    """A `jobterm sandbox` process for a whole module; it must exit 0 on SIGTERM."""
+    info = launch_sandbox(config, args, workdir)
     try:
-        yield server
+        yield TerminalSandbox(info)
     finally:
-        server.stop()
+        code = info.stop()
+        assert code == 0, f"the sandbox exited with {code}; stderr:\n{info.stderr()}"
 
 
 def open_terminal(
@@ -145,8 +153,6 @@ def handshake(
     headers: dict[str, str] | None = None,
 ) -> Any:
     """The handshake's HTTP answer, through a plain HTTP client (redirects not followed)."""
-    import httpx
-
     extra = {
         "Connection": "Upgrade",
         "Upgrade": "websocket",

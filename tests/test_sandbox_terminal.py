@@ -19,7 +19,7 @@ from sandbox_ws import (
     BASE64,
     BINARY,
     Reader,
-    ThreadedSandbox,
+    TerminalSandbox,
     handshake,
     open_terminal,
     run_command,
@@ -33,7 +33,6 @@ JOBS = 60
 PING = 0.3
 
 CONFIG: dict[str, Any] = {
-    "settings": {"ping_interval": PING},
     "jobs": [
         {"id": FIRST_JOB + i, "name": f"t{i}", "project": "demo/webapp", "pipeline": 1001}
         for i in range(JOBS)
@@ -42,8 +41,9 @@ CONFIG: dict[str, Any] = {
 
 
 @pytest.fixture(scope="module")
-def srv() -> Iterator[ThreadedSandbox]:
-    with serving(CONFIG) as server:
+def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TerminalSandbox]:
+    workdir = tmp_path_factory.mktemp("terminal")
+    with serving(CONFIG, "--ping-interval", str(PING), workdir=workdir) as server:
         yield server
 
 
@@ -51,7 +51,7 @@ _ids = itertools.count(FIRST_JOB)
 
 
 @pytest.fixture
-def job(srv: ThreadedSandbox) -> Iterator[int]:
+def job(srv: TerminalSandbox) -> Iterator[int]:
     """A running job of demo's nobody else uses; its terminal is gone when the test ends."""
     job_id = next(_ids)
     yield job_id
@@ -60,13 +60,13 @@ def job(srv: ThreadedSandbox) -> Iterator[int]:
 
 
 @pytest.fixture
-def demo(srv: ThreadedSandbox) -> str:
+def demo(srv: TerminalSandbox) -> str:
     """A fresh web session of demo's (some tests sign sessions out)."""
     return srv.cookie_for("demo")
 
 
 def refused(
-    srv: ThreadedSandbox, url: str, cookie: str | None, headers: dict[str, str] | None = None
+    srv: TerminalSandbox, url: str, cookie: str | None, headers: dict[str, str] | None = None
 ) -> Any:
     response = handshake(url, cookie, headers=headers)
     assert "Traceback" not in response.text
@@ -76,7 +76,7 @@ def refused(
 # -- the handshake table -----------------------------------------------------------------------
 
 
-def test_signed_in_owner_of_a_running_job_connects(srv: ThreadedSandbox, demo: str, job: int):
+def test_signed_in_owner_of_a_running_job_connects(srv: TerminalSandbox, demo: str, job: int):
     with open_terminal(srv.terminal_url(job), demo) as ws:
         assert ws.subprotocol == BINARY
         assert "hello-2" in run_command(ws, "echo hello-$((1+1))")
@@ -92,9 +92,9 @@ def test_signed_in_owner_of_a_running_job_connects(srv: ThreadedSandbox, demo: s
     ],
 )
 def test_without_a_session_the_answer_is_a_redirect_to_sign_in(
-    srv: ThreadedSandbox, job: int, headers: str
+    srv: TerminalSandbox, job: int, headers: str
 ):
-    token = srv.state.users["demo"].token
+    token = srv.token("demo")
     url = srv.terminal_url(job)
     extra = {}
     if headers == "private":
@@ -109,8 +109,8 @@ def test_without_a_session_the_answer_is_a_redirect_to_sign_in(
     assert not srv.attached(job)
 
 
-def test_expired_or_unknown_session_redirects(srv: ThreadedSandbox, job: int):
-    cookie = f"{srv.state.settings.session_cookie}=0123456789abcdef0123456789abcdef"
+def test_expired_or_unknown_session_redirects(srv: TerminalSandbox, job: int):
+    cookie = "_gitlab_session=0123456789abcdef0123456789abcdef"
     assert refused(srv, srv.terminal_url(job), cookie).status_code == 302
 
 
@@ -130,7 +130,7 @@ def test_expired_or_unknown_session_redirects(srv: ThreadedSandbox, job: int):
     ],
 )
 def test_no_terminal_for_this_user_and_job_is_404(
-    srv: ThreadedSandbox, job_id: int, path: str | None, user: str
+    srv: TerminalSandbox, job_id: int, path: str | None, user: str
 ):
     url = srv.terminal_url(job_id) if path is None else None
     if url is None:
@@ -139,30 +139,30 @@ def test_no_terminal_for_this_user_and_job_is_404(
     assert response.status_code == 404
 
 
-def test_origin_of_another_host_is_403(srv: ThreadedSandbox, demo: str, job: int):
+def test_origin_of_another_host_is_403(srv: TerminalSandbox, demo: str, job: int):
     response = refused(srv, srv.terminal_url(job), demo, {"Origin": "https://evil.example"})
     assert response.status_code == 403
     assert not srv.attached(job)
 
 
-def test_origin_of_the_same_host_is_accepted(srv: ThreadedSandbox, demo: str, job: int):
+def test_origin_of_the_same_host_is_accepted(srv: TerminalSandbox, demo: str, job: int):
     with open_terminal(srv.terminal_url(job), demo, origin=srv.url) as ws:  # type: ignore[arg-type]
         assert ws.subprotocol == BINARY
 
 
-def test_second_connection_to_the_same_job_is_500(srv: ThreadedSandbox, demo: str, job: int):
+def test_second_connection_to_the_same_job_is_500(srv: TerminalSandbox, demo: str, job: int):
     with open_terminal(srv.terminal_url(job), demo) as ws:
         assert run_command(ws, "echo one") == "one"
         assert refused(srv, srv.terminal_url(job), demo).status_code == 500
         assert run_command(ws, "echo still") == "still"  # the first one is unharmed
 
 
-def test_unreachable_runner_is_500(srv: ThreadedSandbox, demo: str, job: int):
+def test_unreachable_runner_is_500(srv: TerminalSandbox, demo: str, job: int):
     srv.control("PUT", f"/jobs/{job}/terminal/faults", {"runner_unreachable": True})
     assert refused(srv, srv.terminal_url(job), demo).status_code == 500
 
 
-def test_plain_get_without_upgrade_is_rails_answer(srv: ThreadedSandbox, demo: str, job: int):
+def test_plain_get_without_upgrade_is_rails_answer(srv: TerminalSandbox, demo: str, job: int):
     url = srv.terminal_url(job).replace("ws://", "http://")
     signed_in = httpx.get(url, headers={"Cookie": demo})
     assert signed_in.status_code == 404
@@ -173,7 +173,7 @@ def test_plain_get_without_upgrade_is_rails_answer(srv: ThreadedSandbox, demo: s
     assert not srv.attached(job)
 
 
-def test_bad_websocket_version_is_400(srv: ThreadedSandbox, demo: str, job: int):
+def test_bad_websocket_version_is_400(srv: TerminalSandbox, demo: str, job: int):
     url = srv.terminal_url(job).replace("ws://", "http://")
     headers = {
         "Cookie": demo,
@@ -192,27 +192,27 @@ def test_bad_websocket_version_is_400(srv: ThreadedSandbox, demo: str, job: int)
 
 @pytest.mark.parametrize("offered", [[BINARY, BASE64], [BASE64, BINARY]])
 def test_binary_subprotocol_is_preferred_whatever_the_order(
-    srv: ThreadedSandbox, demo: str, job: int, offered: list[str]
+    srv: TerminalSandbox, demo: str, job: int, offered: list[str]
 ):
     with open_terminal(srv.terminal_url(job), demo, offered) as ws:
         assert ws.subprotocol == BINARY
 
 
-def test_base64_subprotocol_echoes_in_text_frames(srv: ThreadedSandbox, demo: str, job: int):
+def test_base64_subprotocol_echoes_in_text_frames(srv: TerminalSandbox, demo: str, job: int):
     with open_terminal(srv.terminal_url(job), demo, [BASE64, "other"]) as ws:
         assert ws.subprotocol == BASE64
         assert run_command(ws, "echo b64-$((2*3))") == "b64-6"  # Reader checks: text frames
 
 
 def test_no_subprotocol_offered_is_accepted_unwrapped_binary(
-    srv: ThreadedSandbox, demo: str, job: int
+    srv: TerminalSandbox, demo: str, job: int
 ):
     with open_terminal(srv.terminal_url(job), demo, None) as ws:
         assert ws.subprotocol is None
         assert run_command(ws, "echo raw-$((3*3))") == "raw-9"
 
 
-def test_binary_input_in_text_frames_is_data_too(srv: ThreadedSandbox, demo: str, job: int):
+def test_binary_input_in_text_frames_is_data_too(srv: TerminalSandbox, demo: str, job: int):
     with open_terminal(srv.terminal_url(job), demo) as ws:
         reader = Reader(ws)
         ws.send("echo text-$((4*4))\n")
@@ -230,19 +230,19 @@ def _truncation(ws: Any, frame: bytes | str) -> str:
 
 
 def test_input_frame_over_32k_delivers_exactly_32768_bytes(
-    srv: ThreadedSandbox, demo: str, job: int
+    srv: TerminalSandbox, demo: str, job: int
 ):
     with open_terminal(srv.terminal_url(job), demo) as ws:
         assert _truncation(ws, b"a" * 40000).split() == ["32768", "Z", "END"]
 
 
-def test_base64_input_frame_is_truncated_by_decoded_size(srv: ThreadedSandbox, demo: str, job: int):
+def test_base64_input_frame_is_truncated_by_decoded_size(srv: TerminalSandbox, demo: str, job: int):
     with open_terminal(srv.terminal_url(job), demo, [BASE64]) as ws:
         frame = base64.b64encode(b"a" * 40000).decode()
         assert _truncation(ws, frame).split() == ["32768", "Z", "END"]
 
 
-def test_invalid_base64_drops_the_connection(srv: ThreadedSandbox, demo: str, job: int):
+def test_invalid_base64_drops_the_connection(srv: TerminalSandbox, demo: str, job: int):
     with open_terminal(srv.terminal_url(job), demo, [BASE64]) as ws:
         assert run_command(ws, "echo ok") == "ok"
         ws.send("this is *not* base64!")
@@ -251,13 +251,13 @@ def test_invalid_base64_drops_the_connection(srv: ThreadedSandbox, demo: str, jo
     srv.wait_detached(job)
 
 
-def test_pty_starts_at_zero_by_zero(srv: ThreadedSandbox, demo: str, job: int):
+def test_pty_starts_at_zero_by_zero(srv: TerminalSandbox, demo: str, job: int):
     with open_terminal(srv.terminal_url(job), demo) as ws:
         assert run_command(ws, "stty size") == "0 0"
         assert run_command(ws, "tty").startswith("/dev/pts/")
 
 
-def test_each_connection_gets_a_new_shell(srv: ThreadedSandbox, demo: str, job: int):
+def test_each_connection_gets_a_new_shell(srv: TerminalSandbox, demo: str, job: int):
     pids = []
     for _ in range(2):
         with open_terminal(srv.terminal_url(job), demo) as ws:
@@ -280,7 +280,7 @@ def _gone(pid: int, timeout: float = 10) -> bool:
 
 
 def test_shell_exit_drops_the_connection_without_close_frame(
-    srv: ThreadedSandbox, demo: str, job: int
+    srv: TerminalSandbox, demo: str, job: int
 ):
     with open_terminal(srv.terminal_url(job), demo) as ws:
         pid = int(run_command(ws, "echo $$"))
@@ -296,7 +296,7 @@ def test_shell_exit_drops_the_connection_without_close_frame(
 
 
 def test_client_close_is_echoed_and_sends_eot_to_the_shell(
-    srv: ThreadedSandbox, demo: str, job: int
+    srv: TerminalSandbox, demo: str, job: int
 ):
     with open_terminal(srv.terminal_url(job), demo) as ws:
         pid = int(run_command(ws, "echo $$"))
@@ -314,7 +314,7 @@ def test_client_close_is_echoed_and_sends_eot_to_the_shell(
 
 
 def test_client_close_at_an_empty_prompt_logs_the_shell_out(
-    srv: ThreadedSandbox, demo: str, job: int
+    srv: TerminalSandbox, demo: str, job: int
 ):
     with open_terminal(srv.terminal_url(job), demo) as ws:
         home = Path(run_command(ws, "echo $HOME"))
@@ -337,26 +337,25 @@ def test_client_close_at_an_empty_prompt_logs_the_shell_out(
     srv.wait_detached(job)
 
 
-def test_sign_out_drops_the_terminal(srv: ThreadedSandbox, job: int):
+def test_sign_out_drops_the_terminal(srv: TerminalSandbox, job: int):
     cookie = srv.cookie_for("demo")
-    session_id = cookie.split("=", 1)[1]
     with open_terminal(srv.terminal_url(job), cookie) as ws:
         pid = int(run_command(ws, "echo $$"))
-        srv.call(lambda: srv.state.sign_out(srv.state.sessions[session_id]))
+        srv.sign_out(cookie)
         closed = Reader(ws).until_closed()
         assert closed.rcvd is None
     assert _gone(pid)
     assert refused(srv, srv.terminal_url(job), cookie).status_code == 302
 
 
-def test_expired_sessions_drop_the_terminal(srv: ThreadedSandbox, job: int):
+def test_expired_sessions_drop_the_terminal(srv: TerminalSandbox, job: int):
     with open_terminal(srv.terminal_url(job), srv.cookie_for("demo")) as ws:
         assert run_command(ws, "echo up") == "up"
         srv.control("POST", "/users/demo/expire-sessions", {})
         assert Reader(ws).until_closed().rcvd is None
 
 
-def test_pings_arrive_every_ping_interval(srv: ThreadedSandbox, demo: str, job: int):
+def test_pings_arrive_every_ping_interval(srv: TerminalSandbox, demo: str, job: int):
     import aiohttp
 
     async def count_pings() -> tuple[int, list[float]]:
@@ -382,7 +381,7 @@ def test_pings_arrive_every_ping_interval(srv: ThreadedSandbox, demo: str, job: 
     assert stamps[2] - stamps[0] >= PING  # periodic, not a burst
 
 
-def test_pongs_are_not_enforced(srv: ThreadedSandbox, demo: str, job: int):
+def test_pongs_are_not_enforced(srv: TerminalSandbox, demo: str, job: int):
     import aiohttp
 
     async def silent_client() -> bool:
@@ -410,26 +409,26 @@ def test_pongs_are_not_enforced(srv: ThreadedSandbox, demo: str, job: int):
 # -- faults (issue 7) --------------------------------------------------------------------------
 
 
-def test_fault_unknown_subprotocol(srv: ThreadedSandbox, demo: str, job: int):
+def test_fault_unknown_subprotocol(srv: TerminalSandbox, demo: str, job: int):
     srv.control("PUT", f"/jobs/{job}/terminal/faults", {"subprotocol": "v2.terminal.example"})
     with pytest.raises(InvalidHandshake):
         open_terminal(srv.terminal_url(job), demo).close()
 
 
-def test_fault_text_frame_on_binary(srv: ThreadedSandbox, demo: str, job: int):
+def test_fault_text_frame_on_binary(srv: TerminalSandbox, demo: str, job: int):
     srv.control("PUT", f"/jobs/{job}/terminal/faults", {"text_on_binary": True})
     with open_terminal(srv.terminal_url(job), demo) as ws:
         send(ws, b"echo hi\n")
         assert isinstance(ws.recv(timeout=scaled(10)), str)
 
 
-def test_fault_oversized_frame(srv: ThreadedSandbox, demo: str, job: int):
+def test_fault_oversized_frame(srv: TerminalSandbox, demo: str, job: int):
     srv.control("PUT", f"/jobs/{job}/terminal/faults", {"oversized_frame": 2_000_000})
     with open_terminal(srv.terminal_url(job), demo, max_size=None) as ws:
         assert len(Reader(ws).frame()) == 2_000_000
 
 
-def test_fault_drop_after_bytes(srv: ThreadedSandbox, demo: str, job: int):
+def test_fault_drop_after_bytes(srv: TerminalSandbox, demo: str, job: int):
     srv.control("PUT", f"/jobs/{job}/terminal/faults", {"drop_after_bytes": 5000})
     with open_terminal(srv.terminal_url(job), demo) as ws:
         send(ws, b"head -c 100000 /dev/zero | tr '\\0' x\n")
@@ -439,7 +438,7 @@ def test_fault_drop_after_bytes(srv: ThreadedSandbox, demo: str, job: int):
         assert len(reader.output) == 5000
 
 
-def test_fault_silent_server(srv: ThreadedSandbox, demo: str, job: int):
+def test_fault_silent_server(srv: TerminalSandbox, demo: str, job: int):
     srv.control("PUT", f"/jobs/{job}/terminal/faults", {"silent": True})
     # A silent server does not answer the client's Close either: do not wait long for it.
     with open_terminal(srv.terminal_url(job), demo, close_timeout=0.2) as ws:
@@ -449,11 +448,11 @@ def test_fault_silent_server(srv: ThreadedSandbox, demo: str, job: int):
         assert srv.attached(job)  # and the connection stays open
 
 
-def test_bad_fault_settings_are_400(srv: ThreadedSandbox):
+def test_bad_fault_settings_are_400(srv: TerminalSandbox):
     response = httpx.put(
         f"{srv.url}/-/sandbox/terminal/faults",
         json={"no_such_fault": 1},
-        headers={"X-Sandbox-Token": srv.state.admin_token},
+        headers={"X-Sandbox-Token": srv.admin_token},
     )
     assert response.status_code == 400
     unauthorized = httpx.put(f"{srv.url}/-/sandbox/terminal/faults", json={})
@@ -461,7 +460,7 @@ def test_bad_fault_settings_are_400(srv: ThreadedSandbox):
 
 
 def test_connection_closed_is_reported_by_the_plain_client(
-    srv: ThreadedSandbox, demo: str, job: int
+    srv: TerminalSandbox, demo: str, job: int
 ):
     """Sanity check of the helpers: a drop from the control API is a 1006 as well."""
     with open_terminal(srv.terminal_url(job), demo) as ws:
