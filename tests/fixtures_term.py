@@ -35,6 +35,13 @@ class TermRun:
         self.child.expect(pexpect.EOF, timeout=scaled(10))
         return code
 
+    def jobterm_pid(self) -> int:
+        """The pid of jobterm itself (the wrapper shell's child)."""
+        sh = self.child.pid
+        children = Path(f"/proc/{sh}/task/{sh}/children").read_text().split()
+        assert len(children) == 1, children
+        return int(children[0])
+
     def terminal_restored(self) -> bool:
         return self.stty_before() == self.stty_after()
 
@@ -75,3 +82,9 @@ def spawn_jobterm(tmp_path: Path) -> Iterator[SpawnJobterm]:
     for child in children:
         if child.isalive():
             child.terminate(force=True)
+
+
+@pytest.fixture
+def signed_in_env(sandbox: object, signed_in: Callable[..., dict[str, str]]) -> dict[str, str]:
+    """A jobterm environment signed in as `demo` to this module's sandbox."""
+    return signed_in(sandbox)
