@@ -340,7 +340,7 @@ class GitLab:
             "/users/sign_out",
             what="signing out",
             headers={"X-CSRF-Token": token},
-            form={"authenticity_token": token, "_method": "post"},
+            form={"authenticity_token": token},
         )
         if response.status_code not in (200, 204) and not response.is_redirect:
             check_status(response, self.host, "signing out")

@@ -88,8 +88,8 @@ def _sign_in_page(web: WebClient) -> tuple[str, SignInPage]:
     page = parse_page("" if json_like else response.text)
     if page.kind is not PageKind.SIGN_IN:
         raise AuthError(
-            f"{host.name} shows no password sign-in form at {host.url(SIGN_IN)}",
-            f"check the address; for single sign-on use `jobterm login {host.name} --cookie`",
+            f"password sign-in is disabled on {host.name} (its sign-in page has no password form)",
+            f"sign in with your browser, then run `jobterm login {host.name} --cookie`",
         )
     return str(response.url), page
 
@@ -104,7 +104,9 @@ def _credentials(
         found = page.form_with(PASSWORD_FIELD)
         if found is None:
             raise AuthError(
-                f"{host.name} offers LDAP sign-in only", f"run `jobterm login {host.name} --ldap`"
+                f"password sign-in is disabled on {host.name}; it offers LDAP sign-in",
+                f"run `jobterm login {host.name} --ldap`, or sign in with your browser and use "
+                "--cookie",
             )
         form = found
         fields = {
