@@ -73,6 +73,7 @@ def add_routes(app: web.Application, work_dir: Path | None = None) -> None:
     add_control_route(app, "PUT", "/jobs/{job_id}/terminal/faults", _put_faults)
     add_control_route(app, "DELETE", "/terminal/faults", _clear_faults)
     app.on_startup.append(_startup)
+    app.on_shutdown.append(_shutdown)
     app.on_cleanup.append(_cleanup)
 
 
@@ -80,11 +81,16 @@ async def _startup(app: web.Application) -> None:
     app[DRIVER].start()
 
 
-async def _cleanup(app: web.Application) -> None:
+async def _shutdown(app: web.Application) -> None:
+    # Before aiohttp waits for running handlers: a terminal's handler runs until it drops.
     await app[DRIVER].stop()
     for job in app[keys.STATE].jobs.values():
         if job.terminal is not None:
             job.terminal.drop("sandbox stopping")
+
+
+async def _cleanup(app: web.Application) -> None:
+    await _shutdown(app)
     await app[keys.SHELL_POOL].close_all()
     shutil.rmtree(app[WORK_DIR], ignore_errors=True)
 
