@@ -23,7 +23,7 @@ sandbox: $(STAMP)
 	$(BIN)/jobterm sandbox
 
 ## test: lint, type-check and the whole test suite
-test: lint typecheck unit
+test: lint typecheck check-completions unit
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

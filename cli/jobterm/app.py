@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from jobterm import __version__
+from jobterm.completion_gen import InstallCompletionOption, ShowCompletionOption
 
 if TYPE_CHECKING:
     from typer._click import Command
@@ -54,6 +55,7 @@ def build_app() -> typer.Typer:
         pretty_exceptions_enable=False,
         rich_markup_mode=None,
         context_settings={"help_option_names": ["-h", "--help"]},
+        add_completion=False,  # jobterm's own, below: its scripts speak completion.py's protocol
     )
 
     @app.callback()
@@ -69,6 +71,8 @@ def build_app() -> typer.Typer:
             callback=_version,
             is_eager=True,
         ),
+        install_completion: bool = InstallCompletionOption,
+        show_completion: bool = ShowCompletionOption,
     ) -> None:
         """Debug a running GitLab CI job from your terminal."""
 

@@ -130,7 +130,11 @@ def read_request(environ: Mapping[str, str]) -> Request | None:
         index = len(words)
     index = max(1, min(index, len(words)))
     incomplete = words[index] if index < len(words) else ""
-    return Request(shell, words[1:index], incomplete)
+    args = words[1:index]
+    if incomplete == "=" and args and args[-1].startswith("--"):
+        # bash, at `--project=<Tab>`: the word under the cursor is the "=" itself
+        args, incomplete = [*args, "="], ""
+    return Request(shell, args, incomplete)
 
 
 def classify(args: list[str], incomplete: str) -> Target | None:
@@ -359,7 +363,19 @@ def slow_answer(request: Request) -> list[Item]:
     with contextlib.redirect_stdout(io.StringIO()):
         resolver = Resolver(build_command(), {}, "jobterm", COMPLETE_VAR)
         found = resolver.get_completions(request.args, request.incomplete)
+        if not found and _wants_path(resolver, request):
+            return [Item("", "", "file")]
     return [Item(str(c.value), str(c.help or ""), str(c.type or "plain")) for c in found]
+
+
+def _wants_path(resolver: Any, request: Request) -> bool:
+    """Is the word the value of a Path parameter? (typer answers those with nothing and
+    leaves paths to its scripts' `-o default`; ours say `file` instead.)"""
+    from typer._click.shell_completion import _resolve_context, _resolve_incomplete
+
+    ctx = _resolve_context(resolver.cli, {}, "jobterm", list(request.args))
+    obj, _ = _resolve_incomplete(ctx, list(request.args), request.incomplete)
+    return bool(getattr(getattr(obj, "type_descriptor", None), "is_path", False))
 
 
 def format_items(items: list[Item]) -> str:

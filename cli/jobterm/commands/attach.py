@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from jobterm.commands.common import HostOption, ProjectOption, parse_escape_char
+from jobterm.completion import complete_job
 
 HELP = """\
 Open the terminal of a running job, like SSH into it.
@@ -27,7 +28,9 @@ def register(app: typer.Typer) -> None:
 
 
 def attach(
-    job: str | None = typer.Argument(None, help="Job id or job URL.", show_default=False),
+    job: str | None = typer.Argument(
+        None, help="Job id or job URL.", show_default=False, autocompletion=complete_job
+    ),
     project: str | None = ProjectOption,
     host: str | None = HostOption,
     wait: bool = typer.Option(False, "--wait", help="If the job is pending, wait until it runs."),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from jobterm.completion import complete_host, complete_project
 from jobterm.errors import UsageError
 
 ProjectOption = typer.Option(
@@ -12,6 +13,7 @@ ProjectOption = typer.Option(
     "-p",
     metavar="PROJECT",
     help="Project path (group/project) or numeric id; default: this directory's git remote.",
+    autocompletion=complete_project,
 )
 HostOption = typer.Option(
     None,
@@ -19,6 +21,7 @@ HostOption = typer.Option(
     metavar="HOST",
     envvar="GITLAB_HOST",
     help="GitLab instance (default: $GITLAB_HOST, else the default signed-in host).",
+    autocompletion=complete_host,
 )
 
 

@@ -16,9 +16,10 @@ if TYPE_CHECKING:
     from jobterm.jobs_list import Listing
 
 HELP = """\
-List your running jobs: in this directory's project (its git remote), in --project, or in
-all your projects with --everywhere. TERMINAL says whether `jobterm attach ID` can open the
-job's terminal now.
+List your running jobs, here or everywhere.
+
+Looks in this directory's project (its git remote), in --project, or in all your projects
+with --everywhere. TERMINAL says whether `jobterm attach ID` can open the job's terminal now.
 
 With --all, list your recent jobs whatever their status. --json prints them for scripts.
 """
