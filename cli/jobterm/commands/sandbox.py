@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 if TYPE_CHECKING:
+    import ssl
+
     from jobterm.sandbox.app import Sandbox
 
 HELP = """\
@@ -59,6 +61,12 @@ def sandbox(
         metavar="SECONDS",
         help="How long a finished job waits for an attached terminal (default 1800).",
     ),
+    tls_cert: Path | None = typer.Option(
+        None, "--tls-cert", metavar="FILE", help="Serve HTTPS with this PEM certificate (chain)."
+    ),
+    tls_key: Path | None = typer.Option(
+        None, "--tls-key", metavar="FILE", help="The PEM private key of --tls-cert."
+    ),
 ) -> None:
     import asyncio
     import time
@@ -79,7 +87,25 @@ def sandbox(
         data["settings"] = {**data.get("settings", {}), **settings}
     state = build_state(data, now=time.time())
     announce = _announce_json if as_json else _announce_text
-    asyncio.run(serve(state, port, announce))
+    asyncio.run(serve(state, port, announce, _tls_context(tls_cert, tls_key)))
+
+
+def _tls_context(cert: Path | None, key: Path | None) -> ssl.SSLContext | None:
+    """A server TLS context from --tls-cert/--tls-key (both or neither)."""
+    import ssl
+
+    from jobterm.errors import UsageError
+
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise UsageError("--tls-cert and --tls-key go together", "pass both PEM files")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        raise UsageError(f"cannot use {cert} / {key} for TLS: {exc}", "pass PEM files") from None
+    return context
 
 
 def _announce_json(sandbox: Sandbox) -> None:

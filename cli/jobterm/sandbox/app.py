@@ -17,6 +17,7 @@ import asyncio
 import importlib
 import logging
 import signal
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -116,26 +117,35 @@ class Sandbox:
         await self.runner.cleanup()
 
 
-async def start(state: SandboxState, port: int = 0) -> Sandbox:
-    """Serve `state` on 127.0.0.1:`port` (0: a free port)."""
+async def start(
+    state: SandboxState, port: int = 0, ssl_context: ssl.SSLContext | None = None
+) -> Sandbox:
+    """Serve `state` on 127.0.0.1:`port` (0: a free port); HTTPS when given `ssl_context`."""
     app = build_app(state)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    # Handlers still running 3 s into a shutdown are cancelled: stopping must not hang.
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=3.0)
     await runner.setup()
-    site = web.TCPSite(runner, HOST, port, reuse_address=True)
+    site = web.TCPSite(runner, HOST, port, reuse_address=True, ssl_context=ssl_context)
     try:
         await site.start()
     except OSError:
         await runner.cleanup()
         raise
     bound_port = runner.addresses[0][1]
-    state.base_url = f"http://{HOST}:{bound_port}"
+    scheme = "https" if ssl_context is not None else "http"
+    state.base_url = f"{scheme}://{HOST}:{bound_port}"
     return Sandbox(state, runner, state.base_url)
 
 
-async def serve(state: SandboxState, port: int, announce: Callable[[Sandbox], None]) -> None:
+async def serve(
+    state: SandboxState,
+    port: int,
+    announce: Callable[[Sandbox], None],
+    ssl_context: ssl.SSLContext | None = None,
+) -> None:
     """Serve until SIGINT or SIGTERM, then stop (every shell ends with the server)."""
     try:
-        sandbox = await start(state, port)
+        sandbox = await start(state, port, ssl_context)
     except OSError as exc:
         raise JobtermError(
             f"cannot listen on {HOST}:{port}: {exc.strerror or exc}",
