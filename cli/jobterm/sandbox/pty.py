@@ -190,6 +190,11 @@ class PtyShell:
         self._data_ready.set()
 
     @property
+    def buffered(self) -> int:
+        """Bytes read from the PTY and not yet taken by `read()` (at most buffer_limit)."""
+        return len(self._buffer)
+
+    @property
     def exited(self) -> bool:
         return self._exited
 
