@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from jobterm.core.cookies import CookieStore
-from jobterm.core.hosts import Host, parse_host
+from jobterm.core.hosts import Host, host_for_url, parse_host
 from jobterm.env import Environment
 from jobterm.errors import AuthError, JobtermError, UsageError
 from jobterm.gitlab.api import GitLab, session_expired, web_session_required
@@ -38,11 +38,31 @@ def resolve_host(
                 "pick one with --host HOST or GITLAB_HOST",
             )
         raise AuthError("not signed in to any GitLab host", "run `jobterm login HOST`")
-    parsed = parse_host(text)
-    entry = config.hosts.get(parsed.name)
-    if entry is not None and "://" not in text:
-        parsed = entry.host  # a bare name keeps the scheme it was signed in with
-    return parsed, entry
+    return lookup_host(config, text)
+
+
+def lookup_host(config: Config, text: str) -> tuple[Host, HostConfig | None]:
+    """`text` (a host, a base URL, or any URL under a configured host, such as a job's
+    web URL) -> the host and its config entry (None when not signed in to it)."""
+    is_url = "://" in text
+    try:
+        parsed: Host | None = parse_host(text)
+    except UsageError:
+        if not is_url:
+            raise
+        parsed = None
+    if parsed is not None and parsed.name in config.hosts:
+        entry = config.hosts[parsed.name]
+        return (parsed if is_url else entry.host), entry  # a bare name keeps its scheme
+    if is_url:
+        known = {entry.host: entry for entry in config.hosts.values()}
+        match = host_for_url(text, known)
+        if match is not None:
+            return match, known[match]
+    if parsed is None:
+        parse_host(text)  # raises the UsageError that says what is wrong
+        raise AssertionError("unreachable")  # pragma: no cover
+    return parsed, None
 
 
 def web_client(
@@ -237,6 +257,7 @@ __all__ = [
     "default_host_name",
     "host_status",
     "logout",
+    "lookup_host",
     "open_gitlab",
     "parse_host",
     "require_web_session",
