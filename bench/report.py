@@ -1,0 +1,162 @@
+"""The printed table and bench/results.json.
+
+Every figure is either a number or `{"na": "reason"}`; the table prints the latter as
+"n/a (reason)" so a missing part never hides the others.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+Figures = dict[str, Any]
+
+
+def na(reason: str) -> Figures:
+    return {"na": reason}
+
+
+def is_na(value: Any) -> bool:
+    return isinstance(value, dict) and "na" in value
+
+
+def _ms(value: float) -> str:
+    return f"{value:8.3f} ms"
+
+
+def _row(label: str, *cells: str) -> str:
+    return f"  {label:<38}" + "".join(f"{c:>16}" for c in cells)
+
+
+def _na_row(label: str, value: Figures) -> str:
+    return f"  {label:<38}  n/a ({value['na']})"
+
+
+def latency_lines(lat: Figures) -> list[str]:
+    lines = ["Keystroke round-trip", _row("", "median", "p99", "added (median)")]
+    floor = lat.get("floor")
+    base = floor["median_ms"] if floor and not is_na(floor) else None
+    for key, label in (
+        ("floor", "local PTY + bash (floor)"),
+        ("jobterm", "jobterm attach -> sandbox"),
+        ("ssh", "ssh -> sshd on 127.0.0.1"),
+    ):
+        value = lat.get(key)
+        if value is None:
+            continue
+        if is_na(value):
+            lines.append(_na_row(label, value))
+            continue
+        added = "" if base is None or key == "floor" else f"+{value['median_ms'] - base:.3f} ms"
+        lines.append(_row(label, _ms(value["median_ms"]), _ms(value["p99_ms"]), added))
+    goal = lat.get("goal")
+    if goal:
+        lines.append(f"  goal (added <= ssh's, < 1 ms median): {goal}")
+    return lines
+
+
+def throughput_lines(out: Figures) -> list[str]:
+    lines = [f"Output throughput ({out.get('size_mib', '?')} MiB)", _row("", "MiB/s", "vs bare WS")]
+    bare = out.get("bare_ws")
+    ceiling = bare["mb_s"] if bare and not is_na(bare) else None
+    for key, label in (
+        ("bare_ws", "bare WebSocket reader (ceiling)"),
+        ("attach", "jobterm attach -> PTY"),
+        ("exec", "jobterm exec -> file"),
+        ("local_pty", "local PTY + bash (reference)"),
+    ):
+        value = out.get(key)
+        if value is None:
+            continue
+        if is_na(value):
+            lines.append(_na_row(label, value))
+            continue
+        ratio = "" if ceiling is None or key == "bare_ws" else f"{value['mb_s'] / ceiling:.0%}"
+        lines.append(_row(label, f"{value['mb_s']:.1f}", ratio))
+    if out.get("goal"):
+        lines.append(f"  goal (>= 90% of the bare reader): {out['goal']}")
+    return lines
+
+
+def paste_lines(paste: Figures) -> list[str]:
+    if is_na(paste):
+        return ["Paste into attach", _na_row("", paste)]
+    return [
+        f"Paste into attach ({paste['bytes'] / 1e6:.1f} MB, sha256 checked in the job)",
+        _row(
+            "jobterm attach",
+            f"{paste['mb_s']:.1f} MiB/s",
+            "intact" if paste["intact"] else "CORRUPT",
+        ),
+    ]
+
+
+def startup_lines(start: Figures) -> list[str]:
+    lines = ["Start-up", _row("", "median", "vs python")]
+    floor = start.get("python")
+    base = floor["median_ms"] if floor and not is_na(floor) else None
+    for key, label in (
+        ("python", "python -c pass (floor)"),
+        ("version", "jobterm --version"),
+        ("completion", "completion from the cache"),
+        ("attach_prompt", "attach: first byte of the prompt"),
+        ("exec_true", "exec -- true: exit status"),
+    ):
+        value = start.get(key)
+        if value is None:
+            continue
+        if is_na(value):
+            lines.append(_na_row(label, value))
+            continue
+        ratio = "" if base is None or key == "python" else f"x{value['median_ms'] / base:.1f}"
+        lines.append(_row(label, _ms(value["median_ms"]), ratio))
+    return lines
+
+
+def memory_lines(mem: Figures) -> list[str]:
+    lines = ["Peak RSS of jobterm (VmHWM)", _row("", "at prompt", "peak", "")]
+    for key, label in (
+        ("attach", "attach: 200 MiB out + 10 MB paste"),
+        ("exec", "exec: 200 MiB out"),
+    ):
+        value = mem.get(key)
+        if value is None:
+            continue
+        if is_na(value):
+            lines.append(_na_row(label, value))
+            continue
+        start = f"{value['start_kb'] / 1024:.1f} MiB" if value.get("start_kb") else ""
+        lines.append(_row(label, start, f"{value['peak_kb'] / 1024:.1f} MiB"))
+    if mem.get("goal"):
+        lines.append(f"  goal (flat, well under 100 MiB): {mem['goal']}")
+    return lines
+
+
+def render(results: Figures) -> str:
+    parts: list[list[str]] = [
+        [f"jobterm benchmarks, {results['when']}, {results['machine']}"],
+        latency_lines(results.get("latency", {})),
+        throughput_lines(results.get("output", {})),
+        paste_lines(results.get("paste", na("not run"))),
+        startup_lines(results.get("startup", {})),
+        memory_lines(results.get("memory", {})),
+    ]
+    return "\n\n".join("\n".join(p) for p in parts)
+
+
+def header() -> Figures:
+    import os
+
+    return {
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
+        f"{platform.system()} {platform.release()}",
+    }
+
+
+def write_json(results: Figures, path: Path) -> None:
+    path.write_text(json.dumps(results, indent=2) + "\n")
