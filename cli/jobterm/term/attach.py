@@ -98,6 +98,7 @@ class AttachSession:
         self.parser = EscapeParser(options.escape_char)
         self.state = _State()
         self.started = time.monotonic()
+        self.at_line_start = True  # False when the job's output stopped mid-line
         rows, cols = terminal_size(out_fd)
         self.size = (rows, cols)
         self.setup = SetupFilter(rows, cols, options.term) if options.resize and rows else None
@@ -151,6 +152,7 @@ class AttachSession:
 
     def _show(self, data: bytes) -> None:
         write_all(self.out_fd, data)
+        self.at_line_start = data.endswith(b"\n")
         if self.recorder is not None:
             self.recorder.output(data)
 
@@ -165,6 +167,7 @@ class AttachSession:
         lines = text.rstrip("\n").split("\n")
         body = "\r\n".join(f"[jobterm] {line}" for line in lines)
         write_all(self.out_fd, f"\r\n{body}\r\n".encode())
+        self.at_line_start = True
 
     # -- input --------------------------------------------------------------------------
     async def _read_stdin(self) -> bytes:

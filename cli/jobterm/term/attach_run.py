@@ -18,7 +18,7 @@ from jobterm.errors import ExitCode, JobtermError, UsageError
 from jobterm.term.attach import AttachOptions, AttachSession, Outcome, Result
 from jobterm.term.connection import TerminalConnection
 from jobterm.term.target import FINISHED, ResolvedJob, describe_finish, resolve_terminal
-from jobterm.term.tty import raw_mode
+from jobterm.term.tty import raw_mode, write_all
 
 if TYPE_CHECKING:
     from jobterm.env import Environment
@@ -173,7 +173,11 @@ async def _session(
     async with conn:
         with raw_mode(in_fd):
             session = AttachSession(conn, options, JobWatch(resolved), in_fd, out_fd)
-            return await session.run()
+            result = await session.run()
+            if not session.at_line_start:
+                with contextlib.suppress(OSError):  # our closing line starts a line of its own
+                    write_all(out_fd, b"\r\n")
+            return result
 
 
 def _report(env: Environment, resolved: ResolvedJob, result: Result) -> int:

@@ -9,6 +9,7 @@ messages of the spec's table (302 → signed out, 403 → Origin, 404 → no ter
 from __future__ import annotations
 
 import logging
+import os
 import ssl
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -32,9 +33,20 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("jobterm.ws")
 
+
+def _seconds_from_env(name: str, default: float) -> float:
+    """A positive number of seconds from the environment (tests shorten the keepalive)."""
+    try:
+        value = float(os.environ.get(name, ""))
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
 #: Seconds between our pings, and how long a pong may take before the link counts as dead.
-PING_INTERVAL = 15.0
-PING_TIMEOUT = 20.0
+#: JOBTERM_PING_INTERVAL / JOBTERM_PING_TIMEOUT override them.
+PING_INTERVAL = _seconds_from_env("JOBTERM_PING_INTERVAL", 15.0)
+PING_TIMEOUT = _seconds_from_env("JOBTERM_PING_TIMEOUT", 20.0)
 
 
 class SessionEnded(Exception):
@@ -172,6 +184,14 @@ def _ended(exc: Exception) -> Exception:
         return ConnectionLostError(
             "connection lost: GitLab stopped answering",
             "check your network; the job itself may still be running",
+        )
+    if sent is not None and sent.code in (1002, 1007, 1009):
+        # We closed because the server broke the protocol (1009: a frame over max_size);
+        # that is not GitLab's ordinary end of a session.
+        what = "a frame larger than 4 MiB" if sent.code == 1009 else f"a bad frame ({reason})"
+        return ProtocolError(
+            f"the server sent {what} on the terminal connection",
+            "try again; if it persists, report it to the GitLab administrators",
         )
     log.debug("connection closed: rcvd=%s sent=%s", rcvd, sent)
     return SessionEnded()
