@@ -41,9 +41,12 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         response: web.StreamResponse = await handler(request)
         return response
     except web.HTTPException as exc:
-        if exc.status < 400 or not request.path.startswith("/api/"):
+        if exc.status < 400 or exc.status == 413:
             raise
-        return rails.api_error(exc.status)
+        if request.path.startswith("/api/"):
+            return rails.api_error(exc.status)
+        # Rails has no route for a wrong method: a 404 page, not aiohttp's 405 text.
+        return rails.html_error(404 if exc.status == 405 else exc.status)
     except Exception:
         log.exception("sandbox: error while answering %s %s", request.method, request.path)
         if request.path.startswith("/api/"):
