@@ -173,18 +173,30 @@ def test_plain_get_without_upgrade_is_rails_answer(srv: TerminalSandbox, demo: s
     assert not srv.attached(job)
 
 
-def test_bad_websocket_version_is_400(srv: TerminalSandbox, demo: str, job: int):
+@pytest.mark.parametrize(
+    ("version", "key"),
+    [
+        pytest.param("8", base64.b64encode(os.urandom(16)).decode(), id="version-8"),
+        pytest.param("13", "", id="no-key"),
+        pytest.param("13", "not base64!", id="key-not-base64"),
+        pytest.param("13", base64.b64encode(b"short").decode(), id="key-too-short"),
+    ],
+)
+def test_bad_websocket_handshake_is_400(
+    srv: TerminalSandbox, demo: str, job: int, version: str, key: str
+):
     url = srv.terminal_url(job).replace("ws://", "http://")
     headers = {
         "Cookie": demo,
         "Connection": "Upgrade",
         "Upgrade": "websocket",
-        "Sec-WebSocket-Version": "8",
-        "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode(),
+        "Sec-WebSocket-Version": version,
+        "Sec-WebSocket-Key": key,
     }
     response = httpx.get(url, headers=headers)
     assert response.status_code == 400
     assert "Traceback" not in response.text
+    assert not srv.attached(job)
 
 
 # -- subprotocols and framing ----------------------------------------------------------------
@@ -469,3 +481,19 @@ def test_connection_closed_is_reported_by_the_plain_client(
         closed = Reader(ws).until_closed()
         assert isinstance(closed, ConnectionClosed)
         assert ws.protocol.close_code == 1006
+
+
+def test_reauthorization_drops_a_terminal_whose_session_expired(tmp_path: Path):
+    """Workhorse asks Rails again every few minutes; an expired session ends the terminal."""
+    config = {
+        "settings": {"reauthorize_interval": 0.2},
+        "jobs": [{"id": 900, "name": "long", "script_seconds": None}],
+    }
+    with serving(config, workdir=tmp_path) as server:
+        with open_terminal(server.terminal_url(900), server.cookie_for("demo")) as ws:
+            assert run_command(ws, "echo alive") == "alive"
+            time.sleep(0.5)  # a few re-authorizations pass while the session is good
+            assert run_command(ws, "echo still") == "still"
+            server.control("POST", "/clock", {"advance": 8 * 24 * 3600})  # > 7 days
+            assert Reader(ws).until_closed().rcvd is None
+        assert server.job(900)["status"] == "running"  # the job itself goes on

@@ -21,6 +21,8 @@ no Close frame (the client sees 1006). The client sends Close -> Close 1000 is e
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 import os
 import shutil
@@ -167,7 +169,11 @@ def _gorilla_checks(request: web.Request) -> web.Response | None:
     if request.headers.get("Sec-WebSocket-Version") != "13":
         return _text(400, "Bad Request", **{"Sec-WebSocket-Version": "13"})
     key = request.headers.get("Sec-WebSocket-Key", "")
-    if not key:
+    try:
+        key_length = len(base64.b64decode(key, validate=True))
+    except (binascii.Error, ValueError):
+        key_length = 0
+    if key_length != 16:
         return _text(400, "Bad Request")
     return None
 
