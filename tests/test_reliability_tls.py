@@ -1,0 +1,137 @@
+"""TLS: a sandbox served over HTTPS with a certificate jobterm does not trust, and with one
+from a custom CA that the user hands to jobterm (`jobterm login --ca-cert FILE`)."""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from fixtures_auth import auth_env_for, jobterm, login_stdin
+from reliability import assert_no_secrets, attached, ready, secrets_of, start_attach
+
+
+@dataclass
+class Certs:
+    ca: Path  # the custom CA's certificate (what --ca-cert takes)
+    signed: tuple[Path, Path]  # (cert, key) for 127.0.0.1, signed by the CA
+    self_signed: tuple[Path, Path]  # (cert, key) for 127.0.0.1, signed by nobody we know
+
+
+def _key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _cert(subject: str, key: Any, issuer: tuple[str, Any] | None, *, ca: bool) -> x509.Certificate:
+    now = datetime.datetime.now(datetime.timezone.utc)
+    issuer_name, issuer_key = issuer or (subject, key)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer_name)]))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
+    if not ca:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+            ),
+            critical=False,
+        )
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+def _write(directory: Path, name: str, cert: x509.Certificate, key: Any) -> tuple[Path, Path]:
+    cert_path, key_path = directory / f"{name}.pem", directory / f"{name}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
+    directory = tmp_path_factory.mktemp("certs")
+    ca_key, server_key, lone_key = _key(), _key(), _key()
+    ca = _cert("jobterm test CA", ca_key, None, ca=True)
+    ca_path, _ = _write(directory, "ca", ca, ca_key)
+    signed = _cert("127.0.0.1", server_key, ("jobterm test CA", ca_key), ca=False)
+    lone = _cert("127.0.0.1", lone_key, None, ca=False)
+    return Certs(
+        ca_path,
+        _write(directory, "server", signed, server_key),
+        _write(directory, "self-signed", lone, lone_key),
+    )
+
+
+def tls_sandbox(make_sandbox: Any, pair: tuple[Path, Path]) -> Any:
+    sb = make_sandbox(None, "--tls-cert", str(pair[0]), "--tls-key", str(pair[1]))
+    assert sb.url.startswith("https://127.0.0.1:")
+    return sb
+
+
+def test_untrusted_certificate_is_refused_with_one_line(make_sandbox, certs, tmp_path):
+    sb = tls_sandbox(make_sandbox, certs.self_signed)
+    env = auth_env_for(tmp_path / "user")
+    result = jobterm(
+        ["login", sb.url, "--username", "demo", "--password-stdin"],
+        env,
+        stdin=login_stdin(sb, "demo"),
+    )
+    assert result.returncode == 8, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert "not trusted" in lines[0]
+    assert "--ca-cert" in lines[0]
+    assert "Traceback" not in result.stderr
+    assert_no_secrets(result.stdout + result.stderr, [sb.user("demo")["password"]])
+
+
+def test_custom_ca_signs_in_and_attaches_over_wss(make_sandbox, certs, tmp_path, spawn_jobterm):
+    sb = tls_sandbox(make_sandbox, certs.signed)
+    env = auth_env_for(tmp_path / "user", sb.url)
+    result = jobterm(
+        ["login", sb.url, "--username", "demo", "--password-stdin", "--ca-cert", str(certs.ca)],
+        env,
+        stdin=login_stdin(sb, "demo"),
+    )
+    assert result.returncode == 0, result.stderr
+    run = start_attach(spawn_jobterm, env)
+    attached(run)
+    ready(run)
+    run.child.send("echo scheme-$CI_SERVER_PROTOCOL\r")
+    run.child.expect("scheme-https")
+    run.child.send("\r~.")
+    assert run.wait_done() == 0
+    assert run.terminal_restored()
+    assert_no_secrets(run.child.logfile_read.getvalue(), secrets_of(env, sb))
+
+
+def test_custom_ca_is_not_trusted_for_another_certificate(make_sandbox, certs, tmp_path):
+    """The CA given for one host does not make a certificate it did not sign acceptable."""
+    sb = tls_sandbox(make_sandbox, certs.self_signed)
+    env = auth_env_for(tmp_path / "user")
+    result = jobterm(
+        ["login", sb.url, "--username", "demo", "--password-stdin", "--ca-cert", str(certs.ca)],
+        env,
+        stdin=login_stdin(sb, "demo"),
+    )
+    assert result.returncode == 8, result.stderr
+    assert "not trusted" in result.stderr
