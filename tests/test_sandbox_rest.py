@@ -357,3 +357,39 @@ def test_control_api_moves_jobs(make_sandbox: MakeSandbox) -> None:
     assert sb.admin_response("POST", "/jobs/104/start").status_code == 409
     sb.admin("POST", "/jobs/101/end-script", status="failed")
     assert api(sb, "/projects/1/jobs/101").json()["status"] == "failed"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "status"),
+    [
+        ("POST", "/users/sign_in", {"content": b"\xff\xfe=%%%"}, 422),
+        ("POST", "/users/sign_in", {"files": {"user[login]": ("a", b"x")}}, 422),
+        ("POST", "/users/sign_out", {}, 422),
+        ("PUT", "/users/sign_in", {}, 404),
+        ("GET", "/api/v4/projects/%FF", {}, 404),
+        ("GET", "/api/v4/projects/1/jobs/99999999999999999999999", {}, 404),
+        ("GET", "/api/v4/projects/1/pipelines/abc", {}, 400),
+        ("GET", "/api/v4/projects/1/jobs?per_page=-5&page=99999999999999999999", {}, 200),
+        ("DELETE", "/api/v4/projects/1", {}, 405),
+    ],
+)
+def test_bad_requests_get_answers_not_tracebacks(
+    sandbox: SandboxInfo, method: str, path: str, kwargs: dict[str, Any], status: int
+) -> None:
+    headers = {"PRIVATE-TOKEN": sandbox.user("demo")["token"]}
+    if "content" in kwargs:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    HTTP.cookies.clear()
+    response = HTTP.request(method, sandbox.url + path, headers=headers, **kwargs)
+    assert response.status_code == status, response.text
+    if path.startswith("/api/"):
+        assert response.headers["Content-Type"].startswith("application/json")
+    assert "Traceback" not in response.text
+    assert "error while answering" not in sandbox.stderr()
+
+
+def test_fault_settings_are_checked(sandbox: SandboxInfo) -> None:
+    for body in ({"kind": "boom"}, {"kind": "html", "times": "x"}, {"kind": "html", "status": 99}):
+        response = sandbox.admin_response("POST", "/faults", **body)
+        assert response.status_code == 400
+    assert sandbox.admin_response("PATCH", "/settings", pipelines_api="no").status_code == 400

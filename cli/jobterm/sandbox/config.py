@@ -145,6 +145,11 @@ def make_fault(values: Any) -> Fault:
         raise ConfigError(f"config: a fault needs kind = one of {kinds}", _HINT)
     fault = Fault(kind=values["kind"])
     _apply(fault, {k: v for k, v in values.items() if k != "kind"}, "fault")
+    times_ok = fault.times is None or (type(fault.times) is int and fault.times >= 0)
+    if not times_ok or type(fault.status) is not int or not 400 <= fault.status <= 599:
+        raise ConfigError("config: a fault's times must be >= 0 and status 400-599", _HINT)
+    if type(fault.retry_after) is not int or not fault.path.startswith("/"):
+        raise ConfigError("config: a fault's retry_after is whole seconds, path starts /", _HINT)
     return fault
 
 

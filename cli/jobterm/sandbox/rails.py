@@ -200,6 +200,14 @@ async def any_page(request: web.Request) -> web.Response:
 
 
 async def api_not_found(request: web.Request) -> web.Response:
+    """No route: 405 when the path exists for another method (as Grape answers), else 404."""
+    catch_all = request.match_info.route.resource
+    for resource in request.app.router.resources():
+        if resource is catch_all or not resource.canonical.startswith("/api/"):
+            continue
+        match, allowed = await resource.resolve(request)
+        if match is None and allowed:
+            return api_error(405, "405 Not Allowed", key="error")
     return api_error(404, key="error")
 
 

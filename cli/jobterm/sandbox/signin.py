@@ -75,7 +75,7 @@ async def sign_in_page(request: web.Request) -> web.Response:
 
 async def sign_in(request: web.Request) -> web.Response:
     state = state_of(request)
-    form = await request.post()
+    form = await read_form(request)
     session = state.session(request.cookies.get(state.settings.session_cookie), now_of(request))
     if not csrf_ok(session, _field(form, "authenticity_token")) or session is None:
         return html_error(422)
@@ -91,6 +91,15 @@ async def sign_in(request: web.Request) -> web.Response:
 
 
 Form = Mapping[str, object]
+
+
+async def read_form(request: web.Request) -> Form:
+    """The posted form; an undecodable body counts as an empty form (Rails answers such a
+    request without a valid CSRF token, so 422)."""
+    try:
+        return await request.post()
+    except (UnicodeDecodeError, ValueError):
+        return {}
 
 
 def _field(form: Form, name: str) -> str:
@@ -218,7 +227,7 @@ def _complete(request: web.Request, session: Session, user: User, remember: bool
 
 async def ldap_callback(request: web.Request) -> web.Response:
     state = state_of(request)
-    form = await request.post()
+    form = await read_form(request)
     session = state.session(request.cookies.get(state.settings.session_cookie), now_of(request))
     if not csrf_ok(session, _field(form, "authenticity_token")) or session is None:
         return html_error(422)
@@ -253,7 +262,7 @@ def _ldap_failure(request: web.Request, session: Session, username: str) -> web.
 async def sign_out(request: web.Request) -> web.Response:
     """Ends this session and revokes the user's remember-me tokens (every device)."""
     state = state_of(request)
-    form = await request.post()
+    form = await read_form(request)
     session = state.session(request.cookies.get(state.settings.session_cookie), now_of(request))
     token = _field(form, "authenticity_token") or request.headers.get("X-CSRF-Token", "")
     if session is None or not csrf_ok(session, token):
