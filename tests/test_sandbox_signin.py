@@ -370,3 +370,50 @@ def test_totp_codes_follow_the_wall_clock(sandbox: SandboxInfo) -> None:
     secret = sandbox.user("alice")["totp_secret"]
     previous = pyotp.TOTP(secret).at(time.time() - 30)
     assert _otp_attempt(sandbox, previous).status_code == 302
+
+
+def test_ldap_user_with_two_factor_continues_at_sign_in(make_sandbox: MakeSandbox) -> None:
+    secret = pyotp.random_base32()
+    sb = make_sandbox({"users": [{"username": "lee", "totp_secret": secret}]})
+    with client(sb) as c:
+        response = c.post(
+            "/users/auth/ldapmain/callback",
+            data={
+                "authenticity_token": start_sign_in(c),
+                "username": "lee",
+                "password": sb.user("lee")["password"],
+            },
+        )
+        assert response.status_code == 200
+        assert 'action="/users/sign_in"' in response.text
+        assert 'name="user[otp_attempt]"' in response.text
+        done = c.post(
+            "/users/sign_in",
+            data={
+                "authenticity_token": page_token(response),
+                "user[otp_attempt]": pyotp.TOTP(secret).now(),
+            },
+        )
+        assert done.status_code == 302
+        assert api_user(c).json()["username"] == "lee"
+
+
+def test_email_verification_users_lock_after_three_failures(make_sandbox: MakeSandbox) -> None:
+    sb = make_sandbox()
+    with client(sb) as c:
+        texts = [post_password(c, "erin", "wrong").text for _ in range(3)]
+        assert "Invalid login or password." in texts[1]
+        assert "Your account is locked." in texts[2]
+        assert (
+            "Your account is locked." in post_password(c, "erin", sb.user("erin")["password"]).text
+        )
+
+
+def test_session_cookie_suffix(make_sandbox: MakeSandbox) -> None:
+    """Development and Geo instances name the cookie _gitlab_session_<suffix>."""
+    sb = make_sandbox({"settings": {"session_cookie_suffix": "dev"}})
+    with client(sb) as c:
+        response = post_password(c, "demo", sb.user("demo")["password"])
+        assert response.status_code == 302
+        assert "_gitlab_session_dev" in response.cookies
+        assert api_user(c).json()["username"] == "demo"
