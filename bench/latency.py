@@ -14,6 +14,7 @@ never wraps and readline never redraws.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import statistics
@@ -93,3 +94,60 @@ def leave_shell(p: PtyProcess) -> None:
 def leave_attach(p: PtyProcess) -> None:
     p.write(b"\r~.")
     p.wait(20)
+
+
+# -- the sandbox alone: a bare WebSocket client in place of jobterm ---------------------------
+
+
+async def _ws_drain(ws: Any, quiet: float) -> None:
+    import asyncio
+
+    with contextlib.suppress(asyncio.TimeoutError):
+        while True:
+            await asyncio.wait_for(ws.recv(), quiet)
+
+
+async def _ws_expect(ws: Any, needle: bytes, timeout: float) -> None:
+    import asyncio
+
+    seen = b""
+    while needle not in seen:
+        seen = seen[-len(needle) :] + await asyncio.wait_for(ws.recv(), timeout)
+
+
+async def _ws_session(ws_url: str, cookie: str, count: int, warmup: int) -> list[float]:
+    from websockets.asyncio.client import connect
+    from websockets.typing import Subprotocol
+
+    async with connect(
+        ws_url,
+        subprotocols=[Subprotocol("terminal.gitlab.com")],
+        additional_headers={"Cookie": cookie},
+        compression=None,
+        open_timeout=20,
+    ) as ws:
+        # What jobterm's set-up does (size), then the same prompt as everywhere else.
+        await ws.send(b"stty rows 50 cols 200; PS1='$ '; unset PROMPT_COMMAND; echo R$((6*7))Y\r")
+        await _ws_expect(ws, b"R42Y", 30)
+        await _ws_drain(ws, 0.2)
+        samples: list[float] = []
+        for i in range(warmup + count):
+            if i % LINE == 0:
+                await ws.send(b"\x15")
+                await _ws_drain(ws, 0.05)
+            letter = LETTERS[i % len(LETTERS)]
+            start = time.perf_counter()
+            await ws.send(bytes((letter,)))
+            await _ws_expect(ws, bytes((letter,)), 5)
+            samples.append(time.perf_counter() - start)
+        await ws.send(b"\x15exit\r")
+        return samples[warmup:]
+
+
+def measure_bare_websocket(
+    ws_url: str, cookie: str, count: int, warmup: int = 50
+) -> dict[str, Any]:
+    """Round-trips through the sandbox with the thinnest client there is: the server's share."""
+    import asyncio
+
+    return summarize(asyncio.run(_ws_session(ws_url, cookie, count, warmup)))

@@ -43,6 +43,7 @@ def latency_lines(lat: Figures) -> list[str]:
     for key, label in (
         ("floor", "local PTY + bash (floor)"),
         ("jobterm", "jobterm attach -> sandbox"),
+        ("bare_ws", "bare WebSocket client -> sandbox"),
         ("ssh", "ssh -> sshd on 127.0.0.1"),
     ):
         value = lat.get(key)

@@ -101,6 +101,17 @@ class Bench:
                 self.args.debug,
             )
         )
+        lat["bare_ws"] = (
+            na(self.world_error)
+            if self.world_error
+            else guarded(
+                "bare WebSocket",
+                lambda: latency.measure_bare_websocket(
+                    self._ws_url(), self.world.cookie_header(), n
+                ),
+                self.args.debug,
+            )
+        )
         lat["ssh"] = (
             na("--no-ssh")
             if self.args.no_ssh
@@ -169,10 +180,12 @@ class Bench:
             latency.leave_shell(p)
             return result
 
-    def _bare(self, size: int) -> Figures:
+    def _ws_url(self) -> str:
         self.world.wait_terminal_free()
-        ws_url = "ws" + self.world.job_url()[len("http") :] + "/terminal.ws"
-        return throughput.bare_websocket(ws_url, self.world.cookie_header(), size)
+        return "ws" + self.world.job_url()[len("http") :] + "/terminal.ws"
+
+    def _bare(self, size: int) -> Figures:
+        return throughput.bare_websocket(self._ws_url(), self.world.cookie_header(), size)
 
     def _exec(self, size: int) -> Figures:
         self.world.wait_terminal_free()
@@ -310,7 +323,12 @@ def latency_goal(lat: Figures) -> str:
         return verdict + "; ssh not measured"
     ssh_added = ssh["median_ms"] - floor["median_ms"]
     ok = under and added <= ssh_added
-    return f"{'MET' if ok else 'NOT MET'}: {verdict}, ssh adds {ssh_added:.3f} ms"
+    text = f"{'MET' if ok else 'NOT MET'}: {verdict}, ssh adds {ssh_added:.3f} ms"
+    bare = lat.get("bare_ws")
+    if bare is not None and not is_na(bare):
+        client = ours["median_ms"] - bare["median_ms"]
+        text += f"; of jobterm's, the client's own share is {client:.3f} ms (rest: the sandbox)"
+    return text
 
 
 def throughput_goal(out: Figures) -> str:
