@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -56,6 +57,7 @@ def attach(
 
     options = AttachOptions(
         escape_char=parse_escape_char(escape_char),
+        watch_interval=float(os.environ.get("JOBTERM_WATCH_INTERVAL", "5")),
         resize=not no_resize,
         record=record,
         record_input=record_input,

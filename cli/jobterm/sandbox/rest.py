@@ -214,6 +214,22 @@ async def get_job(request: web.Request) -> web.Response:
     return api_json(entities.job(state_of(request), job, now_of(request)))
 
 
+@endpoint
+async def get_job_trace(request: web.Request) -> web.Response:
+    """The job log, as GitLab Runner writes it: the held-terminal line is what clients see."""
+    job = _job(request, _project(request, current_user(request, required=False)))
+    state = state_of(request)
+    lines = [f"Running with gitlab-runner (jobterm sandbox) on runner {job.runner_id}"]
+    if job.started_at is not None:
+        lines.append(f"$ ./{job.name.replace(':', '-')}.sh")
+    if job.held_for_terminal:
+        timeout = int(state.settings.session_timeout)
+        lines.append(f"Terminal is connected, will time out in {timeout // 60}m{timeout % 60}s...")
+    if job.status in FINISHED:
+        lines.append("Job succeeded" if job.status == "success" else f"ERROR: Job {job.status}")
+    return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
+
+
 def _job_action(request: web.Request) -> tuple[User, Project, Job]:
     user = current_user(request)
     assert user is not None
@@ -331,6 +347,7 @@ def add_routes(app: web.Application) -> None:
     router.add_get(project, get_project)
     router.add_get(project + "/jobs", list_jobs)
     router.add_get(project + "/jobs/{job_id}", get_job)
+    router.add_get(project + "/jobs/{job_id}/trace", get_job_trace)
     router.add_post(project + "/jobs/{job_id}/cancel", cancel_job)
     router.add_post(project + "/jobs/{job_id}/retry", retry_job)
     router.add_get(project + "/pipelines", list_pipelines)

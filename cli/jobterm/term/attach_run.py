@@ -40,12 +40,16 @@ class JobWatch:
         return r.gitlab.job(r.project, int(r.job["id"]))
 
     def is_held(self) -> bool:
+        """Whether the runner holds the finished job for this terminal (read from its log)."""
+        from jobterm.gitlab.api import project_ref
+
         r = self.resolved
+        path = f"/projects/{project_ref(r.project)}/jobs/{int(r.job['id'])}/trace"
         try:
-            trace = r.gitlab.job_trace(r.project, int(r.job["id"]))
+            response = r.gitlab.api_response("GET", path, what="the job log")
         except JobtermError:
             return False
-        return HELD_LINE in trace
+        return HELD_LINE in str(getattr(response, "text", ""))
 
     def status_lines(self, attached_seconds: float) -> list[str]:
         try:
