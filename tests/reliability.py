@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import random
+import re
 import string
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 from util import scaled
 
 PROMPT_WAIT = 20
+ANSI_CSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 def start_attach(spawn_jobterm: Any, env: dict[str, str], job: str = "101", *extra: str) -> Any:
@@ -47,7 +49,8 @@ def shown(run: Any) -> bytes:
 
 def jobterm_lines(text: bytes) -> list[str]:
     """The lines jobterm printed about itself (its stderr lines start with `jobterm:`)."""
-    lines = text.decode("utf-8", "replace").replace("\r", "\n").split("\n")
+    plain = ANSI_CSI.sub("", text.decode("utf-8", "replace"))  # what a terminal shows
+    lines = plain.replace("\r", "\n").split("\n")
     return [line.strip() for line in lines if line.strip().startswith("jobterm:")]
 
 
