@@ -153,10 +153,12 @@ class GitLab:
         params: Iterable[tuple[str, Any]] = (),
         per_page: int = 100,
         max_pages: int | None = None,
+        page: int = 1,
     ) -> list[Any]:
-        """Every item of a paginated list, following `X-Next-Page` (up to `max_pages`)."""
+        """The items of a paginated list from `page` on, following `X-Next-Page`, at most
+        `max_pages` pages (None: all)."""
         items: list[Any] = []
-        page = 1
+        first = page
         while True:
             query = [*params, ("per_page", per_page), ("page", page)]
             response = self.api_response("GET", path, what=what, params=query)
@@ -167,7 +169,7 @@ class GitLab:
             following = response.headers.get("x-next-page", "").strip()
             if not following.isdigit() or int(following) <= page:
                 return items
-            if max_pages is not None and page >= max_pages:
+            if max_pages is not None and page - first + 1 >= max_pages:
                 return items
             page = int(following)
 
@@ -238,6 +240,7 @@ class GitLab:
         *,
         per_page: int = 100,
         max_pages: int | None = 1,
+        page: int = 1,
     ) -> list[Json]:
         """Jobs of a project, newest first; `scope` e.g. ["running", "pending"]."""
         params = [("scope[]", s) for s in scope]
@@ -247,6 +250,7 @@ class GitLab:
             params=params,
             per_page=per_page,
             max_pages=max_pages,
+            page=page,
         )
 
     def pipelines(
