@@ -73,7 +73,10 @@ def run_demo(job_name: str) -> int:
         )
         if login.returncode != 0:
             return login.returncode
-        sys.stderr.write(f"jobterm demo: attaching to job {job['id']} '{job['name']}'…\n")
+        sys.stderr.write(
+            f"jobterm demo: attaching to job {job['id']} '{job['name']}'. Try `env | grep CI_`, "
+            "`stty size`, ~# for the session status; leave with ~. or `exit`.\n"
+        )
         return subprocess.run([*me, "attach", job["web_url"]], env=env, check=False).returncode
     finally:
         proc.terminate()
