@@ -1,0 +1,113 @@
+"""Trouble on the local side of `jobterm attach`: a terminal that stops reading, signals in
+the middle of heavy output, and the terminal window going away (a real hangup)."""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from reliability import (
+    assert_no_secrets,
+    attached,
+    closing_line,
+    ready,
+    secrets_of,
+    shown,
+    start_attach,
+    vm_kb,
+    wait_terminal_free,
+)
+from util import scaled
+
+END = b"END-42"
+
+
+@pytest.fixture(autouse=True)
+def _job_free(sandbox):
+    wait_terminal_free(sandbox)
+    yield
+    wait_terminal_free(sandbox)
+
+
+def count_until_end(run, letter: bytes, timeout: float) -> int:
+    """Read the terminal directly (no pexpect buffer growth), counting `letter` up to END."""
+    child = run.child
+    data = bytes(child.buffer)
+    child.buffer = b""
+    count = 0
+    deadline = time.monotonic() + scaled(timeout)
+    while True:
+        index = data.find(END)
+        if index >= 0:
+            return count + data[:index].count(letter)
+        keep = len(END) - 1
+        count += data[:-keep].count(letter)
+        data = data[-keep:]
+        assert time.monotonic() < deadline, f"no {END!r} after {count} bytes"
+        ready_fds, _, _ = select.select([child.child_fd], [], [], 1.0)
+        if ready_fds:
+            data += os.read(child.child_fd, 1 << 16)
+
+
+def test_stopped_terminal_bounds_memory_and_loses_nothing(spawn_jobterm, signed_in_env, sandbox):
+    size = 20_000_000
+    run = start_attach(spawn_jobterm, signed_in_env)
+    attached(run)
+    ready(run)
+    pid = run.jobterm_pid()
+    before = vm_kb(pid)
+    # \121 is Q: the typed command itself contains no Q.
+    run.child.send(f"head -c {size} /dev/zero | tr '\\0' '\\121'; echo; echo END-$((6*7))\r")
+    time.sleep(scaled(2))  # the terminal reads nothing: everything upstream must wait
+    grown_kb = vm_kb(pid) - before
+    assert grown_kb < 8 * 1024, f"jobterm grew {grown_kb} KiB while its terminal was stopped"
+    assert count_until_end(run, b"Q", timeout=120) == size
+    assert vm_kb(pid) - before < 8 * 1024
+    run.child.send("\r~.")
+    assert run.wait_done() == 0
+    assert run.terminal_restored()
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_signal_during_heavy_output(spawn_jobterm, signed_in_env, sandbox, sig, code):
+    run = start_attach(spawn_jobterm, signed_in_env)
+    attached(run)
+    ready(run)
+    run.child.send("while :; do echo flood-flood-flood-flood; done\r")
+    run.child.expect("flood-flood")
+    os.kill(run.jobterm_pid(), sig)
+    assert run.wait_done() == code
+    assert run.terminal_restored()
+    line = closing_line(run)
+    assert signal.Signals(sig).name in line
+    assert_no_secrets(shown(run), secrets_of(signed_in_env, sandbox))
+    wait_terminal_free(sandbox)  # the server saw jobterm leave: the job can be attached again
+
+
+def test_terminal_hangup_ends_jobterm_and_frees_the_job(spawn_jobterm, signed_in_env, sandbox):
+    """Closing the terminal window: the PTY master goes away, jobterm gets SIGHUP and EIO."""
+    run = start_attach(spawn_jobterm, signed_in_env)
+    attached(run)
+    ready(run)
+    pid = run.jobterm_pid()
+    run.child.send("while :; do echo flood-flood-flood-flood; sleep 0.01; done\r")
+    run.child.expect("flood-flood")
+    run.child.close(force=False)  # close the master side, as a terminal emulator would
+    deadline = time.monotonic() + scaled(15)
+    while _alive(pid):
+        assert time.monotonic() < deadline, "jobterm lingered after its terminal hung up"
+        time.sleep(0.05)
+    wait_terminal_free(sandbox)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
