@@ -248,7 +248,8 @@ def refresh(env: Environment, host: str, project: str | None) -> int:
 
     cache_dir = env.cache_dir
     try:
-        with open_gitlab(env, host, need_web_session=False, check=False) as gl:
+        # check=True: an expired session is renewed (remember-me) here, in the background
+        with open_gitlab(env, host, need_web_session=False, check=True) as gl:
             if project is None:
                 remember_projects(cache_dir, host, gl.projects(membership=True, max_pages=3))
             else:

@@ -5,8 +5,8 @@ Where it looks:
 * one project (`--project`, else this directory's git remote on the host): its jobs;
 * `--everywhere`: `GET /api/v4/pipelines` (the user's pipelines in every project, newer
   GitLab) and then each pipeline's jobs; on an older GitLab that answers 404, every project
-  the user is a member of. Those per-pipeline/per-project requests run in parallel, at most
-  `PARALLEL` at a time.
+  the user is a member of (archived ones left out: they have no terminals). Those
+  per-pipeline/per-project requests run in parallel, at most `PARALLEL` at a time.
 
 Only the user's own jobs are listed (only they can open a job's terminal): the running ones,
 or with `--all` the recent ones whatever their status. Whether a terminal can be opened comes
