@@ -128,3 +128,17 @@ def test_runner_unreachable_is_busy(spawn_jobterm, signed_in_env, sandbox, fault
     run = start_attach(spawn_jobterm, signed_in_env)
     line = finish(run, 7, sandbox, signed_in_env)
     assert "could not open the terminal" in line
+
+
+def test_no_subprotocol_means_unwrapped(spawn_jobterm, signed_in_env, sandbox, faults):
+    """A server that names no subprotocol talks raw binary frames (spec 4): it just works."""
+    faults(subprotocol="")
+    env = dict(signed_in_env, JOBTERM_DEBUG="1")  # the debug log names the subprotocol
+    run = start_attach(spawn_jobterm, env)
+    attached(run)
+    ready(run)
+    run.child.send("\r~.")
+    assert run.wait_done() == 0
+    assert run.terminal_restored()
+    assert b"subprotocol none (unwrapped)" in shown(run)
+    assert_no_secrets(shown(run), secrets_of(env, sandbox))  # not even in the debug log

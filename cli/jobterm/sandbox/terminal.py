@@ -64,7 +64,8 @@ class TerminalFaults:
         connection left open until the client goes away or the job ends).
     text_on_binary: send output as text frames on `terminal.gitlab.com`.
     oversized_frame: > 0: first send one frame of this many bytes of output ("x"s).
-    subprotocol: answer the handshake with this subprotocol name, whatever was offered.
+    subprotocol: answer the handshake with this subprotocol name, whatever was offered
+        ("": name none, as a server that negotiates no subprotocol).
     drop_after_bytes: abort the connection after sending this many bytes of output.
     runner_unreachable: the handshake answers 500 (Workhorse cannot dial the runner).
     """
@@ -103,7 +104,9 @@ class _Response(web.WebSocketResponse):
 
     def _pre_start(self, request: web.BaseRequest) -> Any:
         result = super()._pre_start(request)
-        if self.forced_protocol is not None:
+        if self.forced_protocol == "":  # name none: the client must talk unwrapped
+            self.headers.popall("Sec-WebSocket-Protocol", None)
+        elif self.forced_protocol is not None:
             self.headers["Sec-WebSocket-Protocol"] = self.forced_protocol
         return result
 
