@@ -24,7 +24,7 @@ output, so nothing we type can be mangled or echoed where we read:
    appears in argv, the environment or the echo. It sets the quoted argv (`set -- …`: POSIX
    single quotes; newlines as `"$_jt_n"` so the script stays one line), prints START, runs
    `"$@"` with stdout and stderr into `| cat` (so the command sees a pipe, as with `ssh` or
-   `kubectl exec`: no pager, no colours, bytes untouched), prints END + `$?` + `#` into the
+   `kubectl exec`: no pager, no colours, bytes untouched), prints END + `$?` + `.` into the
    same pipe after the command, then exits (the session ends).
 3. **stdin** (only after START, `pipe` mode): base64 lines ended by a line `=`, read by
    `sed -n '/^=$/q;p' | base64 -d` in the background (a raw PTY has no EOF; base64 keeps
@@ -32,10 +32,10 @@ output, so nothing we type can be mangled or echoed where we read:
    without reading all input is not held up). `null` mode gives `</dev/null`; `tty` mode
    restores the saved cooked modes with the local size and runs the command on the PTY.
 
-Markers are ``#jt:<nonce>:<kind>#`` (24 random hex digits). The parser searches only for the
+Markers are ``#jt:<nonce>:<kind>.`` (24 random hex digits). The parser searches only for the
 marker its state expects, holds back at most ``len(marker) - 1`` bytes that could be the start
 of it, and streams the rest: output is exactly the bytes `cat` wrote between START and END.
-Exit status: END is followed by the decimal `$?` (128+N for signal N in POSIX shells).
+Exit status: END is followed by the decimal `$?` and a dot (128+N for signal N in POSIX shells).
 """
 
 from __future__ import annotations
@@ -166,7 +166,9 @@ def octal(data: bytes) -> bytes:
 
 
 def marker(nonce: bytes, kind: bytes) -> bytes:
-    return b"#jt:" + nonce + b":" + kind + b"#"
+    """`#` only as the first byte: the marker has no border, so output that ends with a part
+    of it can never combine with the real one into an earlier false match."""
+    return b"#jt:" + nonce + b":" + kind + b"."
 
 
 _STTY_RAW: Final = (
@@ -196,7 +198,7 @@ def _fail(nonce: bytes, kind: bytes) -> bytes:
 
 
 def _command_part(spec: ExecSpec, nonce: bytes) -> bytes:
-    end = b'printf "' + octal(marker(nonce, b"E")) + b'%d\\043" "$?"'
+    end = b'printf "' + octal(marker(nonce, b"E")) + b'%d." "$?"'
     run = b'"$@" 5<&-'
     if spec.stderr_apart:
         run += b' 2>"$_jt_e"'
@@ -231,7 +233,7 @@ def script_line(spec: ExecSpec, nonce: bytes) -> bytes:
             + term
             + start
         )
-        end = b'printf "' + octal(marker(nonce, b"E")) + b'%d\\043" "$_jt_s"'
+        end = b'printf "' + octal(marker(nonce, b"E")) + b'%d." "$_jt_s"'
         parts.append(b'"$@" 5<&-;_jt_s=$?;' + end)
     else:
         parts.append(start)
@@ -381,7 +383,7 @@ class Protocol:
                 events.append(Exited(self._exit))
 
     def _await(self, nonce: bytes, events: list[Event]) -> None:
-        """Skip noise up to `#jt:<nonce>:<kind>#` and act on its kind."""
+        """Skip noise up to `#jt:<nonce>:<kind>.` and act on its kind."""
         prefix = b"#jt:" + nonce + b":"
         buf = self._buf
         i = buf.find(prefix)
@@ -396,7 +398,7 @@ class Protocol:
             self._buf = buf[i:]
             return
         kind, closing = tail[:1], tail[1:2]
-        if closing != b"#":
+        if closing != b".":
             self._buf = buf[i + 1 :]  # not a marker after all: rescan from the next byte
             return
         self._buf = tail[2:]
@@ -437,7 +439,7 @@ class Protocol:
 
     def _parse_status(self, events: list[Event]) -> None:
         buf = self._buf
-        i = buf.find(b"#")
+        i = buf.find(b".")
         digits = buf if i < 0 else buf[:i]
         if (digits and not digits.isdigit()) or len(digits) > MAX_STATUS_DIGITS:
             self._finish(events, Failed(f"garbled exit status {digits[:8]!r} from the job"))
