@@ -36,7 +36,6 @@ Jobs in demo/webapp: 101 build, 102 test:dash (dash), 103 deploy (bob's),
   session server), 108 shared (instance runner), 109 alice:build; 201 in demo/tools/cli;
   301 in demo/legacy (archived).
 
-\b
 """
 
 
@@ -131,10 +130,10 @@ def _announce_text(sandbox: Sandbox) -> None:
     lines += ["", "Jobs:"]
     for job in sorted(state.jobs.values(), key=lambda j: j.id):
         lines.append(f"  {job.id:<4} {job.status:<8} {job.user:<6} {state.job_web_url(job)}")
-    lines += [
-        "",
-        f"Try: jobterm login {sandbox.url}   (user demo), then: jobterm attach 101",
-        "Ctrl-C stops the sandbox.",
-    ]
+    first = next((j for j in sorted(state.jobs.values(), key=lambda j: j.id)), None)
+    lines += ["", f"Try: jobterm login {sandbox.url} -u demo   (password demo-password)"]
+    if first is not None:
+        lines.append(f"then: jobterm attach {state.job_web_url(first)}")
+    lines.append("Ctrl-C stops the sandbox.")
     sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()

@@ -34,6 +34,7 @@ from jobterm.sandbox.state import (
 FORMAT_HELP = """\
 Config file (TOML); every part optional, entries merge into the defaults by key:
 
+\b
   defaults = true             # false: start with no users, runners, projects or jobs
   [settings]
   session_expire_delay = 604800   # seconds a web session lives after its last use
