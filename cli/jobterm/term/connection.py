@@ -95,6 +95,7 @@ class TerminalConnection:
                 ssl=target.ssl_context if target.ws_url.startswith("wss:") else None,
                 compression=None,  # Workhorse does not negotiate it; keep latency low
                 open_timeout=open_timeout,
+                close_timeout=2,  # GitLab echoes our Close at once; don't hang on a dead link
                 ping_interval=target.ping_interval,
                 ping_timeout=target.ping_timeout,
                 max_size=2**22,
