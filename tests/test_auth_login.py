@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import pyotp
-import pytest
 
 from fixtures_auth import (
     auth_env_for,
@@ -238,17 +237,11 @@ def test_blocked_user_message(make_sandbox: MakeSandbox, auth_env: dict[str, str
     assert_one_line(result.stderr)
 
 
-@pytest.mark.parametrize(
-    "form",
-    ["bare", "pair", "header", "header-with-remember", "table-row", "two-lines"],
-)
-def test_cookie_import_in_each_form(
-    sandbox: SandboxInfo, auth_env: dict[str, str], form: str
-) -> None:
+def test_cookie_import_in_each_form(sandbox: SandboxInfo, auth_env: dict[str, str]) -> None:
     cookies = browser_cookies(sandbox)
     session = cookies["_gitlab_session"]
     remember = cookies["remember_user_token"]
-    text = {
+    forms = {
         "bare": session,
         "pair": f"_gitlab_session={session}",
         "header": f"Cookie: preferred_language=en; _gitlab_session={session}",
@@ -257,11 +250,14 @@ def test_cookie_import_in_each_form(
         ),
         "table-row": f"_gitlab_session\t{session}\t127.0.0.1\t/\tSession\t48\t✓",
         "two-lines": f"_gitlab_session={session}\nremember_user_token={remember}\n",
-    }[form]
-    result = login(sandbox, auth_env, "--cookie", stdin=text)
-    assert result.returncode == 0, result.stderr
-    assert "as demo" in result.stdout
-    assert session not in result.stdout + result.stderr
+    }
+    # Each import is checked with the server before it is stored, so success means the
+    # cookie was read right.
+    for form, text in forms.items():
+        result = login(sandbox, auth_env, "--cookie", stdin=text)
+        assert result.returncode == 0, (form, result.stderr)
+        assert "as demo" in result.stdout
+        assert session not in result.stdout + result.stderr
     state = one_host_status(auth_env)
     assert state["session"] == "valid"
     assert session not in json.dumps(state)

@@ -157,12 +157,14 @@ def test_auth_status_shows_no_secret(sandbox: SandboxInfo, auth_env: dict[str, s
     )
     assert result.returncode == 0, result.stderr
     secrets = [token, *stored(auth_env)["cookies"].values()]
+    outputs = []
     for args in (["auth", "status"], ["auth", "status", "--json"], ["--debug", "auth", "status"]):
         result = jobterm(args, auth_env)
         assert result.returncode == 0, result.stderr
         for value in secrets:
             assert value not in result.stdout + result.stderr
-    text = jobterm(["auth", "status"], auth_env).stdout
+        outputs.append(result.stdout)
+    text = outputs[0]
     assert "user:     demo" in text
     assert "session:  valid" in text
     assert "token:    valid" in text
