@@ -95,7 +95,7 @@ def _pairs_of_table_row(line: str) -> list[tuple[str, str]]:
     is the field after the name."""
     fields = [f.strip() for f in line.split("\t")]
     for index, name in enumerate(fields[:-1]):
-        if is_kept_name(name):
+        if is_kept_name(name) and _NAME.match(name):  # not "_gitlab_session=<value>"
             return [(name, _unquote(fields[index + 1]))]
     return []
 
