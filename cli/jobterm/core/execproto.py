@@ -199,17 +199,17 @@ def _fail(nonce: bytes, kind: bytes) -> bytes:
 
 def _command_part(spec: ExecSpec, nonce: bytes) -> bytes:
     end = b'printf "' + octal(marker(nonce, b"E")) + b'%d." "$?"'
-    run = b'"$@" 5<&-'
-    if spec.stderr_apart:
-        run += b' 2>"$_jt_e"'
+    run = b'"$@" 5<&-' + (b' 2>"$_jt_e"' if spec.stderr_apart else b" 2>&4") + b" 4>&-"
     if spec.stdin is StdinMode.NULL:
         run += b" </dev/null"
     elif spec.stdin is StdinMode.PIPE:
-        reader = b"{ { sed -n '/^=$/q;p'|base64 -d;} <&5 2>/dev/null & }"
+        reader = b"{ { sed -n '/^=$/q;p'|base64 -d;} <&5 2>/dev/null 4>&- & }"
         run = reader + b"|" + run
     # The subshell survives ^C (trap) so END is still printed; cat ignores it so the
     # command's last words still get through; the command itself gets default SIGINT.
-    return b"{ trap : INT;" + run + b";" + end + b";} 2>&1|{ trap '' INT;cat;}"
+    # The group's own stderr goes nowhere: a shell reports a child killed by a signal
+    # ("Terminated") there, and that is not the command's output.
+    return b"{ trap : INT;" + run + b";" + end + b";} 4>&1 2>/dev/null|{ trap '' INT;cat;}"
 
 
 def script_line(spec: ExecSpec, nonce: bytes) -> bytes:
@@ -234,7 +234,7 @@ def script_line(spec: ExecSpec, nonce: bytes) -> bytes:
             + start
         )
         end = b'printf "' + octal(marker(nonce, b"E")) + b'%d." "$_jt_s"'
-        parts.append(b'"$@" 5<&-;_jt_s=$?;' + end)
+        parts.append(b'{ "$@" 5<&- 2>&4 4>&-;_jt_s=$?;} 4>&2 2>/dev/null;' + end)
     else:
         parts.append(start)
         parts.append(_command_part(spec, nonce))
