@@ -137,6 +137,8 @@ def _check_options(options: LoginOptions) -> None:
         raise UsageError(
             "--cookie signs in without a password", "drop --username/--password-stdin/--ldap"
         )
+    if options.password_stdin and not options.username:
+        raise UsageError("--password-stdin needs --username", "add --username NAME")
     if options.ldap_provider is not None:
         options.ldap = True
 
@@ -158,14 +160,14 @@ def _sign_in(
             ) from None
         user = import_cookies(web, imported)
     elif not token_only:
-        username = options.username or asker.line("Username", hidden=False)
-        if not username.strip():
-            raise UsageError("no username given", "pass --username NAME")
         if not options.password_stdin and not env.stdin_isatty:
             raise UsageError(
                 "cannot ask for the password: stdin is not a terminal",
-                "pass --password-stdin and give it on stdin",
+                "pass --password-stdin (and --username) and give it on stdin",
             )
+        username = options.username or asker.line("Username", hidden=False)
+        if not username.strip():
+            raise UsageError("no username given", "pass --username NAME")
         password = asker.line("Password")
         user = password_sign_in(
             web,
