@@ -158,16 +158,16 @@ def test_fast_path_table_matches_the_cli() -> None:
     cli = build_command()
     commands = getattr(cli, "commands", {})
     assert {"attach", "jobs"} <= set(commands)
-    for name, spec in COMMANDS.items():
+    for name, (takes, flags_of, has_job) in COMMANDS.items():
         if name not in commands:
             continue  # a verb not built yet: the fast path never sees it on a real line
         params = [p for p in commands[name].params if getattr(p, "opts", None)]
         takes_value = {o for p in params if not getattr(p, "is_flag", False) for o in p.opts}
         flags = {o for p in params if getattr(p, "is_flag", False) for o in p.opts}
-        assert spec.values <= takes_value, (name, spec.values - takes_value)
-        assert spec.flags <= flags, (name, spec.flags - flags)
+        assert takes <= takes_value, (name, takes - takes_value)
+        assert flags_of <= flags, (name, flags_of - flags)
         positional = [p for p in commands[name].params if getattr(p, "opts", [""])[0][:1] != "-"]
-        assert spec.job == any(p.name == "job" for p in positional), name
+        assert has_job == any(p.name == "job" for p in positional), name
 
 
 def test_classify_sends_unknown_lines_to_typer() -> None:
@@ -283,3 +283,59 @@ def shlex_quote(text: str) -> str:
     import shlex
 
     return shlex.quote(text)
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"JOBTERM_CONFIG_DIR": "/c", "JOBTERM_CACHE_DIR": "/k"},
+        {"XDG_CONFIG_HOME": "/x/config", "XDG_CACHE_HOME": "/x/cache"},
+        {"HOME": str(Path.home())},
+    ],
+)
+def test_fast_path_finds_the_same_directories(environ: dict[str, str]) -> None:
+    from jobterm.completion import cache_dir, config_dir
+    from jobterm.env import Environment
+
+    env = Environment(environ=environ)
+    assert (config_dir(environ), cache_dir(environ)) == (str(env.config_dir), str(env.cache_dir))
+
+
+@pytest.mark.parametrize(
+    ("chosen", "gitlab_host"),
+    [
+        (None, None),
+        ("gitlab.example.com", None),
+        ("https://gitlab.example.com:443/", None),
+        (None, "http://127.0.0.1:3000"),
+        ("127.0.0.1:3000", None),
+        ("HTTPS://Example.com/GitLab/", None),
+        ("other.example.com", None),
+    ],
+)
+def test_fast_path_picks_the_host_the_commands_pick(
+    tmp_path: Path, chosen: str | None, gitlab_host: str | None
+) -> None:
+    """completion.signed_in_host agrees with gitlab.session.resolve_host (the commands')."""
+    import json
+
+    from jobterm.completion import read_config, signed_in_host
+    from jobterm.env import Environment
+    from jobterm.gitlab.config import load_config
+    from jobterm.gitlab.session import resolve_host
+
+    environ = {"JOBTERM_CONFIG_DIR": str(tmp_path)}
+    if gitlab_host:
+        environ["GITLAB_HOST"] = gitlab_host
+    hosts = {
+        "gitlab.example.com": {"base_url": "https://gitlab.example.com", "username": "me"},
+        "127.0.0.1:3000": {"base_url": "http://127.0.0.1:3000", "username": "demo"},
+        "example.com/gitlab": {"base_url": "https://example.com/gitlab", "username": "x"},
+    }
+    (tmp_path / "config.json").write_text(
+        json.dumps({"default_host": "gitlab.example.com", "hosts": hosts})
+    )
+    env = Environment(environ=environ)
+    host, entry = resolve_host(env, load_config(env), chosen)
+    expected = host.name if entry is not None else None
+    assert signed_in_host(environ, read_config(environ), chosen) == expected

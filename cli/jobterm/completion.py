@@ -23,22 +23,32 @@ How an answer is found, fastest first:
 
 Completion never prompts, never writes to stderr (fd 2 goes to /dev/null), never fails (any
 error means no candidates), and offers nothing for a host you are not signed in to.
+
+Start-up time is the point of the fast path, so this module and `completion_cache` import no
+typing, dataclasses, pathlib or jobterm.env/gitlab at module level (each costs milliseconds on
+every Tab): values are plain tuples, and the config file is read here directly (the same file
+and the same host choice as `gitlab.config` / `gitlab.session.resolve_host`, which a test
+checks).
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Any
 
 from jobterm import completion_cache as cache
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from typing import IO, Any
 
-    from jobterm.env import Environment
-    from jobterm.gitlab.config import Config
+    Item = tuple[str, str, str]  # value, help, type (plain / file / dir)
+    Request = tuple[str, list[str], str]  # shell, the complete words after `jobterm`, incomplete
+    # kind ("job" / "project" / "host"), --project, --host, and "--project=" when completing
+    # inside that word (zsh, fish)
+    Target = tuple[str, "str | None", "str | None", str]
+    HostEntry = tuple[str, str]  # base URL, username
 
 COMPLETE_VAR = "_JOBTERM_COMPLETE"
 SHELLS = ("bash", "zsh", "fish")
@@ -46,81 +56,69 @@ PROJECT_OPTIONS = frozenset({"--project", "-p"})
 HOST_OPTIONS = frozenset({"--host"})
 ROOT_FLAGS = frozenset({"--debug"})
 
-
-@dataclass(frozen=True)
-class CommandSpec:
-    """What the fast path needs to know of one verb's options (see `COMMANDS`)."""
-
-    values: frozenset[str]  # options that take a value
-    flags: frozenset[str]  # options that do not
-    job: bool  # its first positional argument is a JOB
-
-
-# The verbs whose JOB/--project/--host values are answered without typer. An option missing
-# here only sends the request down the slow path; `tests/test_completion_protocol.py` checks
-# every entry against the real CLI, so a wrong one fails the suite.
-COMMANDS: dict[str, CommandSpec] = {
-    "attach": CommandSpec(
+# The verbs whose JOB/--project/--host values are answered without typer: (options that take a
+# value, options that do not, whether the first positional argument is a JOB). An option
+# missing here only sends the request down the slow path; `tests/test_completion_protocol.py`
+# checks every entry against the real CLI, so a wrong one fails the suite.
+COMMANDS: dict[str, tuple[frozenset[str], frozenset[str], bool]] = {
+    "attach": (
         frozenset(
             {"--project", "-p", "--host", "--wait-timeout", "--escape-char", "-e", "--record"}
         ),
         frozenset({"--wait", "--no-resize", "--record-input"}),
-        job=True,
+        True,
     ),
-    "exec": CommandSpec(frozenset({"--project", "-p", "--host"}), frozenset(), job=True),
-    "jobs": CommandSpec(
+    "exec": (frozenset({"--project", "-p", "--host"}), frozenset(), True),
+    "jobs": (
         frozenset({"--project", "-p", "--host"}),
         frozenset({"--all", "--everywhere", "--json"}),
-        job=False,
+        False,
     ),
 }
-
-
-@dataclass(frozen=True)
-class Item:
-    value: str
-    help: str = ""
-    type: str = "plain"
-
-
-@dataclass(frozen=True)
-class Request:
-    shell: str
-    args: list[str]  # the complete words after the program name
-    incomplete: str  # the word being completed ("" after a space)
-
-
-@dataclass(frozen=True)
-class Target:
-    """A word the fast path can answer: the JOB, or the value of --project/--host."""
-
-    kind: str  # "job", "project" or "host"
-    project: str | None = None  # --project given on the line
-    host: str | None = None  # --host given on the line
-    prefix: str = ""  # "--project=" when completing inside that word (zsh, fish)
 
 
 # -- the request -------------------------------------------------------------------------------
 
 
 def split_words(line: str) -> list[str]:
-    """Split like a shell (quotes, backslashes); an unfinished quote keeps the partial word."""
-    import shlex
-
-    lexer = shlex.shlex(line, posix=True)
-    lexer.whitespace_split = True
-    lexer.commenters = ""
+    """Split like a POSIX shell: quotes and backslashes; an unfinished quote keeps the partial
+    word. (shlex would do, but costs an import of `re` and more on every Tab.)"""
     words: list[str] = []
-    try:
-        words.extend(lexer)
-    except ValueError:
-        words.append(lexer.token)
+    word: list[str] = []
+    in_word = False
+    quote = ""
+    i = 0
+    while i < len(line):
+        char = line[i]
+        if quote:
+            if char == quote:
+                quote = ""
+            elif char == "\\" and quote == '"' and i + 1 < len(line) and line[i + 1] in '"\\$`':
+                i += 1
+                word.append(line[i])
+            else:
+                word.append(char)
+        elif char in "'\"":
+            quote, in_word = char, True
+        elif char == "\\":
+            i += 1
+            word.append(line[i] if i < len(line) else "")
+            in_word = True
+        elif char.isspace():
+            if in_word:
+                words.append("".join(word))
+                word, in_word = [], False
+        else:
+            word.append(char)
+            in_word = True
+        i += 1
+    if in_word:
+        words.append("".join(word))
     return words
 
 
 def read_request(environ: Mapping[str, str]) -> Request | None:
-    instruction = environ.get(COMPLETE_VAR, "")
-    shell = instruction.removeprefix("complete_")
+    shell = environ.get(COMPLETE_VAR, "").removeprefix("complete_")
     if shell not in SHELLS:
         return None
     words = split_words(environ.get("COMP_WORDS", ""))
@@ -134,7 +132,7 @@ def read_request(environ: Mapping[str, str]) -> Request | None:
     if incomplete == "=" and args and args[-1].startswith("--"):
         # bash, at `--project=<Tab>`: the word under the cursor is the "=" itself
         args, incomplete = [*args, "="], ""
-    return Request(shell, args, incomplete)
+    return shell, args, incomplete
 
 
 def classify(args: list[str], incomplete: str) -> Target | None:
@@ -144,7 +142,7 @@ def classify(args: list[str], incomplete: str) -> Target | None:
         i += 1
     if i >= len(args) or args[i] not in COMMANDS:
         return None
-    spec = COMMANDS[args[i]]
+    values, flags, has_job = COMMANDS[args[i]]
     rest = args[i + 1 :]
     if rest and rest[-1] == "=":  # bash splits `--project=gr` into `--project`, `=`, `gr`
         rest = rest[:-1]
@@ -154,32 +152,32 @@ def classify(args: list[str], incomplete: str) -> Target | None:
     while j < len(rest):
         word = rest[j]
         name, eq, value = word.partition("=") if word.startswith("--") else (word, "", "")
-        if name in spec.values:
+        if name in values:
             if not eq:
                 if j + 1 == len(rest):
                     return _value_target(name, "", seen)  # the incomplete word is its value
                 value = rest[j + 1]
                 j += 1
             seen[name] = value
-        elif word == "--" or (word.startswith("-") and word not in spec.flags):
+        elif word == "--" or (word.startswith("-") and word not in flags):
             return None
         elif not word.startswith("-"):
             positionals += 1
         j += 1
     if incomplete.startswith("--") and "=" in incomplete:
         name = incomplete.partition("=")[0]
-        return _value_target(name, name + "=", seen) if name in spec.values else None
-    if incomplete.startswith("-") or not spec.job or positionals:
+        return _value_target(name, name + "=", seen) if name in values else None
+    if incomplete.startswith("-") or not has_job or positionals:
         return None
-    return Target("job", _project_of(seen), seen.get("--host"))
+    return "job", _project_of(seen), seen.get("--host"), ""
 
 
 def _value_target(option: str, prefix: str, seen: dict[str, str]) -> Target | None:
     project, host = _project_of(seen), seen.get("--host")
     if option in PROJECT_OPTIONS:
-        return Target("project", project, host, prefix)
+        return "project", project, host, prefix
     if option in HOST_OPTIONS:
-        return Target("host", project, host, prefix)
+        return "host", project, host, prefix
     return None
 
 
@@ -187,52 +185,142 @@ def _project_of(seen: dict[str, str]) -> str | None:
     return seen.get("--project") or seen.get("-p")
 
 
-# -- the answers -------------------------------------------------------------------------------
+# -- where we are signed in (the config file, read without jobterm.gitlab) ----------------------
 
 
-def _config(env: Environment) -> Config | None:
-    from jobterm.errors import JobtermError
-    from jobterm.gitlab.config import load_config
+def config_dir(environ: Mapping[str, str]) -> str:
+    """As `Environment.config_dir`."""
+    explicit = environ.get("JOBTERM_CONFIG_DIR")
+    if explicit:
+        return explicit
+    base = environ.get("XDG_CONFIG_HOME") or os.path.join(_home(environ), ".config")
+    return os.path.join(base, "jobterm")
+
+
+def cache_dir(environ: Mapping[str, str]) -> str:
+    """As `Environment.cache_dir`."""
+    explicit = environ.get("JOBTERM_CACHE_DIR")
+    if explicit:
+        return explicit
+    base = environ.get("XDG_CACHE_HOME") or os.path.join(_home(environ), ".cache")
+    return os.path.join(base, "jobterm")
+
+
+def _home(environ: Mapping[str, str]) -> str:
+    return environ.get("HOME") or os.path.expanduser("~")
+
+
+def read_config(environ: Mapping[str, str]) -> tuple[str | None, dict[str, HostEntry]] | None:
+    """(default host, {host name: (base URL, username)}), or None when unreadable."""
+    import json
 
     try:
-        return load_config(env)
-    except JobtermError:
+        with open(os.path.join(config_dir(environ), "config.json"), encoding="utf-8") as f:
+            data = json.load(f)
+        hosts = {
+            str(name): (str(entry["base_url"]), str(entry.get("username") or ""))
+            for name, entry in data.get("hosts", {}).items()
+        }
+    except FileNotFoundError:
+        return None, {}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return None
+    default = data.get("default_host")
+    return (default if isinstance(default, str) else None), hosts
 
 
-def signed_in_host(env: Environment, config: Config | None, host: str | None) -> str | None:
-    """The name of the host a command would use, or None when not signed in to it.
+def host_key(text: str) -> str:
+    """A host as typed (`gitlab.example.com`, `https://gitlab.example.com:443/`) in the form
+    the config keys it (`Host.name`): host[:port][/root], lower case, no default port."""
+    scheme, sep, rest = text.strip().partition("://")
+    if not sep:
+        scheme, rest = "https", text.strip()
+    netloc, _, root = rest.partition("/")
+    netloc = netloc.lower()
+    default = {"https": ":443", "http": ":80"}.get(scheme.lower())
+    if default and netloc.endswith(default):
+        netloc = netloc[: -len(default)]
+    root = "/".join(part for part in root.split("/") if part)
+    return netloc + ("/" + root if root else "")
 
-    Mirrors `gitlab.session.resolve_host` without its imports: --host, GITLAB_HOST, the default
-    host, else the only one."""
-    from jobterm.core.hosts import parse_host
-    from jobterm.errors import JobtermError
 
+def signed_in_host(
+    environ: Mapping[str, str], config: tuple[str | None, dict[str, HostEntry]] | None,
+    host: str | None,
+) -> str | None:  # fmt: skip
+    """The name of the host a command would use (`--host`, GITLAB_HOST, the default host, else
+    the only one: as `gitlab.session.resolve_host`), or None when not signed in to it."""
     if config is None:
         return None
-    text = host or env.environ.get("GITLAB_HOST") or config.default_host
-    if not text and len(config.hosts) == 1:
-        text = next(iter(config.hosts))
+    default, hosts = config
+    text = host or environ.get("GITLAB_HOST") or default
+    if not text and len(hosts) == 1:
+        text = next(iter(hosts))
     if not text:
         return None
-    try:
-        name = parse_host(text).name
-    except JobtermError:
-        return None
-    if name in config.hosts or env.environ.get("GITLAB_TOKEN"):
-        return name
-    return None
+    key = host_key(text)
+    for name, (base_url, _) in hosts.items():
+        if key in (host_key(name), host_key(base_url)):
+            return name
+    return key if environ.get("GITLAB_TOKEN") else None
 
 
-def remote_projects(config: Config, host_name: str) -> list[str]:
+def remote_projects(hosts: dict[str, HostEntry], host_name: str) -> list[str]:
     """Projects of this directory's git remotes on `host_name` (as `jobterm attach` finds them)."""
-    import subprocess
+    from urllib.parse import urlsplit
 
-    from jobterm.core.hosts import parse_host
     from jobterm.core.jobs import project_from_remote
 
-    entry = config.hosts.get(host_name)
-    hostname = (entry.host if entry is not None else parse_host(host_name)).hostname
+    base_url = hosts[host_name][0] if host_name in hosts else "https://" + host_name
+    hostname = urlsplit(base_url).hostname or ""
+    urls = _remote_urls_from_config(os.getcwd())
+    if urls is None:
+        urls = _remote_urls_from_git()
+    found: list[str] = []
+    for url in urls:
+        pair = project_from_remote(url)
+        if pair and pair[0] == hostname and pair[1] not in found:
+            found.append(pair[1])
+    return found
+
+
+def _remote_urls_from_config(start: str) -> list[str] | None:
+    """The remotes' URLs from `.git/config` of the repository around `start`, read directly
+    (running git costs a fork and an import of subprocess on every Tab); None when only git
+    can tell (a worktree or submodule, GIT_DIR, url.insteadOf rewriting)."""
+    if "GIT_DIR" in os.environ:
+        return None
+    path = os.path.abspath(start)
+    while not os.path.exists(os.path.join(path, ".git")):
+        parent = os.path.dirname(path)
+        if parent == path:
+            return []  # not in a repository
+        path = parent
+    config = os.path.join(path, ".git", "config")
+    if not os.path.isdir(os.path.join(path, ".git")):
+        return None
+    try:
+        with open(config, encoding="utf-8", errors="replace") as handle:
+            text = handle.read()
+    except OSError:
+        return None
+    if "insteadof" in text.lower() or "[include" in text.lower():
+        return None
+    urls, in_remote = [], False
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("["):
+            in_remote = line.startswith('[remote "')
+        elif in_remote:
+            key, sep, value = line.partition("=")
+            if sep and key.strip().lower() == "url":
+                urls.append(value.strip().strip('"'))
+    return urls
+
+
+def _remote_urls_from_git() -> list[str]:
+    import subprocess
+
     try:
         out = subprocess.run(
             ["git", "remote", "-v"],
@@ -243,98 +331,95 @@ def remote_projects(config: Config, host_name: str) -> list[str]:
         ).stdout
     except (OSError, subprocess.SubprocessError):
         return []
-    found: list[str] = []
-    for line in out.splitlines():
-        parts = line.split()
-        pair = project_from_remote(parts[1]) if len(parts) >= 2 else None
-        if pair and pair[0] == hostname and pair[1] not in found:
-            found.append(pair[1])
-    return found
+    return [parts[1] for parts in (line.split() for line in out.splitlines()) if len(parts) >= 2]
 
 
-def _cached(env: Environment, host: str, project: str | None, ttl: float) -> cache.Entry | None:
+# -- the answers -------------------------------------------------------------------------------
+
+
+def _cached(
+    environ: Mapping[str, str], host: str, project: str | None, ttl: float
+) -> cache.Entry | None:
     """The cache entry, refreshed in the background when stale; waited for (bounded) if absent."""
+    directory = cache_dir(environ)
 
     def entry_of(data: dict[str, Any]) -> cache.Entry | None:
         if project is None:
             return cache.projects_entry(data, host)
         return cache.jobs_entry(data, host, project)
 
-    data = cache.load(env.cache_dir)
-    entry = entry_of(data)
+    entry = entry_of(cache.load(directory))
     if cache.is_fresh(entry, ttl):
         return entry
-    started = cache.start_refresh(env, host, project)
+    started = cache.start_refresh(environ, directory, host, project)
     if entry is None and started:
-        entry = entry_of(cache.wait_for(env.cache_dir, lambda d: entry_of(d) is not None))
+        entry = entry_of(cache.wait_for(directory, lambda d: entry_of(d) is not None))
     return entry
 
 
-def job_items(env: Environment, host: str | None, project: str | None) -> list[Item]:
-    config = _config(env)
-    name = signed_in_host(env, config, host)
+def job_items(environ: Mapping[str, str], host: str | None, project: str | None) -> list[Item]:
+    config = read_config(environ)
+    name = signed_in_host(environ, config, host)
     if name is None or config is None:
         return []
     if project is None:
-        remotes = remote_projects(config, name)
+        remotes = remote_projects(config[1], name)
         if not remotes:
             return []
         project = remotes[0]
-    entry = _cached(env, name, project, cache.JOBS_TTL)
+    entry = _cached(environ, name, project, cache.JOBS_TTL)
     items = []
     for row in (entry or {}).get("items", []):
         try:
             job_id, job_name, stage, ref = row
         except (TypeError, ValueError):
             continue
-        items.append(Item(str(job_id), f"{job_name} [{stage}] {ref}".strip()))
+        items.append((str(job_id), f"{job_name} [{stage}] {ref}".strip(), "plain"))
     return items
 
 
-def project_items(env: Environment, host: str | None) -> list[Item]:
-    config = _config(env)
-    name = signed_in_host(env, config, host)
+def project_items(environ: Mapping[str, str], host: str | None) -> list[Item]:
+    config = read_config(environ)
+    name = signed_in_host(environ, config, host)
     if name is None or config is None:
         return []
-    items = [Item(path, "git remote") for path in remote_projects(config, name)]
-    known = {item.value for item in items}
-    entry = _cached(env, name, None, cache.PROJECTS_TTL)
+    items = [(path, "git remote", "plain") for path in remote_projects(config[1], name)]
+    known = {item[0] for item in items}
+    entry = _cached(environ, name, None, cache.PROJECTS_TTL)
     for row in (entry or {}).get("items", []):
         if isinstance(row, list) and len(row) == 2 and row[0] not in known:
-            items.append(Item(str(row[0]), str(row[1])))
+            items.append((str(row[0]), str(row[1]), "plain"))
             known.add(row[0])
     return items
 
 
-def host_items(env: Environment) -> list[Item]:
-    config = _config(env)
+def host_items(environ: Mapping[str, str]) -> list[Item]:
+    config = read_config(environ)
     if config is None:
         return []
+    default, hosts = config
     items = []
-    for name, entry in sorted(config.hosts.items()):
-        notes = [entry.username or ""]
-        if name == config.default_host:
-            notes.append("(default)")
-        items.append(Item(name, " ".join(n for n in notes if n)))
+    for name, (_, username) in sorted(hosts.items()):
+        notes = " ".join(n for n in (username, "(default)" if name == default else "") if n)
+        items.append((name, notes, "plain"))
     return items
 
 
-def fast_answer(env: Environment, request: Request) -> list[Item] | None:
-    target = classify(request.args, request.incomplete)
+def fast_answer(environ: Mapping[str, str], request: Request) -> list[Item] | None:
+    _, args, incomplete = request
+    target = classify(args, incomplete)
     if target is None:
         return None
-    incomplete = request.incomplete.removeprefix(target.prefix)
-    if target.kind == "job":
-        items = job_items(env, target.host, target.project)
-    elif target.kind == "project":
-        items = project_items(env, target.host)
+    kind, project, host, prefix = target
+    incomplete = incomplete.removeprefix(prefix)
+    if kind == "job":
+        items = job_items(environ, host, project)
+    elif kind == "project":
+        items = project_items(environ, host)
     else:
-        items = host_items(env)
-    return [
-        Item(target.prefix + item.value, item.help, item.type)
-        for item in items
-        if item.value.startswith(incomplete)
-    ]
+        items = host_items(environ)
+    return [(prefix + value, help_, type_) for value, help_, type_ in items
+            if value.startswith(incomplete)]  # fmt: skip
 
 
 def slow_answer(request: Request) -> list[Item]:
@@ -346,6 +431,8 @@ def slow_answer(request: Request) -> list[Item]:
 
     from jobterm.app import build_command
 
+    _, args, incomplete = request
+
     class Resolver(ShellComplete):
         name = "jobterm"
         source_template = ""
@@ -354,7 +441,7 @@ def slow_answer(request: Request) -> list[Item]:
             return {}
 
         def get_completion_args(self) -> tuple[list[str], str]:
-            return request.args, request.incomplete
+            return args, incomplete
 
         def format_completion(self, item: Any) -> str:
             return str(item.value)
@@ -362,19 +449,19 @@ def slow_answer(request: Request) -> list[Item]:
     # Eager options' callbacks (e.g. --version) may print while the line is parsed.
     with contextlib.redirect_stdout(io.StringIO()):
         resolver = Resolver(build_command(), {}, "jobterm", COMPLETE_VAR)
-        found = resolver.get_completions(request.args, request.incomplete)
-        if not found and _wants_path(resolver, request):
-            return [Item("", "", "file")]
-    return [Item(str(c.value), str(c.help or ""), str(c.type or "plain")) for c in found]
+        found = resolver.get_completions(list(args), incomplete)
+        if not found and _wants_path(resolver, args, incomplete):
+            return [("", "", "file")]
+    return [(str(c.value), str(c.help or ""), str(c.type or "plain")) for c in found]
 
 
-def _wants_path(resolver: Any, request: Request) -> bool:
+def _wants_path(resolver: Any, args: list[str], incomplete: str) -> bool:
     """Is the word the value of a Path parameter? (typer answers those with nothing and
     leaves paths to its scripts' `-o default`; ours say `file` instead.)"""
     from typer._click.shell_completion import _resolve_context, _resolve_incomplete
 
-    ctx = _resolve_context(resolver.cli, {}, "jobterm", list(request.args))
-    obj, _ = _resolve_incomplete(ctx, list(request.args), request.incomplete)
+    ctx = _resolve_context(resolver.cli, {}, "jobterm", list(args))
+    obj, _ = _resolve_incomplete(ctx, list(args), incomplete)
     return bool(getattr(getattr(obj, "type_descriptor", None), "is_path", False))
 
 
@@ -382,20 +469,17 @@ def format_items(items: list[Item]) -> str:
     def clean(text: str) -> str:
         return " ".join(text.split()) if any(c in text for c in "\t\r\n") else text
 
-    return "".join(f"{i.type}\t{clean(i.value)}\t{clean(i.help)}\n" for i in items)
+    return "".join(f"{kind}\t{clean(value)}\t{clean(help_)}\n" for value, help_, kind in items)
 
 
 def main(environ: Mapping[str, str], out: IO[str]) -> int:
     """Answer one completion request (the shell set `_JOBTERM_COMPLETE`). Always exit 0."""
-    from jobterm.env import Environment
-
     _silence_stderr()
     try:
         request = read_request(environ)
         if request is None:
             return 0
-        env = Environment(environ=dict(environ))
-        items = fast_answer(env, request)
+        items = fast_answer(environ, request)
         if items is None:
             items = slow_answer(request)
         out.write(format_items(items))
@@ -417,28 +501,24 @@ def _silence_stderr() -> None:
 
 
 # -- typer's autocompletion callbacks (the slow path, and anyone building the click command) ---
+# typer evaluates their annotations at start-up: builtins only (`object`, not `Any`).
 
 
-def _env() -> Environment:
-    from jobterm.env import Environment
-
-    return Environment()
-
-
-def _param(ctx: Any, name: str) -> str | None:
+def _param(ctx: object, name: str) -> str | None:
     value = getattr(ctx, "params", {}).get(name)
     return value if isinstance(value, str) and value else None
 
 
-def complete_job(ctx: Any, incomplete: str) -> list[tuple[str, str]]:
-    items = job_items(_env(), _param(ctx, "host"), _param(ctx, "project"))
-    return [(i.value, i.help) for i in items if i.value.startswith(incomplete)]
+def complete_job(ctx: object, incomplete: str) -> list[tuple[str, str]]:
+    items = job_items(os.environ, _param(ctx, "host"), _param(ctx, "project"))
+    return [(value, help_) for value, help_, _ in items if value.startswith(incomplete)]
 
 
-def complete_project(ctx: Any, incomplete: str) -> list[tuple[str, str]]:
-    items = project_items(_env(), _param(ctx, "host"))
-    return [(i.value, i.help) for i in items if i.value.startswith(incomplete)]
+def complete_project(ctx: object, incomplete: str) -> list[tuple[str, str]]:
+    items = project_items(os.environ, _param(ctx, "host"))
+    return [(value, help_) for value, help_, _ in items if value.startswith(incomplete)]
 
 
-def complete_host(ctx: Any, incomplete: str) -> list[tuple[str, str]]:
-    return [(i.value, i.help) for i in host_items(_env()) if i.value.startswith(incomplete)]
+def complete_host(ctx: object, incomplete: str) -> list[tuple[str, str]]:
+    items = host_items(os.environ)
+    return [(value, help_) for value, help_, _ in items if value.startswith(incomplete)]

@@ -12,25 +12,31 @@ when the entry is older than its TTL (or missing) it starts `python -m jobterm.c
 refresh ...` as a detached process (own session, no terminal, stdio on /dev/null, so it can
 never prompt and the shell never waits for it). Only for a *missing* entry does the request
 wait, at most `WAIT_BOUND` seconds, for that process to fill it in. A lock file per entry keeps
-a burst of Tab presses from starting a crowd of refreshers.
+a burst of Tab presses from starting a crowd of refreshers. A refresh that fails still stamps
+the entry (keeping its items, or emptying them when the session is gone), so the next Tabs
+neither wait nor start another refresher before the TTL passes.
 
 `jobterm jobs` writes what it fetched here too, so listing jobs warms completion.
+
+Imported on every Tab: only os, sys, time and json at module level (no pathlib, typing).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
 import time
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
+    from typing import Any
 
     from jobterm.env import Environment
+
+    Entry = dict[str, Any]
+    PathLike = str | os.PathLike[str]
 
 CACHE_FILE = "completion.json"
 VERSION = 1
@@ -38,18 +44,18 @@ JOBS_TTL = 30.0  # running jobs come and go: refresh after half a minute
 PROJECTS_TTL = 3600.0  # the projects a user is a member of change rarely
 WAIT_BOUND = 0.5  # the longest a completion request waits on the network (via the refresher)
 LOCK_AGE = 30.0  # a refresher's lock older than this is taken to be dead
-
-Entry = dict[str, Any]
-
-
-def cache_path(cache_dir: Path) -> Path:
-    return cache_dir / CACHE_FILE
+PROTOCOL_VARS = frozenset({"_JOBTERM_COMPLETE", "COMP_WORDS", "COMP_CWORD"})
 
 
-def load(cache_dir: Path) -> dict[str, Any]:
+def cache_path(cache_dir: PathLike) -> str:
+    return os.path.join(os.fspath(cache_dir), CACHE_FILE)
+
+
+def load(cache_dir: PathLike) -> dict[str, Any]:
     """The whole cache; an empty one when missing or unreadable (completion must not fail)."""
     try:
-        data = json.loads(cache_path(cache_dir).read_text(encoding="utf-8"))
+        with open(cache_path(cache_dir), encoding="utf-8") as handle:
+            data = json.load(handle)
     except (OSError, ValueError):
         return {"version": VERSION, "hosts": {}}
     if not isinstance(data, dict) or data.get("version") != VERSION:
@@ -59,11 +65,11 @@ def load(cache_dir: Path) -> dict[str, Any]:
     return data
 
 
-def _save(cache_dir: Path, data: dict[str, Any]) -> None:
+def _save(cache_dir: PathLike, data: dict[str, Any]) -> None:
     """Atomic write (a reader never sees half a file), private to the user."""
     path = cache_path(cache_dir)
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    tmp = os.path.join(os.path.dirname(path), f".{CACHE_FILE}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.write(fd, json.dumps(data, separators=(",", ":")).encode("utf-8"))
@@ -72,7 +78,7 @@ def _save(cache_dir: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def _update(cache_dir: Path, host: str, change: Any) -> None:
+def _update(cache_dir: PathLike, host: str, change: Callable[[dict[str, Any]], None]) -> None:
     """Read, change one host's part, write. Last writer wins: entries are cheap to refetch."""
     data = load(cache_dir)
     hosts: dict[str, Any] = data["hosts"]
@@ -80,8 +86,10 @@ def _update(cache_dir: Path, host: str, change: Any) -> None:
     if not isinstance(part, dict):
         part = hosts[host] = {}
     change(part)
-    with contextlib.suppress(OSError):
+    try:  # noqa: SIM105 - contextlib would cost an import on every Tab
         _save(cache_dir, data)
+    except OSError:
+        pass  # no cache, no harm: completion asks again next time
 
 
 def host_part(data: Mapping[str, Any], host: str) -> Mapping[str, Any]:
@@ -116,7 +124,7 @@ def job_row(job: Mapping[str, Any]) -> list[Any]:
 
 
 def remember_jobs(
-    cache_dir: Path, host: str, project: str, jobs: Iterable[Mapping[str, Any]]
+    cache_dir: PathLike, host: str, project: str, jobs: Iterable[Mapping[str, Any]]
 ) -> None:
     """Record the user's running jobs of `project` (as typed: path or id) on `host`."""
     rows = [job_row(job) for job in jobs]
@@ -130,7 +138,9 @@ def remember_jobs(
     _update(cache_dir, host, change)
 
 
-def remember_projects(cache_dir: Path, host: str, projects: Iterable[Mapping[str, Any]]) -> None:
+def remember_projects(
+    cache_dir: PathLike, host: str, projects: Iterable[Mapping[str, Any]]
+) -> None:
     rows = [
         [str(p["path_with_namespace"]), str(p.get("name_with_namespace") or p.get("name") or "")]
         for p in projects
@@ -143,50 +153,46 @@ def remember_projects(cache_dir: Path, host: str, projects: Iterable[Mapping[str
     _update(cache_dir, host, change)
 
 
-def touch_entry(cache_dir: Path, host: str, project: str | None) -> None:
+def touch_entry(cache_dir: PathLike, host: str, project: str | None) -> None:
     """Mark an entry as just checked, keeping its items (the refresh failed; retry after TTL)."""
 
     def change(part: dict[str, Any]) -> None:
         if project is None:
             entry = part.setdefault("projects", {"items": []})
         else:
-            table = part.setdefault("jobs", {})
-            entry = table.setdefault(project, {"items": []})
+            entry = part.setdefault("jobs", {}).setdefault(project, {"items": []})
         entry["t"] = time.time()
 
     _update(cache_dir, host, change)
 
 
-def forget_host(cache_dir: Path, host: str) -> None:
+def forget_host(cache_dir: PathLike, host: str) -> None:
     """Drop everything cached for `host` (signed out, or its session is gone)."""
-
-    def change(part: dict[str, Any]) -> None:
-        part.clear()
-
-    _update(cache_dir, host, change)
+    _update(cache_dir, host, lambda part: part.clear())
 
 
 # -- background refresh ------------------------------------------------------------------------
 
 
-def _lock_path(cache_dir: Path, host: str, project: str | None) -> Path:
+def _lock_path(cache_dir: PathLike, host: str, project: str | None) -> str:
     import hashlib
 
     key = hashlib.sha256(f"{host}\0{project or ''}".encode()).hexdigest()[:16]
-    return cache_dir / f".refresh-{key}.lock"
+    return os.path.join(os.fspath(cache_dir), f".refresh-{key}.lock")
 
 
-def _take_lock(path: Path) -> bool:
+def _take_lock(path: str) -> bool:
     """True if we may start a refresher (no live one holds the lock)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
     try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        fd = os.open(path, flags, 0o600)
     except FileExistsError:
         try:
-            if time.time() - path.stat().st_mtime < LOCK_AGE:
+            if time.time() - os.stat(path).st_mtime < LOCK_AGE:
                 return False
-            path.unlink()
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.unlink(path)  # its refresher died: take over
+            fd = os.open(path, flags, 0o600)
         except OSError:
             return False
     except OSError:
@@ -195,42 +201,47 @@ def _take_lock(path: Path) -> bool:
     return True
 
 
-def start_refresh(env: Environment, host: str, project: str | None) -> bool:
+def _unlock(cache_dir: PathLike, host: str, project: str | None) -> None:
+    try:  # noqa: SIM105 - contextlib would cost an import on every Tab
+        os.unlink(_lock_path(cache_dir, host, project))
+    except OSError:
+        pass
+
+
+def start_refresh(
+    environ: Mapping[str, str], cache_dir: PathLike, host: str, project: str | None
+) -> bool:
     """Start a detached refresher for one entry (`project=None`: the project list).
 
     Returns False when one is already running. Never raises: completion must not fail.
     """
     import subprocess
 
-    cache_dir = env.cache_dir
-    lock = _lock_path(cache_dir, host, project)
-    if not _take_lock(lock):
+    if not _take_lock(_lock_path(cache_dir, host, project)):
         return False
     argv = [sys.executable, "-m", "jobterm.completion_cache", "refresh", host]
     argv += ["--project", project] if project is not None else ["--projects"]
-    environ = {k: v for k, v in env.environ.items() if k not in _PROTOCOL_VARS}
-    environ["JOBTERM_CACHE_DIR"] = str(cache_dir)
+    child_env = {k: v for k, v in environ.items() if k not in PROTOCOL_VARS}
+    child_env["JOBTERM_CACHE_DIR"] = os.fspath(cache_dir)
     try:
         subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,  # the shell reads our stdout until every writer is gone
             stderr=subprocess.DEVNULL,
-            env=environ,
+            env=child_env,
             start_new_session=True,  # no controlling terminal: it cannot prompt
             close_fds=True,
         )
     except OSError:
-        with contextlib.suppress(OSError):
-            lock.unlink()
+        _unlock(cache_dir, host, project)
         return False
     return True
 
 
-_PROTOCOL_VARS = frozenset({"_JOBTERM_COMPLETE", "COMP_WORDS", "COMP_CWORD"})
-
-
-def wait_for(cache_dir: Path, present: Any, bound: float = WAIT_BOUND) -> dict[str, Any]:
+def wait_for(
+    cache_dir: PathLike, present: Callable[[dict[str, Any]], bool], bound: float = WAIT_BOUND
+) -> dict[str, Any]:
     """Poll the cache until `present(data)` is true or `bound` seconds pass; the last data."""
     deadline = time.monotonic() + bound
     while True:
@@ -256,14 +267,15 @@ def refresh(env: Environment, host: str, project: str | None) -> int:
                 remember_jobs(cache_dir, host, project, my_running_jobs(gl, project))
         return 0
     except AuthError:
-        forget_host(cache_dir, host)  # signed out or expired: offer nothing, as when signed out
+        # Signed out or expired: offer nothing, as when signed out (an empty, fresh entry).
+        forget_host(cache_dir, host)
+        touch_entry(cache_dir, host, project)
         return 3
     except (JobtermError, OSError, ValueError, KeyError, TypeError):
         touch_entry(cache_dir, host, project)  # keep what we had; try again after the TTL
         return 1
     finally:
-        with contextlib.suppress(OSError):
-            _lock_path(cache_dir, host, project).unlink()
+        _unlock(cache_dir, host, project)
 
 
 def main(argv: list[str]) -> int:
