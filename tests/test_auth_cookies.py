@@ -181,3 +181,14 @@ def test_store_applies_set_cookie_and_renders_headers() -> None:
     store.drop_session()
     assert not store.has_session
     assert "remember_user_token" in store.cookies
+
+
+@given(st.lists(st.text(max_size=80), max_size=6))
+def test_set_cookie_never_crashes_and_keeps_headers_sendable(headers: list[str]) -> None:
+    store = CookieStore.of({"_gitlab_session": "abc"})
+    store.apply(headers, NOW)
+    for name, value in store.cookies.items():
+        assert name
+        assert value
+        assert ";" not in name
+        assert "=" not in name
