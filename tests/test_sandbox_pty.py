@@ -101,16 +101,13 @@ def test_environment_is_exactly_what_was_given(tmp_path: Path) -> None:
 
     async def main() -> bytes:
         shell = await PtyShell.start(["sh"], cwd=tmp_path, env={**ENV, "CI_JOB_ID": "7"})
-        await shell.write(b"env; exit\n")
+        # Prefixed: the echo of the typed line and the prompt may land anywhere in the output.
+        await shell.write(b"env | sed 's/^/ENV:/'; exit\n")
         output = await read_to_eof(shell)
         await shell.close()
         return output
 
-    names = {
-        line.split("=", 1)[0]
-        for line in run(main).decode().replace("\r", "").splitlines()
-        if "=" in line and not line.startswith("$")
-    }
+    names = set(re.findall(r"ENV:(\w+)=", run(main).decode()))
     assert {"CI_JOB_ID", "PATH", "HOME"} <= names
     assert "TERM" not in names
     assert "PYTEST_CURRENT_TEST" not in names  # nothing of the server's environment leaks
@@ -173,25 +170,27 @@ def test_close_all_kills_shells_their_background_jobs_and_closes_fds(tmp_path: P
 
     async def main() -> list[int]:
         pool = ShellPool()
-        pids = []
-        for argv in (["bash", "-l"], ["dash"], ["bash", "-l"]):
-            shell = await pool.start(argv, cwd=tmp_path, env=ENV)
-            # A background job in its own process group, and one ignoring SIGHUP.
-            await shell.write(
-                b"sleep 300 & echo BG=$!; (trap '' HUP; exec sleep 301) & echo BG=$!\n"
-            )
-            output = await read_until(shell, b"BG=")
-            output += await read_until(shell, b"BG=")
-            output += await read_until(shell, b"\n")
-            pids.append(shell.pid)
-            pids += [int(x.split(b"\r")[0]) for x in output.split(b"BG=")[1:] if x[:1].isdigit()]
-        assert len(pool) == 3
-        await pool.close_all()
+        pids: list[int] = []
+        try:
+            for argv in (["bash", "-l"], ["dash"], ["bash", "-l"]):
+                shell = await pool.start(argv, cwd=tmp_path, env=ENV)
+                pids.append(shell.pid)
+                # A background job in its own process group, and one ignoring SIGHUP.
+                await shell.write(
+                    b"sleep 300 & echo B''G=$!; (trap '' HUP; exec sleep 301) & echo B''G=$!\n"
+                )
+                output = b""
+                while len(BACKGROUND.findall(output)) < 2:
+                    output += await asyncio.wait_for(shell.read(), scaled(10))
+                pids += [int(pid) for pid in BACKGROUND.findall(output)]
+            assert len(pool) == 3
+        finally:
+            await pool.close_all()  # even when the test fails: no sleeps left behind
         assert len(pool) == 0
         return pids
 
     pids = run(main)
-    assert len(pids) >= 7
+    assert len(pids) == 9
     assert [pid for pid in pids if not wait_gone(pid)] == []
     assert open_fds() == before  # every PTY master closed
 
