@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pexpect
 import pytest
 
 from fixtures_auth import auth_env_for, jobterm, login_stdin
@@ -196,27 +195,30 @@ def test_stdin_ends_and_no_stdin(world: Any) -> None:
 def test_command_exiting_before_reading_all_input(world: Any) -> None:
     _, env = world
     # stdin stays open and silent: the command's end must end the run anyway.
-    with subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jobterm",
-            "exec",
-            JOBS["dash"],
-            "-p",
-            "demo/webapp",
-            "--",
-            "echo",
-            "done",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    ) as proc:
-        out, err = proc.communicate(timeout=scaled(30))
-        assert proc.stdin is not None
-    assert (proc.returncode, out) == (0, b"done\n"), err
+    read_end, write_end = os.pipe()
+    try:
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "jobterm",
+                "exec",
+                JOBS["dash"],
+                "-p",
+                "demo/webapp",
+                "--",
+                "echo",
+                "done",
+            ],
+            stdin=read_end,
+            capture_output=True,
+            env=env,
+            timeout=scaled(30),
+        )
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    assert (result.returncode, result.stdout) == (0, b"done\n"), result.stderr
 
 
 # ------------------------------------------------------------------ ending early
@@ -299,21 +301,12 @@ def test_failures_before_running_exit_255(world: Any) -> None:
 # ------------------------------------------------------------------ --tty
 
 
-def test_tty_gives_the_local_size_and_a_terminal(world: Any) -> None:
+def test_tty_gives_the_local_size_and_a_terminal(world: Any, spawn_jobterm: Any) -> None:
     _, env = world
-    args = [
-        "-m",
-        "jobterm",
-        "exec",
-        JOBS["dash"],
-        "-p",
-        "demo/webapp",
-        "-t",
-        "-c",
-        "stty size; tty >/dev/null && echo on-a-tty; exit 4",
-    ]
-    child = pexpect.spawn(sys.executable, args, env=env, dimensions=(33, 101), timeout=scaled(30))
-    child.expect(pexpect.EOF)
-    child.close()
-    assert b"33 101\r\non-a-tty\r\n" in child.before
-    assert child.exitstatus == 4
+    line = "stty size; tty >/dev/null && echo on-a-tty; exit 4"
+    run = spawn_jobterm(
+        ["exec", JOBS["dash"], "-p", "demo/webapp", "-t", "-c", line], env, rows=33, cols=101
+    )
+    run.child.expect("33 101\r\non-a-tty\r\n", timeout=scaled(30))
+    assert run.wait_done() == 4
+    assert run.terminal_restored()

@@ -96,7 +96,10 @@ class ExecRun:
             self._timers.append(self._loop.call_later(self.options.timeout, self._timed_out))
         self._spawn(self._pump())
         try:
-            await self.conn.send(self.proto.bootstrap)
+            try:
+                await self.conn.send(self.proto.bootstrap)
+            except SessionEnded:
+                raise _dropped() from None
             status = await self._result
             await self._stdout.drain()
             if self._stderr is not None:
