@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jobterm.core.cookies import CookieInputError, parse_cookie_input
+from jobterm.core.cookies import CookieInputError, is_session_name, parse_cookie_input
 from jobterm.core.hosts import Host, parse_host
 from jobterm.env import Environment
 from jobterm.errors import AuthError, JobtermError, UsageError
-from jobterm.gitlab.config import HostConfig, load_config
+from jobterm.gitlab.config import Config, HostConfig, load_config
 from jobterm.gitlab.credentials import Secrets, SecretStore, storage_for
 from jobterm.gitlab.http import WebClient
 from jobterm.gitlab.session import web_client
@@ -91,25 +91,10 @@ class Asker:
 def run_login(env: Environment, options: LoginOptions) -> LoginResult:
     _check_options(options)
     config = load_config(env)
-    text = options.host or env.environ.get("GITLAB_HOST") or config.default_host
-    if not text:
-        raise UsageError("which GitLab?", "run `jobterm login gitlab.example.com`")
-    host = parse_host(text)
-    old = config.hosts.get(host.name)
-    if old is not None and "://" not in text:
-        host = old.host
-    entry = HostConfig(
-        base_url=host.base_url,
-        ca_cert=str(options.ca_cert.resolve())
-        if options.ca_cert
-        else (old.ca_cert if old else None),
-        insecure_http=options.insecure_http or (old.insecure_http if old else False),
-        secrets=storage_for(options.insecure_storage),
-    )
+    host, old, entry = _host_entry(env, config, options)
     store = SecretStore(env)
     store.check_usable(host.name, entry.secrets)  # fail before asking for anything
-    old_secrets = _old_secrets(store, host, old)
-    web = web_client(env, host, entry, _known_sign_in(old_secrets))
+    web = web_client(env, host, entry, _known_sign_in(_old_secrets(store, host, old)))
     try:
         secrets, user = _sign_in(env, web, options)
     finally:
@@ -120,16 +105,35 @@ def run_login(env: Environment, options: LoginOptions) -> LoginResult:
     if old is not None and old.secrets != entry.secrets:
         _drop_old(store, host, old)
     config.hosts[host.name] = entry
-    if config.default_host is None or config.default_host not in config.hosts:
+    if config.default_host not in config.hosts:
         config.default_host = host.name
     config.save()
+    web_session = any(is_session_name(name) for name in secrets.cookies)
     return LoginResult(
-        host,
-        entry.username or "?",
-        bool(secrets.cookies) and any(n.startswith("_gitlab_session") for n in secrets.cookies),
-        secrets.token is not None,
+        host, entry.username or "?", web_session, secrets.token is not None,
         store.describe(entry.secrets),
+    )  # fmt: skip
+
+
+def _host_entry(
+    env: Environment, config: Config, options: LoginOptions
+) -> tuple[Host, HostConfig | None, HostConfig]:
+    """The host to sign in to, its old config entry if any, and its new one."""
+    text = options.host or env.environ.get("GITLAB_HOST") or config.default_host
+    if not text:
+        raise UsageError("which GitLab?", "run `jobterm login gitlab.example.com`")
+    host = parse_host(text)
+    old = config.hosts.get(host.name)
+    if old is not None and "://" not in text:
+        host = old.host  # a bare name keeps the scheme it was signed in with
+    ca_cert = str(options.ca_cert.resolve()) if options.ca_cert else None
+    entry = HostConfig(
+        base_url=host.base_url,
+        ca_cert=ca_cert or (old.ca_cert if old else None),
+        insecure_http=options.insecure_http or (old.insecure_http if old else False),
+        secrets=storage_for(options.insecure_storage),
     )
+    return host, old, entry
 
 
 def _check_options(options: LoginOptions) -> None:
