@@ -136,6 +136,14 @@ def test_logout_revokes_on_server_and_removes_secrets(
     assert "not signed in" in result.stderr
 
 
+def test_secrets_lost_from_the_keyring(demo_env: dict[str, str]) -> None:
+    keyring_file(demo_env).unlink()
+    result = probe(demo_env)
+    assert result.returncode == 3
+    assert "no stored session for" in one_line(result.stderr)
+    assert "jobterm login" in result.stderr
+
+
 def test_logout_when_the_server_is_gone_still_forgets(
     make_sandbox: MakeSandbox, signed_in: SignedIn
 ) -> None:

@@ -98,6 +98,10 @@ def open_gitlab(
     else:
         gitlab = _signed_in(env, resolved, entry, env_token)
     try:
+        if not gitlab.has_web_session and not gitlab.token:
+            raise AuthError(
+                f"no stored session for {resolved.name}", f"run `jobterm login {resolved.name}`"
+            )
         if need_web_session and not gitlab.has_web_session:
             raise web_session_required(resolved)
         if check:
