@@ -16,10 +16,20 @@ import time
 from pathlib import Path
 from typing import Any
 
+from fixtures_auth import auth_env_for, jobterm, login_stdin
 from util import scaled
 
 PROMPT_WAIT = 20
 ANSI_CSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def sign_in(sandbox: Any, root: Path, username: str = "demo") -> dict[str, str]:
+    """Sign in once for a whole module (the `signed_in` fixture does it for every test)."""
+    env = auth_env_for(root, sandbox.url)
+    args = ["login", sandbox.url, "--username", username, "--password-stdin"]
+    result = jobterm(args, env, stdin=login_stdin(sandbox, username))
+    assert result.returncode == 0, result.stderr
+    return env
 
 
 def start_attach(spawn_jobterm: Any, env: dict[str, str], job: str = "101", *extra: str) -> Any:

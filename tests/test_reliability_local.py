@@ -18,6 +18,7 @@ from reliability import (
     ready,
     secrets_of,
     shown,
+    sign_in,
     start_attach,
     vm_kb,
     wait_terminal_free,
@@ -25,6 +26,12 @@ from reliability import (
 from util import scaled
 
 END = b"END-42"
+
+
+@pytest.fixture(scope="module")
+def signed_in_env(sandbox, tmp_path_factory):
+    """`demo`, signed in once for this module's tests."""
+    return sign_in(sandbox, tmp_path_factory.mktemp("demo"))
 
 
 @pytest.fixture(autouse=True)

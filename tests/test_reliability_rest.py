@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from fixtures_auth import jobterm
-from reliability import assert_no_secrets, closing_line, secrets_of, shown, start_attach
+from reliability import assert_no_secrets, closing_line, secrets_of, shown, sign_in, start_attach
 
 Fault = Callable[..., None]
 
@@ -25,6 +25,12 @@ CASES = [
     pytest.param({"kind": "html"}, 9, "HTML page", id="html-not-json"),
     pytest.param({"kind": "sign_in_redirect"}, 3, "jobterm login", id="redirect-to-sign-in"),
 ]
+
+
+@pytest.fixture(scope="module")
+def signed_in_env(sandbox, tmp_path_factory):
+    """`demo`, signed in once for this module's tests."""
+    return sign_in(sandbox, tmp_path_factory.mktemp("demo"))
 
 
 @pytest.fixture

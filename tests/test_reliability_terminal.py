@@ -19,11 +19,18 @@ from reliability import (
     ready,
     secrets_of,
     shown,
+    sign_in,
     start_attach,
     wait_terminal_free,
 )
 
 Faults = Callable[..., None]
+
+
+@pytest.fixture(scope="module")
+def signed_in_env(sandbox, tmp_path_factory):
+    """`demo`, signed in once for this module's tests."""
+    return sign_in(sandbox, tmp_path_factory.mktemp("demo"))
 
 
 @pytest.fixture
@@ -65,7 +72,9 @@ def test_drop_mid_stream_keeps_every_byte_sent_before_it(
     numbers = [int(n) for n in re.findall(r"(?m)^(\d+)\r$", text)]
     start = numbers.index(1)
     seq = numbers[start:]
-    assert seq == list(range(1, len(seq) + 1))
+    # The drop may cut the last number short ("2295" of 22959): a prefix of the next one.
+    assert seq[:-1] == list(range(1, len(seq)))
+    assert str(len(seq)).startswith(str(seq[-1]))
     seq_bytes = sum(len(str(n)) + 2 for n in seq)
     assert limit - 4000 < seq_bytes <= limit
 
