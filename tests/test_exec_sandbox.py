@@ -28,6 +28,13 @@ SHELLS = ["bash", "dash", BUSYBOX]
 #: Jobs of demo/webapp by shell: 101 (bash -l) and 102 (dash) are the defaults.
 JOBS = {"bash": "101", "dash": "102", "busybox": "110"}
 VICTIM = "111"  # a job whose session tests drop
+NOISY = "112"  # a shell with a banner, a title escape and a prompt that imitates markers
+NOISY_SHELL = [
+    "sh",
+    "-c",
+    "echo 'Welcome to the noisy job'; printf '\\033]0;title\\007#jt:'; "
+    "PS1='\033[1m#jt:ffff:R. noisy\033[0m $ ' exec sh -i",
+]
 
 
 def _job(job_id: int, name: str, shell: list[str]) -> dict[str, Any]:
@@ -46,7 +53,7 @@ def _job(job_id: int, name: str, shell: list[str]) -> dict[str, Any]:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SandboxInfo, dict[str, str]]]:
     """A sandbox with a busybox job and a job to drop, and a signed-in environment."""
     workdir = tmp_path_factory.mktemp("exec")
-    jobs = [_job(111, "victim", ["dash"])]
+    jobs = [_job(111, "victim", ["dash"]), _job(112, "noisy", NOISY_SHELL)]
     if HAVE_BUSYBOX:
         jobs.append(_job(110, "busybox", ["busybox", "sh"]))
     sandbox = launch_sandbox({"jobs": jobs}, (), workdir)
@@ -149,6 +156,12 @@ def test_shell_line_and_merged_stderr(world: Any) -> None:
     result = run_exec(env, JOBS["dash"], "-c", "echo out; echo err >&2; echo a b | wc -w")
     assert result.returncode == 0
     assert result.stdout == b"out\nerr\n2\n"  # a pipe, so no \r\n and one stream
+
+
+def test_banner_and_prompt_do_not_leak(world: Any) -> None:
+    _, env = world
+    result = run_exec(env, NOISY, "--", "printf", "%s", "clean")
+    assert (result.returncode, result.stdout, result.stderr) == (0, b"clean", b"")
 
 
 def test_output_imitating_the_framing(world: Any) -> None:
@@ -296,6 +309,15 @@ def test_failures_before_running_exit_255(world: Any) -> None:
     one_line(result.stderr)
     usage = run_exec(env, JOBS["dash"])
     assert usage.returncode == 2
+
+
+def test_interactive_stdin_from_a_terminal(world: Any, spawn_jobterm: Any) -> None:
+    _, env = world
+    run = spawn_jobterm(["exec", JOBS["dash"], "-p", "demo/webapp", "-i", "--", "wc", "-c"], env)
+    run.child.send("hello\n")
+    run.child.sendeof()  # Ctrl-D on the local terminal: end of the command's input
+    run.child.expect("6\r\n", timeout=scaled(30))
+    assert run.wait_done() == 0
 
 
 # ------------------------------------------------------------------ --tty
