@@ -118,11 +118,11 @@ def startup_lines(start: Figures) -> list[str]:
     return lines
 
 
-def memory_lines(mem: Figures) -> list[str]:
+def memory_lines(mem: Figures, size_mib: Any = "?") -> list[str]:
     lines = ["Peak RSS of jobterm (VmHWM)", _row("", "at prompt", "peak", "")]
     for key, label in (
-        ("attach", "attach: 200 MiB out + 10 MB paste"),
-        ("exec", "exec: 200 MiB out"),
+        ("attach", f"attach: {size_mib} MiB out + the paste"),
+        ("exec", f"exec: {size_mib} MiB out"),
     ):
         value = mem.get(key)
         if value is None:
@@ -144,7 +144,7 @@ def render(results: Figures) -> str:
         throughput_lines(results.get("output", {})),
         paste_lines(results.get("paste", na("not run"))),
         startup_lines(results.get("startup", {})),
-        memory_lines(results.get("memory", {})),
+        memory_lines(results.get("memory", {}), results.get("output", {}).get("size_mib", "?")),
     ]
     return "\n\n".join("\n".join(p) for p in parts)
 
