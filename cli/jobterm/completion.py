@@ -135,14 +135,18 @@ def read_request(environ: Mapping[str, str]) -> Request | None:
     return shell, args, incomplete
 
 
-def classify(args: list[str], incomplete: str) -> Target | None:
-    """Which dynamic value the word is, or None when typer has to decide."""
+def classify(
+    args: list[str],
+    incomplete: str,
+    commands: dict[str, tuple[frozenset[str], frozenset[str], bool]] = COMMANDS,
+) -> Target | None:
+    """Which dynamic value the word is, or None when it is none of them (or typer must say)."""
     i = 0
     while i < len(args) and args[i] in ROOT_FLAGS:
         i += 1
-    if i >= len(args) or args[i] not in COMMANDS:
+    if i >= len(args) or args[i] not in commands:
         return None
-    values, flags, has_job = COMMANDS[args[i]]
+    values, flags, has_job = commands[args[i]]
     rest = args[i + 1 :]
     if rest and rest[-1] == "=":  # bash splits `--project=gr` into `--project`, `=`, `gr`
         rest = rest[:-1]
@@ -406,10 +410,15 @@ def host_items(environ: Mapping[str, str]) -> list[Item]:
 
 
 def fast_answer(environ: Mapping[str, str], request: Request) -> list[Item] | None:
+    """The answer without typer, or None when only typer can give it."""
+    from jobterm import completion_spec
+
     _, args, incomplete = request
-    target = classify(args, incomplete)
+    spec = completion_spec.load(cache_dir(environ))
+    table = completion_spec.commands_table(spec) if spec is not None else COMMANDS
+    target = classify(args, incomplete, table)
     if target is None:
-        return None
+        return completion_spec.answer(spec, args, incomplete) if spec is not None else None
     kind, project, host, prefix = target
     incomplete = incomplete.removeprefix(prefix)
     if kind == "job":
@@ -422,13 +431,15 @@ def fast_answer(environ: Mapping[str, str], request: Request) -> list[Item] | No
             if value.startswith(incomplete)]  # fmt: skip
 
 
-def slow_answer(request: Request) -> list[Item]:
-    """Ask typer (click's resolution of the command line) for everything else."""
+def slow_answer(request: Request, environ: Mapping[str, str] | None = None) -> list[Item]:
+    """Ask typer (click's resolution of the command line) for everything else; also write
+    the CLI's spec to the cache, so the next Tab need not (`completion_spec`)."""
     import contextlib
     import io
 
     from typer._click.shell_completion import ShellComplete
 
+    from jobterm import completion_spec
     from jobterm.app import build_command
 
     _, args, incomplete = request
@@ -446,9 +457,12 @@ def slow_answer(request: Request) -> list[Item]:
         def format_completion(self, item: Any) -> str:
             return str(item.value)
 
+    cli = build_command()
+    if environ is not None:
+        completion_spec.save(cache_dir(environ), completion_spec.build(cli))
     # Eager options' callbacks (e.g. --version) may print while the line is parsed.
     with contextlib.redirect_stdout(io.StringIO()):
-        resolver = Resolver(build_command(), {}, "jobterm", COMPLETE_VAR)
+        resolver = Resolver(cli, {}, "jobterm", COMPLETE_VAR)
         found = resolver.get_completions(list(args), incomplete)
         if not found and _wants_path(resolver, args, incomplete):
             return [("", "", "file")]
@@ -481,7 +495,7 @@ def main(environ: Mapping[str, str], out: IO[str]) -> int:
             return 0
         items = fast_answer(environ, request)
         if items is None:
-            items = slow_answer(request)
+            items = slow_answer(request, environ)
         out.write(format_items(items))
         out.flush()
     except Exception:  # noqa: S110 - a failed completion offers nothing; it never shows errors

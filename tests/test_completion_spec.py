@@ -1,0 +1,107 @@
+"""The cached CLI spec answers verbs and options as typer does, without importing typer."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from completion_helpers import candidates, complete, imported_modules, isolated_env
+from jobterm import completion, completion_spec
+from jobterm.app import build_command
+
+LINES = [
+    "jobterm ",
+    "jobterm a",
+    "jobterm -",
+    "jobterm --",
+    "jobterm --debug ",
+    "jobterm --debug j",
+    "jobterm --debug --",
+    "jobterm attach -",
+    "jobterm attach --",
+    "jobterm attach --wa",
+    "jobterm attach --wait --",
+    "jobterm attach --escape-char ^] --no-resize -",
+    "jobterm attach --record ",
+    "jobterm attach --record out.cast -",
+    "jobterm attach --wait-timeout ",
+    "jobterm attach 101 ",
+    "jobterm attach 101 -",
+    "jobterm jobs ",
+    "jobterm jobs --json -",
+    "jobterm jobs -p demo/webapp --",
+    "jobterm login -",
+    "jobterm logout --",
+    "jobterm auth ",
+    "jobterm sandbox --",
+    "jobterm exec -",
+    "jobterm exec 101 -- ",
+    "jobterm nosuchverb ",
+    "jobterm attach --nosuch ",
+]
+
+
+def typer_answer(line: str) -> list[tuple[str, str, str]]:
+    request = completion.read_request(_environ(line))
+    assert request is not None
+    return completion.slow_answer(request)
+
+
+def _environ(line: str) -> dict[str, str]:
+    words = completion.split_words(line)
+    index = len(words) if line.endswith(" ") else len(words) - 1
+    return {"_JOBTERM_COMPLETE": "complete_bash", "COMP_WORDS": line, "COMP_CWORD": str(index)}
+
+
+@pytest.fixture(scope="module")
+def spec() -> completion_spec.Spec:
+    return completion_spec.build(build_command())
+
+
+@pytest.mark.parametrize("line", LINES)
+def test_spec_agrees_with_typer(spec: completion_spec.Spec, line: str) -> None:
+    request = completion.read_request(_environ(line))
+    assert request is not None
+    _, args, incomplete = request
+    mine = completion_spec.answer(spec, args, incomplete)
+    if mine is None:
+        return  # the fast path hands this one to typer: nothing to compare
+    assert mine == typer_answer(line)
+
+
+def test_spec_decides_the_common_lines(spec: completion_spec.Spec) -> None:
+    """The point of the spec: verbs and option names never need typer."""
+    for line in ("jobterm ", "jobterm j", "jobterm --", "jobterm attach --", "jobterm jobs -"):
+        request = completion.read_request(_environ(line))
+        assert request is not None
+        assert completion_spec.answer(spec, request[1], request[2]), line
+
+
+def test_first_tab_writes_the_spec_then_typer_stays_away(tmp_path: Path) -> None:
+    env = isolated_env(tmp_path)
+    first = complete(env, "bash", "jobterm ")
+    assert ("plain", "attach", "Open the terminal of a running job, like...") in candidates(first)
+    spec_file = Path(env["JOBTERM_CACHE_DIR"]) / completion_spec.SPEC_FILE
+    assert spec_file.exists()
+    assert candidates(complete(env, "zsh", "jobterm ")) == candidates(first)
+    modules = imported_modules(
+        dict(
+            env, _JOBTERM_COMPLETE="complete_bash", COMP_WORDS="jobterm attach --", COMP_CWORD="2"
+        ),
+        [],
+    )
+    assert "typer" not in modules
+
+
+def test_a_changed_cli_rebuilds_the_spec(tmp_path: Path, spec: completion_spec.Spec) -> None:
+    directory = str(tmp_path)
+    completion_spec.save(directory, spec)
+    assert completion_spec.load(directory) == spec
+    stale = dict(spec, fingerprint="0.0.0:1:0")
+    completion_spec.save(directory, stale)
+    assert completion_spec.load(directory) is None
+    (tmp_path / completion_spec.SPEC_FILE).write_text("{broken")
+    assert completion_spec.load(directory) is None
+    assert os.path.basename(completion_spec.SPEC_FILE) == "cli-spec.json"
