@@ -2,13 +2,15 @@
 and host lookup all keep the `/gitlab` prefix.
 
 The sandbox serves at `/`, so a small reverse proxy puts it under `/gitlab`, rewriting what
-GitLab itself would write with the prefix: redirect locations and form actions.
+GitLab itself would write with the prefix: redirect locations and form actions. The same
+proxy can make a sign-in POST carry a stale CSRF token, to test the 422 path end to end.
 """
 
 from __future__ import annotations
 
 import http.server
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -26,7 +28,12 @@ ROOT = "/gitlab"
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "date", "server"}
 
 
-def proxy_handler(upstream: str, public: list[str]) -> type[http.server.BaseHTTPRequestHandler]:
+def proxy_handler(
+    upstream: str, public: list[str], tamper: list[int]
+) -> type[http.server.BaseHTTPRequestHandler]:
+    """A prefixing proxy; the first `tamper[0]` sign-in POSTs get a stale CSRF token, as
+    when a session expired between showing the form and posting it."""
+
     class Proxy(http.server.BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: object) -> None:
             pass
@@ -37,6 +44,14 @@ def proxy_handler(upstream: str, public: list[str]) -> type[http.server.BaseHTTP
                 return
             length = int(self.headers.get("content-length") or 0)
             body = self.rfile.read(length) if length else None
+            if (
+                body
+                and self.command == "POST"
+                and self.path.endswith("/users/sign_in")
+                and tamper[0]
+            ):
+                tamper[0] -= 1
+                body = re.sub(rb"authenticity_token=[^&]*", b"authenticity_token=stale", body)
             headers = {
                 k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP | {"host"}
             }
@@ -66,11 +81,16 @@ def proxy_handler(upstream: str, public: list[str]) -> type[http.server.BaseHTTP
     return Proxy
 
 
+TAMPER = [0]
+
+
 @pytest.fixture
 def rooted(sandbox: SandboxInfo) -> Iterator[str]:
     """The sandbox, served at http://127.0.0.1:PORT/gitlab."""
     public: list[str] = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), proxy_handler(sandbox.url, public))
+    TAMPER[0] = 0
+    handler = proxy_handler(sandbox.url, public, TAMPER)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     public.append(f"http://127.0.0.1:{server.server_address[1]}")
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -117,3 +137,21 @@ def test_sign_in_and_use_under_a_relative_root(rooted: str, tmp_path: Path) -> N
         assert answer["base"] == rooted
         assert answer["user"] == "demo"
         assert answer["terminal"]
+
+
+def test_stale_csrf_token_starts_over_once(
+    rooted: str, sandbox: SandboxInfo, tmp_path: Path
+) -> None:
+    env = auth_env_for(tmp_path / "env")
+    before = sandbox.admin("GET", "/users/demo")["failed_attempts"]
+    TAMPER[0] = 1  # the first POST is refused with 422; jobterm fetches a fresh form once
+    args = ["login", rooted, "-u", "demo", "--password-stdin"]
+    result = jobterm(args, env, stdin="demo-password\n")
+    assert result.returncode == 0, result.stderr
+    TAMPER[0] = 2  # refused twice: one line, exit 9, and still no failed attempt counted
+    result = jobterm(args, env, stdin="demo-password\n")
+    assert result.returncode == 9
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "rejected the sign-in form's CSRF token" in lines[0]
+    assert sandbox.admin("GET", "/users/demo")["failed_attempts"] == before
