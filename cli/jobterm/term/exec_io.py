@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import stat
 import threading
 from collections import deque
 
@@ -35,6 +36,8 @@ class OutputSink:
 
     def __init__(self, fd: int, limit: int = 1 << 20) -> None:
         self._fd = fd
+        # Writes to a regular file never wait for a reader: no thread needed.
+        self._direct = _is_regular_file(fd)
         self._limit = limit
         self._loop = asyncio.get_running_loop()
         self._cond = threading.Condition()
@@ -44,11 +47,15 @@ class OutputSink:
         self._error: OSError | None = None
         self._space: asyncio.Future[None] | None = None
         self._idle: asyncio.Future[None] | None = None
-        self._thread = threading.Thread(target=self._run, name=f"jobterm-fd{fd}", daemon=True)
-        self._thread.start()
+        if not self._direct:
+            thread = threading.Thread(target=self._run, name=f"jobterm-fd{fd}", daemon=True)
+            thread.start()
 
     async def write(self, data: bytes) -> None:
         if not data:
+            return
+        if self._direct:
+            write_all(self._fd, data)
             return
         with self._cond:
             self._raise_error()
@@ -115,6 +122,13 @@ class OutputSink:
                     self._loop.call_soon_threadsafe(_resolve, fut)
 
 
+def _is_regular_file(fd: int) -> bool:
+    try:
+        return stat.S_ISREG(os.fstat(fd).st_mode)
+    except OSError:
+        return False
+
+
 class InputSource:
     """Reads `fd` in a daemon thread, at most `depth` chunks ahead; b"" means end of input."""
 
@@ -132,10 +146,12 @@ class InputSource:
         return item
 
     def _put(self, item: bytes | OSError) -> bool:
+        coro = self._queue.put(item)
         try:
-            asyncio.run_coroutine_threadsafe(self._queue.put(item), self._loop).result()
+            asyncio.run_coroutine_threadsafe(coro, self._loop).result()
         except (Exception, asyncio.CancelledError):
-            return False  # the loop is gone: the run is over
+            coro.close()  # the loop is gone: the run is over
+            return False
         return True
 
     def _run(self) -> None:
