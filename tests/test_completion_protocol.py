@@ -339,3 +339,16 @@ def test_fast_path_picks_the_host_the_commands_pick(
     host, entry = resolve_host(env, load_config(env), chosen)
     expected = host.name if entry is not None else None
     assert signed_in_host(environ, read_config(environ), chosen) == expected
+
+
+def test_job_of_exec_through_typer_then_through_the_spec(user: dict[str, str]) -> None:
+    """An option the built-in table does not know sends the first Tab through typer (whose JOB
+    parameter asks the same cache); the spec written then answers the next Tab itself."""
+    line = "jobterm exec --timeout 5 -p demo/webapp "
+    spec_file = Path(user["JOBTERM_CACHE_DIR"]) / "cli-spec.json"
+    assert not spec_file.exists()
+    assert values(complete(user, "bash", line)) == ["101", "102"]
+    assert spec_file.exists()
+    assert values(complete(user, "bash", line)) == ["101", "102"]
+    request = {"_JOBTERM_COMPLETE": "complete_bash", "COMP_WORDS": line, "COMP_CWORD": "6"}
+    assert "typer" not in imported_modules(dict(user, **request), [])

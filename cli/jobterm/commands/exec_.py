@@ -7,6 +7,7 @@ import os
 import typer
 
 from jobterm.commands.common import HostOption, ProjectOption
+from jobterm.completion import complete_job
 from jobterm.core.execproto import ExecSpec, StdinMode, shell_argv
 from jobterm.env import Environment
 from jobterm.errors import ExitCode, JobtermError, UsageError
@@ -40,7 +41,13 @@ def register(app: typer.Typer) -> None:
 
 
 def exec_command(
-    job: str = typer.Argument(..., metavar="JOB", help="Job id or job URL.", show_default=False),
+    job: str = typer.Argument(
+        ...,
+        metavar="JOB",
+        help="Job id or job URL.",
+        show_default=False,
+        autocompletion=complete_job,
+    ),
     command: list[str] | None = typer.Argument(
         None, metavar="-- CMD [ARG]", help="The command and its arguments.", show_default=False
     ),
