@@ -61,7 +61,10 @@ def latency_lines(lat: Figures) -> list[str]:
 
 
 def throughput_lines(out: Figures) -> list[str]:
-    lines = [f"Output throughput ({out.get('size_mib', '?')} MiB)", _row("", "MiB/s", "vs bare WS")]
+    lines = [
+        f"Output throughput ({out.get('size_mib', '?')} MiB)",
+        _row("", "MiB/s", "vs bare WS", "client CPU s"),
+    ]
     bare = out.get("bare_ws")
     ceiling = bare["mb_s"] if bare and not is_na(bare) else None
     for key, label in (
@@ -77,7 +80,8 @@ def throughput_lines(out: Figures) -> list[str]:
             lines.append(_na_row(label, value))
             continue
         ratio = "" if ceiling is None or key == "bare_ws" else f"{value['mb_s'] / ceiling:.0%}"
-        lines.append(_row(label, f"{value['mb_s']:.1f}", ratio))
+        cpu = f"{value['cpu_s']:.2f}" if key != "local_pty" and "cpu_s" in value else ""
+        lines.append(_row(label, f"{value['mb_s']:.1f}", ratio, cpu))
     if out.get("goal"):
         lines.append(f"  goal (>= 90% of the bare reader): {out['goal']}")
     return lines

@@ -44,15 +44,24 @@ def mb_per_s(size: int, seconds: float) -> float:
 
 
 def through_pty(p: PtyProcess, size: int, timeout: float = 300.0) -> dict[str, Any]:
-    """Run the stream in the shell behind `p` (ready at a prompt) and drain it."""
+    """Run the stream in the shell behind `p` (ready at a prompt) and drain it; also the CPU
+    time the program on the PTY (jobterm) spent on it."""
+    cpu_before = cpu_seconds(p.pid)
     start = time.perf_counter()
     p.write(stream_command(size))
     count = p.sink_until(END, timeout)
     elapsed = time.perf_counter() - start
+    cpu = cpu_seconds(p.pid) - cpu_before
     p.drain(0.1)
     if count < size:
         raise PtyTimeout(f"only {count} of {size} bytes arrived")
-    return {"bytes": count, "seconds": elapsed, "mb_s": mb_per_s(size, elapsed)}
+    return {"bytes": count, "seconds": elapsed, "mb_s": mb_per_s(size, elapsed), "cpu_s": cpu}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def _bare_reader(ws_url: str, cookie: str, size: int, timeout: float) -> dict[str, Any]:
@@ -86,45 +95,54 @@ async def _bare_reader(ws_url: str, cookie: str, size: int, timeout: float) -> d
 
 
 def bare_websocket(ws_url: str, cookie: str, size: int, timeout: float = 300.0) -> dict[str, Any]:
-    return asyncio.run(_bare_reader(ws_url, cookie, size, timeout))
+    """The ceiling: the `websockets` client in this process; its CPU time is ours."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    result = asyncio.run(_bare_reader(ws_url, cookie, size, timeout))
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    result["cpu_s"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return result
 
 
 def exec_to_file(
     argv: list[str], env: dict[str, str], size: int, out: Path, timeout: float = 300.0
 ) -> dict[str, Any]:
-    """`jobterm exec JOB -- head -c N /dev/zero > out`; also the process's peak RSS."""
+    """`jobterm exec JOB -- head -c N /dev/zero > out`. The rate counts from the first byte in
+    the file (start-up is its own row); also peak RSS and CPU time, from wait4()."""
     cmd = [*argv, "--", "head", "-c", str(size), "/dev/zero"]
     with out.open("wb") as sink:
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.PIPE, env=env)
-        code, maxrss = wait_with_rusage(proc, timeout)
-        elapsed = time.perf_counter() - start
+        first: float | None = None
+        deadline = time.monotonic() + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            now = time.perf_counter()
+            if pid:
+                break
+            if first is None and os.fstat(sink.fileno()).st_size > 0:
+                first = now
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise TimeoutError("exec did not end in time")
+            time.sleep(0.001 if first is None else 0.005)
+    code = os.waitstatus_to_exitcode(status)
+    proc.returncode = code
     got = out.stat().st_size
     out.unlink()
     if code != 0 or got != size:
         err = proc.stderr.read().decode(errors="replace").strip() if proc.stderr else ""
         raise RuntimeError(f"exec exited {code} with {got} of {size} bytes: {err[-200:]}")
+    streaming = now - (first if first is not None else start)
     return {
         "bytes": got,
-        "seconds": elapsed,
-        "mb_s": mb_per_s(size, elapsed),
-        "peak_rss_kb": maxrss,
+        "seconds": streaming,
+        "mb_s": mb_per_s(size, streaming),
+        "total_seconds": now - start,
+        "peak_rss_kb": usage.ru_maxrss,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
     }
-
-
-def wait_with_rusage(proc: subprocess.Popen[bytes], timeout: float) -> tuple[int, int]:
-    """Exit status and peak RSS (KiB) of a child, from wait4()."""
-    deadline = time.monotonic() + timeout
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            code = os.waitstatus_to_exitcode(status)
-            proc.returncode = code
-            return code, usage.ru_maxrss
-        if time.monotonic() > deadline:
-            proc.kill()
-            raise TimeoutError("the command did not end in time")
-        time.sleep(0.01)
 
 
 # -- paste ------------------------------------------------------------------------------------
