@@ -332,3 +332,13 @@ def test_tty_gives_the_local_size_and_a_terminal(world: Any, spawn_jobterm: Any)
     run.child.expect("33 101\r\non-a-tty\r\n", timeout=scaled(30))
     assert run.wait_done() == 4
     assert run.terminal_restored()
+
+
+def test_tty_passes_ctrl_c_to_the_command(world: Any, spawn_jobterm: Any) -> None:
+    _, env = world
+    line = "echo ready; sleep 1000"
+    run = spawn_jobterm(["exec", JOBS["bash"], "-p", "demo/webapp", "-t", "-c", line], env)
+    run.child.expect("ready", timeout=scaled(30))
+    run.child.send("\x03")  # a key, not a signal: the local terminal is raw
+    assert run.wait_done() == 130  # the command's own status: killed by SIGINT
+    assert run.terminal_restored()
