@@ -122,3 +122,14 @@ def test_job_changes_reach_subscribers() -> None:
 def test_bad_configs_are_config_errors(config: dict[str, object]) -> None:
     with pytest.raises(ConfigError):
         world(config)
+
+
+def test_lockout_ends_by_itself_unless_set_by_config() -> None:
+    state = world({"users": [{"username": "bob", "locked": True}]})
+    alice = state.users["alice"]
+    for attempt in range(10):
+        state.record_failed_attempt(alice, NOW + attempt)
+    assert state.is_locked(alice, NOW + 9 + 599)
+    assert not state.is_locked(alice, NOW + 9 + 600)
+    assert alice.failed_attempts == 0
+    assert state.is_locked(state.users["bob"], NOW + 10**6)

@@ -44,6 +44,7 @@ Config file (TOML); every part optional, entries merge into the defaults by key:
   session_timeout = 1800          # runner: how long a job waits for an attached terminal
   ping_interval = 30              # seconds between WebSocket Pings on a terminal
   lockout_threshold = 10          # failed sign-ins before the account locks
+  unlock_after = 600              # seconds until such a lockout ends by itself
   [[settings.faults]]             # REST faults: server_error, rate_limit, html,
   kind = "rate_limit"             #   sign_in_redirect; optional path (prefix), times,
   times = 2                       #   status (server_error), retry_after (rate_limit)

@@ -219,7 +219,7 @@ async def expire_sessions(request: web.Request) -> web.StreamResponse:
 
 async def unlock_user(request: web.Request) -> web.StreamResponse:
     user = user_of(request)
-    user.locked, user.failed_attempts = False, 0
+    user.locked, user.locked_at, user.failed_attempts = False, None, 0
     return api_json(user_summary(user))
 
 

@@ -52,6 +52,7 @@ class User:
     admin: bool = False
     failed_attempts: int = 0
     locked: bool = False
+    locked_at: float | None = None  # set when failed sign-ins locked it (it then unlocks itself)
     state: str = "active"  # "active" or "blocked"
 
     def __post_init__(self) -> None:
@@ -175,6 +176,7 @@ class Settings:
     remember_me_enabled: bool = True
     pipelines_api: bool = True  # False: /api/v4/pipelines answers 404 like older GitLab
     lockout_threshold: int = 10
+    unlock_after: float = 600.0  # Devise's unlock_in: a lockout ends by itself 10 min later
     email_verification_lockout_threshold: int = 3
     session_cookie_suffix: str = ""  # development/Geo instances: "_gitlab_session_<suffix>"
     faults: list[Fault] = field(default_factory=list)

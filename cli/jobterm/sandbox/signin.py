@@ -118,21 +118,21 @@ def _password_step(request: web.Request, session: Session, form: Form) -> web.Re
     password = form.get("user[password]")
     if user is None or user.ldap:
         return _sign_in_form(request, session, INVALID)
-    refusal = _refusal(user)
+    refusal = _refusal(request, user)
     if refusal is not None:
         return _sign_in_form(request, session, refusal)
     if not isinstance(password, str) or not secrets.compare_digest(
         password.encode(), user.password.encode()
     ):
-        state.record_failed_attempt(user)
+        state.record_failed_attempt(user, now_of(request))
         return _sign_in_form(request, session, LOCKED if user.locked else INVALID)
     return _second_step(request, session, user, _remember(form))
 
 
-def _refusal(user: User) -> str | None:
+def _refusal(request: web.Request, user: User) -> str | None:
     if user.state == "blocked":
         return BLOCKED
-    if user.locked:
+    if state_of(request).is_locked(user, now_of(request)):
         return LOCKED
     return None
 
@@ -154,13 +154,13 @@ def _second_step(
 def _two_factor_step(request: web.Request, session: Session, code: str, form: Form) -> web.Response:
     state = state_of(request)
     user = state.user(session.pending_user or "")
-    if user is None or _refusal(user) is not None:
+    if user is None or _refusal(request, user) is not None:
         _clear_pending(session)
-        return _sign_in_form(request, session, _refusal(user) if user else INVALID)
+        return _sign_in_form(request, session, _refusal(request, user) if user else INVALID)
     remember = session.pending_remember or _remember(form)
     if valid_otp(user, code, time.time()) or _use_recovery_code(user, code):
         return _complete(request, session, user, remember)
-    state.record_failed_attempt(user)
+    state.record_failed_attempt(user, now_of(request))
     if user.locked:
         _clear_pending(session)
         return _sign_in_form(request, session, LOCKED)
@@ -187,9 +187,9 @@ def _use_recovery_code(user: User, code: str) -> bool:
 def _verification_step(request: web.Request, session: Session, code: str) -> web.Response:
     state = state_of(request)
     user = state.user(session.pending_user or "")
-    if user is None or _refusal(user) is not None:
+    if user is None or _refusal(request, user) is not None:
         _clear_pending(session)
-        return _sign_in_form(request, session, _refusal(user) if user else INVALID)
+        return _sign_in_form(request, session, _refusal(request, user) if user else INVALID)
     if code and secrets.compare_digest(code.encode(), user.verification_code.encode()):
         user.verification_code = f"{secrets.randbelow(10**6):06d}"  # codes are single-use
         return _complete(request, session, user, session.pending_remember)
@@ -237,14 +237,14 @@ async def ldap_callback(request: web.Request) -> web.Response:
     password = form.get("password")
     if user is None or not user.ldap:
         return _ldap_failure(request, session, username)
-    refusal = _refusal(user)
+    refusal = _refusal(request, user)
     if refusal is not None:
         session.flash = refusal
         return redirect(request, "/users/sign_in")
     if not isinstance(password, str) or not secrets.compare_digest(
         password.encode(), user.password.encode()
     ):
-        state.record_failed_attempt(user)
+        state.record_failed_attempt(user, now_of(request))
         if user.locked:
             session.flash = LOCKED
             return redirect(request, "/users/sign_in")

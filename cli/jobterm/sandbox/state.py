@@ -46,6 +46,8 @@ from jobterm.sandbox.model import (
     new_token,
 )
 
+MAX_SESSIONS = 10_000  # past this, new_session prunes old ones first
+
 __all__ = [
     "ACTIVE",
     "FAULT_KINDS",
@@ -159,14 +161,24 @@ class SandboxState:
             else s.lockout_threshold
         )
 
-    def record_failed_attempt(self, user: User) -> None:
+    def record_failed_attempt(self, user: User, now: float) -> None:
         user.failed_attempts += 1
         if user.failed_attempts >= self.lockout_threshold(user):
-            user.locked = True
+            user.locked, user.locked_at = True, now
+
+    def is_locked(self, user: User, now: float) -> bool:
+        """Locked by failed sign-ins: until `unlock_after` has passed (Devise's :time unlock
+        strategy). Locked by the config or the admin (no locked_at): until unlocked."""
+        unlock_at = None if user.locked_at is None else user.locked_at + self.settings.unlock_after
+        if user.locked and unlock_at is not None and now >= unlock_at:
+            user.locked, user.locked_at, user.failed_attempts = False, None, 0
+        return user.locked
 
     # -- sessions ----------------------------------------------------------------------------
 
     def new_session(self, now: float, user: str | None = None) -> Session:
+        if len(self.sessions) >= MAX_SESSIONS:
+            self._prune_sessions(now)
         session = Session(
             id=secrets.token_hex(16),
             csrf_token=secrets.token_urlsafe(32),
@@ -176,6 +188,15 @@ class SandboxState:
         )
         self.sessions[session.id] = session
         return session
+
+    def _prune_sessions(self, now: float) -> None:
+        """Drop expired sessions and visitors' sessions unused for an hour, so a client that
+        never keeps cookies (a benchmark, a scanner) cannot grow memory without bound."""
+        delay = self.settings.session_expire_delay
+        for session in list(self.sessions.values()):
+            idle = now - session.last_seen
+            if idle > delay or (session.user is None and idle > 3600):
+                del self.sessions[session.id]
 
     def session(self, session_id: str | None, now: float) -> Session | None:
         """The live session with this id, touched (expiry slides); None if unknown or expired."""
@@ -196,7 +217,7 @@ class SandboxState:
         session = self.session(self.session_cookie_value(cookies), now)
         if session is not None and session.user is not None:
             user = self.users.get(session.user)
-            if user is not None and user.state == "active" and not user.locked:
+            if user is not None and user.state == "active" and not self.is_locked(user, now):
                 return CookieAuth(user, session)
         remember = self.remember_tokens.get(cookies.get(REMEMBER_COOKIE, ""))
         if remember is None or not self.settings.remember_me_enabled:
@@ -205,7 +226,7 @@ class SandboxState:
             del self.remember_tokens[remember.token]
             return CookieAuth(None, session)
         user = self.users.get(remember.user)
-        if user is None or user.state != "active" or user.locked:
+        if user is None or user.state != "active" or self.is_locked(user, now):
             return CookieAuth(None, session)
         remember.expires_at = now + self.settings.remember_me_duration  # extended on use
         return CookieAuth(user, self.new_session(now, user.username), renewed=True)
