@@ -497,3 +497,15 @@ def test_reauthorization_drops_a_terminal_whose_session_expired(tmp_path: Path):
             server.control("POST", "/clock", {"advance": 8 * 24 * 3600})  # > 7 days
             assert Reader(ws).until_closed().rcvd is None
         assert server.job(900)["status"] == "running"  # the job itself goes on
+
+
+def test_slow_reader_loses_no_output(srv: TerminalSandbox, demo: str, job: int):
+    """The server waits for a client that does not read (backpressure), then sends it all."""
+    total = 3_000_000
+    with open_terminal(srv.terminal_url(job), demo, max_queue=1) as ws:
+        command = f"stty -echo; head -c {total} /dev/zero | tr '\\0' '\\101'; echo EN''D\n"
+        send(ws, command.encode())
+        time.sleep(1.0)  # read nothing meanwhile: the server must hold back, not buffer or drop
+        reader = Reader(ws)
+        output = reader.until(b"END", timeout=30)
+    assert output.count(b"A") == total  # octal 101: no "A" in the typed line or the prompt

@@ -137,21 +137,26 @@ class PtyShell:
             self._reading = False
 
     def _on_readable(self) -> None:
-        try:
-            data = os.read(self._master, min(READ_CHUNK, self._limit - len(self._buffer)))
-        except BlockingIOError:
-            return
-        except OSError as exc:
-            if exc.errno != errno.EIO:
-                raise
-            data = b""  # Linux: every slave fd is closed
-        if not data:
-            self._eof = True
-            self._pause_reading()
-        else:
+        # The PTY hands out at most ~4 KiB per read(2): take what is there, up to a chunk, so
+        # the WebSocket gets fewer, larger frames.
+        taken = 0
+        while taken < READ_CHUNK and len(self._buffer) < self._limit:
+            try:
+                data = os.read(self._master, min(READ_CHUNK, self._limit - len(self._buffer)))
+            except BlockingIOError:
+                break
+            except OSError as exc:
+                if exc.errno != errno.EIO:
+                    raise
+                data = b""  # Linux: every slave fd is closed
+            if not data:
+                self._eof = True
+                self._pause_reading()
+                break
             self._buffer += data
-            if len(self._buffer) >= self._limit:
-                self._pause_reading()  # backpressure: the PTY fills up, the shell blocks
+            taken += len(data)
+        if len(self._buffer) >= self._limit:
+            self._pause_reading()  # backpressure: the PTY fills up, the shell blocks
         self._data_ready.set()
 
     def _drain_after_exit(self) -> None:
