@@ -509,3 +509,15 @@ def test_slow_reader_loses_no_output(srv: TerminalSandbox, demo: str, job: int):
         reader = Reader(ws)
         output = reader.until(b"END", timeout=30)
     assert output.count(b"A") == total  # octal 101: no "A" in the typed line or the prompt
+
+
+def test_client_vanishing_without_close_ends_the_shell(srv: TerminalSandbox, demo: str, job: int):
+    import socket
+
+    with open_terminal(srv.terminal_url(job), demo, close_timeout=0.2) as ws:
+        pid = int(run_command(ws, "echo $$"))
+        ws.socket.shutdown(socket.SHUT_RDWR)  # the TCP connection goes, no Close frame
+    assert _gone(pid)
+    srv.wait_detached(job)
+    with open_terminal(srv.terminal_url(job), demo) as again:  # the job is free again
+        assert run_command(again, "echo back") == "back"

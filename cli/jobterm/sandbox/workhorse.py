@@ -2,8 +2,8 @@
 
 What a request meets, in Workhorse's order (spec sections 1 and 4):
 
-1. Not a WebSocket upgrade: the route is Workhorse's only for upgrades; Rails has no such
-   page, so 404.
+1. Not a WebSocket upgrade: Workhorse routes only upgrades here; the request falls through
+   to Rails, which has no such page (404; 302 to sign-in when signed out).
 2. Rails' authorization (`.../terminal.ws/authorize`): the web session cookie only (a token
    is not enough): not signed in -> 302 to /users/sign_in; no terminal for this user and job
    (not running, not theirs, wrong project, archived, runner without session server) -> 404.
@@ -11,12 +11,13 @@ What a request meets, in Workhorse's order (spec sections 1 and 4):
    423) -> 500.
 4. gorilla/websocket's upgrade: Origin host != Host -> 403; bad version or key -> 400;
    subprotocol in the server's order of preference; none offered -> unwrapped (binary).
-5. The session (`terminal.py`-like part below): a new shell in a 0x0 PTY per connection.
+5. The session (`terminal.py`): a new shell in a 0x0 PTY (`pty.py`) per connection.
 
 How a session ends (section 6): the shell exits, the job ends, the session is signed out or
-re-authorization fails, or the client sends invalid base64 -> the TCP connection is aborted,
-no Close frame (the client sees 1006). The client sends Close -> Close 1000 is echoed and EOT
-(0x04) is written to the shell, which then gets `eot_grace` seconds to exit before it is killed.
+re-authorization fails, or the client sends invalid base64 -> the TCP connection is dropped
+with no Close frame (the client sees 1006). The client sends Close -> Close 1000 is echoed and
+EOT (0x04) is written to the shell, which then has EOT_GRACE seconds to exit before it is
+killed. Terminal faults (issue 7) are set through the control API at the end of this file.
 """
 
 from __future__ import annotations
