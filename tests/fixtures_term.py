@@ -53,7 +53,13 @@ SpawnJobterm = Callable[..., TermRun]
 def spawn_jobterm(tmp_path: Path) -> Iterator[SpawnJobterm]:
     children: list[pexpect.spawn] = []
 
-    def spawn(args: list[str], env: dict[str, str], rows: int = 24, cols: int = 80) -> TermRun:
+    def spawn(
+        args: list[str],
+        env: dict[str, str],
+        rows: int = 24,
+        cols: int = 80,
+        cwd: Path | None = None,
+    ) -> TermRun:
         workdir = tmp_path / f"run{len(children)}"
         workdir.mkdir()
         cmd = " ".join(shlex.quote(a) for a in [sys.executable, "-m", "jobterm", *args])
@@ -73,7 +79,7 @@ def spawn_jobterm(tmp_path: Path) -> Iterator[SpawnJobterm]:
             env=full_env,
             dimensions=(rows, cols),
             timeout=scaled(20),
-            cwd=str(workdir),
+            cwd=str(cwd or workdir),
         )
         children.append(child)
         return TermRun(child, workdir)

@@ -94,3 +94,28 @@ def test_wait_timeout_gives_up_with_its_own_code(spawn_jobterm, signed_in_env):
     )
     run.child.expect("still pending")
     assert run.wait_done() == 12
+
+
+def test_numeric_project_id(spawn_jobterm, signed_in_env):
+    run = spawn_jobterm(["attach", "104", "--project", "1"], signed_in_env)
+    run.child.expect_exact("job 104 'lint' is not running yet (pending)")
+    assert run.wait_done() == 5
+
+
+def test_project_from_the_git_remote_of_the_current_directory(
+    spawn_jobterm, signed_in_env, sandbox, tmp_path
+):
+    repo = tmp_path / "checkout"
+    repo.mkdir()
+    git = ["git", "-C", str(repo)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "remote", "add", "origin", f"{sandbox.url}/demo/webapp.git"], check=True)
+    run = spawn_jobterm(["attach", "104"], signed_in_env, cwd=repo)
+    run.child.expect_exact("job 104 'lint' is not running yet (pending)")
+    assert run.wait_done() == 5
+
+
+def test_no_project_and_no_remote_says_what_to_pass(spawn_jobterm, signed_in_env, tmp_path):
+    run = spawn_jobterm(["attach", "104"], signed_in_env, cwd=tmp_path)
+    run.child.expect("pass --project")
+    assert run.wait_done() == 2
