@@ -224,6 +224,15 @@ def test_no_subprotocol_offered_is_accepted_unwrapped_binary(
         assert run_command(ws, "echo raw-$((3*3))") == "raw-9"
 
 
+def test_only_unknown_subprotocols_offered_is_accepted_unwrapped(
+    srv: TerminalSandbox, demo: str, job: int
+):
+    with open_terminal(srv.terminal_url(job), demo, ["v2.k8s.io", "channel.k8s.io"]) as ws:
+        assert ws.subprotocol is None
+        assert run_command(ws, "echo k8s-$((2+2))") == "k8s-4"
+    assert "overlap" not in srv.info.stderr()  # quietly, as Workhorse
+
+
 def test_binary_input_in_text_frames_is_data_too(srv: TerminalSandbox, demo: str, job: int):
     with open_terminal(srv.terminal_url(job), demo) as ws:
         reader = Reader(ws)

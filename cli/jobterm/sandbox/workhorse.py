@@ -29,7 +29,6 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -40,6 +39,7 @@ from jobterm.sandbox.pty import ShellPool
 from jobterm.sandbox.state import Job, SandboxState, User
 from jobterm.sandbox.terminal import (
     SUBPROTOCOLS,
+    Reauthorize,
     TerminalFaults,
     TerminalSession,
     choose_subprotocol,
@@ -71,6 +71,9 @@ def add_routes(app: web.Application, work_dir: Path | None = None) -> None:
     app[DRIVER] = lifecycle.LifeDriver(life)
     state.on_revoke(lambda username, ids: _drop_sessions(state, ids))
     app.router.add_get(ROUTE, terminal_ws, allow_head=False)
+    # aiohttp warns when a client offers only subprotocols we do not speak; Workhorse just
+    # answers without one, and so do we, quietly.
+    logging.getLogger("aiohttp.websocket").addFilter(_quiet_no_overlap)
     add_control_route(app, "POST", "/jobs/{job_id}/terminal/drop", _drop_terminal)
     add_control_route(app, "PUT", "/terminal/faults", _put_faults)
     add_control_route(app, "PUT", "/jobs/{job_id}/terminal/faults", _put_faults)
@@ -96,6 +99,10 @@ async def _cleanup(app: web.Application) -> None:
     await _shutdown(app)
     await app[keys.SHELL_POOL].close_all()
     shutil.rmtree(app[WORK_DIR], ignore_errors=True)
+
+
+def _quiet_no_overlap(record: logging.LogRecord) -> bool:
+    return "overlap" not in str(record.msg)
 
 
 def _drop_sessions(state: SandboxState, session_ids: frozenset[str]) -> None:
@@ -225,7 +232,7 @@ async def terminal_ws(request: web.Request) -> web.StreamResponse:
             app[LIFE].detached(job, state.clock())
 
 
-def _reauthorizer(request: web.Request) -> Any:
+def _reauthorizer(request: web.Request) -> Reauthorize:
     """What Workhorse's re-authorization loop asks Rails: may this terminal stay open?"""
     state = request.app[keys.STATE]
     cookies = dict(request.cookies)
