@@ -227,7 +227,11 @@ class TerminalSession:
         if self.protocol == BASE64:
             await ws.send_str(base64.b64encode(data).decode("ascii"))
         elif self.faults.text_on_binary:
-            await ws.send_frame(data, WSMsgType.TEXT)
+            send_frame = getattr(ws, "send_frame", None)  # aiohttp >= 3.11
+            if send_frame is not None:
+                await send_frame(data, WSMsgType.TEXT)  # the very bytes, in a text frame
+            else:
+                await ws.send_str(data.decode("utf-8", "replace"))
         else:
             await ws.send_bytes(data)
 
