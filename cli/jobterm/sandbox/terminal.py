@@ -139,7 +139,7 @@ class TerminalSession:
     # -- ending from outside -----------------------------------------------------------------
 
     def drop(self, reason: str) -> None:
-        """End the connection now: abort the TCP connection, no Close frame (spec 6)."""
+        """End the connection now: the TCP connection drops with no Close frame (spec 6)."""
         if self.end_reason is None:
             self.end_reason = reason
         log.info("terminal of job %s dropped: %s", self.job.id, reason)
@@ -195,7 +195,7 @@ class TerminalSession:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(shell.wait(), EOT_GRACE)
             return
-        if first.exception() is not None and not first.cancelled():
+        if not first.cancelled() and first.exception() is not None:
             log.warning("terminal of job %s failed: %r", self.job.id, first.exception())
         self.drop(result if isinstance(result, str) else self.end_reason or "ended")
 
