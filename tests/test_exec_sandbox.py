@@ -245,7 +245,14 @@ def test_timeout_interrupts_the_command(world: Any) -> None:
     assert gone(int(result.stdout.split()[0]))
 
 
-def test_sigint_interrupts_the_command(world: Any) -> None:
+@pytest.mark.parametrize(
+    ("signum", "code", "message"),
+    [
+        (signal.SIGINT, 130, "jobterm: interrupted\n"),
+        (signal.SIGTERM, 255, "jobterm: killed by SIGTERM\n"),
+    ],
+)
+def test_signals_interrupt_the_command(world: Any, signum: int, code: int, message: str) -> None:
     _, env = world
     with subprocess.Popen(
         [
@@ -266,10 +273,10 @@ def test_sigint_interrupts_the_command(world: Any) -> None:
     ) as proc:
         assert proc.stdout is not None
         pid = int(proc.stdout.readline())
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         _out, err = proc.communicate(timeout=scaled(30))
-    assert proc.returncode == 130, err
-    assert one_line(err) == "jobterm: interrupted\n"
+    assert proc.returncode == code, err
+    assert one_line(err) == message
     assert gone(pid)
 
 

@@ -217,13 +217,22 @@ class ExecRun:
         )
 
     def _on_signal(self, signum: int) -> None:
-        if signum == signal.SIGINT and self._ending is None:
-            self._interrupt(JobtermError("interrupted", code=ExitCode.INTERRUPTED))
+        if signum == signal.SIGINT:
+            interrupted = JobtermError("interrupted", code=ExitCode.INTERRUPTED)
+            if self._ending is None:
+                self._interrupt(interrupted)
+            else:
+                self._finish_error(interrupted)  # a second Ctrl-C: stop waiting
             return
-        if signum != signal.SIGINT:
-            self._spawn(self.conn.send(INTR))
         name = signal.Signals(signum).name
-        self._finish_error(JobtermError(f"killed by {name}", code=ExitCode.EXEC_FAILED))
+        self._spawn(self._last_ctrl_c(JobtermError(f"killed by {name}", code=ExitCode.EXEC_FAILED)))
+
+    async def _last_ctrl_c(self, error: JobtermError) -> None:
+        """Try to interrupt the command (briefly), then end with `error`."""
+        if self._started and not self.proto.done:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.conn.send(INTR), 1.0)
+        self._finish_error(error)
 
     def _install_signals(self) -> list[int]:
         wanted = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
