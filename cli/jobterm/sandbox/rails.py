@@ -55,7 +55,7 @@ def origin(request: web.Request) -> str:
 
 def api_json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(
-        text=json.dumps(data),
+        text=json.dumps(data, separators=(",", ":")),  # compact, as GitLab's
         status=status,
         content_type="application/json",
         headers=headers,
@@ -102,7 +102,12 @@ def fault_response(state: SandboxState, fault: Fault) -> web.Response:
 def set_session_cookie(state: SandboxState, response: web.StreamResponse, session_id: str) -> None:
     """No Expires: a browser-session cookie, as GitLab's; the server decides when it ends."""
     response.set_cookie(
-        state.settings.session_cookie, session_id, path="/", httponly=True, samesite="Lax"
+        state.settings.session_cookie,
+        session_id,
+        path="/",
+        httponly=True,
+        samesite="Lax",
+        secure=_https(state),
     )
 
 
@@ -117,6 +122,7 @@ def set_sign_in_cookies(
             path="/",
             httponly=True,
             samesite="Lax",
+            secure=_https(state),
             max_age=int(state.settings.remember_me_duration),
         )
     response.set_cookie(
@@ -125,8 +131,14 @@ def set_sign_in_cookies(
         path="/",
         httponly=True,
         samesite="Lax",
+        secure=_https(state),
         max_age=int(state.settings.known_sign_in_duration),
     )
+
+
+def _https(state: SandboxState) -> bool:
+    """Rails marks its cookies Secure when served over HTTPS."""
+    return state.base_url.startswith("https://")
 
 
 def web_auth(request: web.Request) -> CookieAuth:
