@@ -88,12 +88,14 @@ class ExecRun:
         self._timers: list[asyncio.TimerHandle] = []
         self._ending: JobtermError | None = None  # set once Ctrl-C was sent on our behalf
 
-    async def run(self) -> int:
+    async def run(self, spent: float = 0.0) -> int:
+        """Run to the end; `spent` seconds of --timeout are already used up."""
         signals = self._install_signals()
         self._setup_timer = self._loop.call_later(self.options.setup_timeout, self._no_start)
         self._timers.append(self._setup_timer)
         if self.options.timeout is not None:
-            self._timers.append(self._loop.call_later(self.options.timeout, self._timed_out))
+            left = max(self.options.timeout - spent, 0.0)
+            self._timers.append(self._loop.call_later(left, self._timed_out))
         self._spawn(self._pump())
         try:
             try:
@@ -282,16 +284,17 @@ async def exec_session(
 ) -> int:
     """Connect, run one command, and return its exit status (errors raise)."""
     proto = Protocol(spec)
-    deadline = options.timeout
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    timeout = options.timeout
     try:
-        conn = await asyncio.wait_for(TerminalConnection.open(target), deadline)
+        conn = await asyncio.wait_for(TerminalConnection.open(target), timeout)
     except asyncio.TimeoutError:
-        raise TimeoutExpired(
-            f"could not connect within {deadline:g} s", "raise --timeout"
-        ) from None
+        raise TimeoutExpired(f"could not connect within {timeout:g} s", "raise --timeout") from None
     async with conn:
         try:
-            return await ExecRun(conn, proto, streams, options).run()
+            run = ExecRun(conn, proto, streams, options)
+            return await run.run(spent=loop.time() - began)  # --timeout counts connecting too
         finally:
             if proto.noise:
                 log.debug("before the command started, the job's terminal showed: %r", proto.noise)
