@@ -12,6 +12,7 @@ A config file changes the defaults; it does not have to repeat them:
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import secrets
 import sys
@@ -270,6 +271,22 @@ def _fix_timestamps(job: Job, now: float) -> None:
         job.finished_at = None
 
 
+# The default jobs (project 1 unless said): see README for what each one is for.
+DEFAULT_JOBS: tuple[dict[str, Any], ...] = (
+    {"id": 101, "name": "build", "stage": "build", "pipeline": 1001},
+    {"id": 102, "name": "test:dash", "pipeline": 1001, "shell": ["dash"]},
+    {"id": 103, "name": "deploy", "stage": "deploy", "user": "bob", "pipeline": 1002},
+    {"id": 104, "name": "lint", "status": "pending", "pipeline": 1003},
+    {"id": 105, "name": "unit", "status": "success", "pipeline": 1004},
+    {"id": 106, "name": "e2e", "status": "failed", "pipeline": 1004},
+    {"id": 107, "name": "package", "runner": 2, "pipeline": 1005},
+    {"id": 108, "name": "shared", "runner": 3, "pipeline": 1005},
+    {"id": 109, "name": "alice:build", "stage": "build", "user": "alice", "pipeline": 1006},
+    {"id": 201, "name": "cli:build", "stage": "build", "project": 2, "pipeline": 2001},
+    {"id": 301, "name": "legacy:build", "stage": "build", "project": 3, "pipeline": 3001},
+)
+
+
 def add_defaults(state: SandboxState, now: float) -> None:
     """The default world: see README ("The sandbox instance") for what each piece is for."""
     for user in (
@@ -306,22 +323,8 @@ def add_defaults(state: SandboxState, now: float) -> None:
         Project(3, "demo/legacy", archived=True, members=["demo"], created_at=now - 86400),
     ):
         state.projects[project.id] = project
-    jobs: list[dict[str, Any]] = [
-        {"id": 101, "name": "build", "stage": "build", "pipeline": 1001},
-        {"id": 102, "name": "test:dash", "pipeline": 1001, "shell": ["dash"]},
-        {"id": 103, "name": "deploy", "stage": "deploy", "user": "bob", "pipeline": 1002},
-        {"id": 104, "name": "lint", "status": "pending", "pipeline": 1003},
-        {"id": 105, "name": "unit", "status": "success", "pipeline": 1004},
-        {"id": 106, "name": "e2e", "status": "failed", "pipeline": 1004},
-        {"id": 107, "name": "package", "runner": 2, "pipeline": 1005},
-        {"id": 108, "name": "shared", "runner": 3, "pipeline": 1005},
-        {"id": 109, "name": "alice:build", "stage": "build", "user": "alice", "pipeline": 1006},
-        {"id": 201, "name": "cli:build", "stage": "build", "project": 2, "pipeline": 2001},
-        {"id": 301, "name": "legacy:build", "stage": "build", "project": 3, "pipeline": 3001},
-    ]
-    for job in jobs:
-        job.setdefault("project", 1)
-        _merge_job(state, job, now)
+    for job in DEFAULT_JOBS:
+        _merge_job(state, {"project": 1, **copy.deepcopy(job)}, now)
 
 
 def _totp_secret() -> str:
