@@ -29,6 +29,7 @@ SHELLS = ["bash", "dash", BUSYBOX]
 JOBS = {"bash": "101", "dash": "102", "busybox": "110"}
 VICTIM = "111"  # a job whose session tests drop
 NOISY = "112"  # a shell with a banner, a title escape and a prompt that imitates markers
+MUTE = "113"  # a "shell" that never reads what is typed
 NOISY_SHELL = [
     "sh",
     "-c",
@@ -53,7 +54,11 @@ def _job(job_id: int, name: str, shell: list[str]) -> dict[str, Any]:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SandboxInfo, dict[str, str]]]:
     """A sandbox with a busybox job and a job to drop, and a signed-in environment."""
     workdir = tmp_path_factory.mktemp("exec")
-    jobs = [_job(111, "victim", ["dash"]), _job(112, "noisy", NOISY_SHELL)]
+    jobs = [
+        _job(111, "victim", ["dash"]),
+        _job(112, "noisy", NOISY_SHELL),
+        _job(113, "mute", ["sleep", "100000"]),
+    ]
     if HAVE_BUSYBOX:
         jobs.append(_job(110, "busybox", ["busybox", "sh"]))
     sandbox = launch_sandbox({"jobs": jobs}, (), workdir)
@@ -243,6 +248,14 @@ def test_timeout_interrupts_the_command(world: Any) -> None:
     assert result.returncode == 12
     assert "did not finish within 3 s" in one_line(result.stderr)
     assert gone(int(result.stdout.split()[0]))
+
+
+def test_timeout_while_the_shell_does_not_answer(world: Any) -> None:
+    _, env = world
+    result = run_exec(env, MUTE, "--timeout", "2", "--", "true")
+    assert result.returncode == 12
+    assert "did not start the command within 2 s" in one_line(result.stderr)
+    assert result.stdout == b""  # the echo of what was typed is not output
 
 
 @pytest.mark.parametrize(

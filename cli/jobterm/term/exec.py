@@ -114,9 +114,11 @@ class ExecRun:
                 timer.cancel()
             for task in self._tasks:
                 task.cancel()
-            self._stdout.close()
-            if self._stderr is not None:
-                self._stderr.close()
+            for sink in (self._stdout, self._stderr):
+                if sink is not None:  # on the way out after an error: what arrived, briefly
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(sink.drain(), 2.0)
+                    sink.close()
 
     # ---------------------------------------------------------------- the output side
 
@@ -202,6 +204,10 @@ class ExecRun:
 
     def _timed_out(self) -> None:
         timeout = self.options.timeout or 0
+        if not self._started:
+            what = f"the job's shell did not start the command within {timeout:g} s"
+            self._finish_error(TimeoutExpired(what, _look_hint()))
+            return
         self._interrupt(
             TimeoutExpired(
                 f"the command did not finish within {timeout:g} s and was sent Ctrl-C",
