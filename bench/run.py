@@ -166,10 +166,12 @@ class Bench:
         output["goal"] = throughput_goal(output)
         self.results["output"] = output
         self.results["paste"] = best(pastes)
-        exec_rss = output["exec"]
+        exec_peaks = [v["peak_rss_kb"] for v in runs["exec"] if not is_na(v)]
         self.results["memory"] = {
             "attach": peak(memory),
-            "exec": exec_rss if is_na(exec_rss) else {"peak_kb": exec_rss["peak_rss_kb"]},
+            "exec": {"peak_kb": max(exec_peaks), "runs_kb": exec_peaks}
+            if exec_peaks
+            else output["exec"],
         }
         self.results["memory"]["goal"] = memory_goal(self.results["memory"])
 
