@@ -353,9 +353,14 @@ def memory_goal(mem: Figures) -> str:
     if attach is None or is_na(attach):
         return "not measured"
     growth = (attach["peak_kb"] - attach["start_kb"]) / 1024
-    peak_mib = attach["peak_kb"] / 1024
-    ok = peak_mib < 100 and growth < 20
-    return f"{'MET' if ok else 'NOT MET'}: attach grew {growth:.1f} MiB from its prompt to its peak"
+    peaks = [attach["peak_kb"] / 1024]
+    text = f"attach grew {growth:.1f} MiB from its prompt to its peak"
+    exec_mem = mem.get("exec")
+    if exec_mem is not None and not is_na(exec_mem):
+        peaks.append(exec_mem["peak_kb"] / 1024)
+        text += f"; exec peaked at {peaks[-1]:.1f} MiB"
+    ok = max(peaks) < 100 and growth < 20
+    return f"{'MET' if ok else 'NOT MET'}: {text}"
 
 
 def main(argv: list[str] | None = None) -> int:
