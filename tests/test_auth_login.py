@@ -414,3 +414,31 @@ def test_debug_log_shows_traffic_but_no_secret(
     for value in secrets:
         assert value not in log, "a secret leaked into the --debug log"
     assert not re.search(r"authenticity_token=(?!\[REDACTED\])\w", log)
+
+
+def test_cookie_import_renews_an_expired_session_with_remember_token(
+    sandbox: SandboxInfo, auth_env: dict[str, str]
+) -> None:
+    cookies = browser_cookies(sandbox)
+    sandbox.admin("POST", "/users/demo/expire-sessions", remember_tokens=False)
+    text = (
+        f"_gitlab_session={cookies['_gitlab_session']}; "
+        f"remember_user_token={cookies['remember_user_token']}"
+    )
+    result = login(sandbox, auth_env, "--cookie", stdin=text)
+    assert result.returncode == 0, result.stderr
+    assert one_host_status(auth_env)["session"] == "valid"
+    # Without the remember-me cookie the expired session alone is refused.
+    sandbox.admin("POST", "/users/demo/expire-sessions", remember_tokens=False)
+    result = login(sandbox, auth_env, "--cookie", stdin=cookies["_gitlab_session"])
+    assert result.returncode == 3
+
+
+def test_instance_without_remember_me(make_sandbox: MakeSandbox, signed_in: Any) -> None:
+    sandbox = make_sandbox({"settings": {"remember_me_enabled": False}})
+    env = signed_in(sandbox)
+    assert status(env).returncode == 0
+    sandbox.admin("POST", "/users/demo/expire-sessions", remember_tokens=False)
+    result = status(env)
+    assert result.returncode == 3
+    assert json.loads(result.stdout)["hosts"][0]["session"] == "expired"
