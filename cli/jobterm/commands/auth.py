@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
 
     @auth.command("status")
     def status(
-        host: str | None = typer.Argument(None, help="Only this host."),
+        host: str | None = typer.Argument(None, metavar="HOST", help="Only this host."),
         as_json: bool = typer.Option(False, "--json", help="One JSON object for scripts."),
     ) -> None:
         """Show each host, its user, whether the session and token work, and where the secrets

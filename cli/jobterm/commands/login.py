@@ -23,7 +23,9 @@ terminal needs a web session.
 def register(app: typer.Typer) -> None:
     @app.command("login", help=HELP)
     def login(
-        host: str | None = typer.Argument(None, help="The GitLab instance (default: GITLAB_HOST)."),
+        host: str | None = typer.Argument(
+            None, metavar="HOST", help="The GitLab instance (default: GITLAB_HOST)."
+        ),
         username: str | None = typer.Option(
             None, "--username", "-u", help="Your GitLab username or email."
         ),

@@ -8,7 +8,9 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command("logout")
     def logout(
-        host: str | None = typer.Argument(None, help="The GitLab instance (default: GITLAB_HOST)."),
+        host: str | None = typer.Argument(
+            None, metavar="HOST", help="The GitLab instance (default: GITLAB_HOST)."
+        ),
     ) -> None:
         """Sign out of HOST on the server and remove its secrets from this machine."""
         from jobterm.env import Environment
