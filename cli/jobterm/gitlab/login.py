@@ -110,9 +110,12 @@ def run_login(env: Environment, options: LoginOptions) -> LoginResult:
     config.save()
     web_session = any(is_session_name(name) for name in secrets.cookies)
     return LoginResult(
-        host, entry.username or "?", web_session, secrets.token is not None,
+        host,
+        entry.username or "?",
+        web_session,
+        secrets.token is not None,
         store.describe(entry.secrets),
-    )  # fmt: skip
+    )
 
 
 def _host_entry(
