@@ -35,7 +35,7 @@ from aiohttp import web
 
 from jobterm.sandbox import keys, lifecycle, rails
 from jobterm.sandbox.control import ControlError, add_control_route, body_of, job_of
-from jobterm.sandbox.pty import ShellPool
+from jobterm.sandbox.pty import PtyShell, ShellPool
 from jobterm.sandbox.state import Job, SandboxState, User
 from jobterm.sandbox.terminal import (
     SUBPROTOCOLS,
@@ -212,16 +212,9 @@ async def terminal_ws(request: web.Request) -> web.StreamResponse:
     )
     job.terminal = session  # claimed before any await: a second connection gets 500
     try:
-        try:
-            build_dir = _build_dir(app, state, job)
-            shell = await app[keys.SHELL_POOL].start(
-                job.shell or ["bash", "-l"],
-                cwd=build_dir,
-                env=ci_environment(state, job, user, build_dir, app[WORK_DIR] / "home"),
-            )
-        except OSError as exc:
-            log.warning("terminal of job %s: cannot start %s: %s", job.id, job.shell, exc)
-            return _text(500, "Internal server error")
+        shell = await _start_shell(app, job, user)
+        if shell is None:
+            return _text(500, "Internal server error")  # the runner could not start one
         try:
             return await session.serve(request, shell, reauthorize=_reauthorizer(request))
         finally:
@@ -230,6 +223,21 @@ async def terminal_ws(request: web.Request) -> web.StreamResponse:
         if job.terminal is session:
             job.terminal = None
             app[LIFE].detached(job, state.clock())
+
+
+async def _start_shell(app: web.Application, job: Job, user: User) -> PtyShell | None:
+    state = app[keys.STATE]
+    build_dir = _build_dir(app, state, job)
+    try:
+        shell: PtyShell = await app[keys.SHELL_POOL].start(
+            job.shell or ["bash", "-l"],
+            cwd=build_dir,
+            env=ci_environment(state, job, user, build_dir, app[WORK_DIR] / "home"),
+        )
+    except OSError as exc:
+        log.warning("terminal of job %s: cannot start %s: %s", job.id, job.shell, exc)
+        return None
+    return shell
 
 
 def _reauthorizer(request: web.Request) -> Reauthorize:
@@ -269,7 +277,6 @@ def ci_environment(
     project = state.project_of(job)
     pipeline = state.pipelines.get(job.pipeline_id)
     runner = state.runner_of(job)
-    server = urlsplit(state.base_url)
     sha = pipeline.sha if pipeline is not None else "0" * 40
     home.mkdir(parents=True, exist_ok=True)
     namespace, _, name = project.path_with_namespace.rpartition("/")
@@ -279,14 +286,7 @@ def ci_environment(
         "PATH": DEFAULT_PATH,
         "USER": _os_user(),
         "LOGNAME": _os_user(),
-        "CI": "true",
-        "GITLAB_CI": "true",
-        "CI_SERVER": "yes",
-        "CI_SERVER_URL": state.base_url,
-        "CI_SERVER_HOST": server.hostname or "127.0.0.1",
-        "CI_SERVER_PORT": str(server.port or 80),
-        "CI_SERVER_PROTOCOL": server.scheme,
-        "CI_API_V4_URL": f"{state.base_url}/api/v4",
+        **_server_variables(state.base_url),
         "CI_JOB_ID": str(job.id),
         "CI_JOB_NAME": job.name,
         "CI_JOB_STAGE": job.stage,
@@ -316,6 +316,20 @@ def ci_environment(
         env["CI_RUNNER_DESCRIPTION"] = runner.description
     env.update(job.variables)
     return env
+
+
+def _server_variables(base_url: str) -> dict[str, str]:
+    server = urlsplit(base_url)
+    return {
+        "CI": "true",
+        "GITLAB_CI": "true",
+        "CI_SERVER": "yes",
+        "CI_SERVER_URL": base_url,
+        "CI_SERVER_HOST": server.hostname or "127.0.0.1",
+        "CI_SERVER_PORT": str(server.port or (443 if server.scheme == "https" else 80)),
+        "CI_SERVER_PROTOCOL": server.scheme,
+        "CI_API_V4_URL": f"{base_url}/api/v4",
+    }
 
 
 def _builds_dir(build_dir: Path, project_path: str) -> str:
