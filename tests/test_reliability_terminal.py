@@ -7,6 +7,7 @@ byte that reached the terminal intact, no secret printed.
 from __future__ import annotations
 
 import re
+import signal
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -151,3 +152,18 @@ def test_no_subprotocol_means_unwrapped(spawn_jobterm, signed_in_env, sandbox, f
     assert run.terminal_restored()
     assert b"subprotocol none (unwrapped)" in shown(run)
     assert_no_secrets(shown(run), secrets_of(env, sandbox))  # not even in the debug log
+
+
+def test_server_freezing_mid_session_is_detected(spawn_jobterm, signed_in_env, sandbox, faults):
+    """GitLab stops answering in the middle of a session (its process stopped)."""
+    env = dict(signed_in_env, JOBTERM_PING_INTERVAL="0.5", JOBTERM_PING_TIMEOUT="1")
+    run = start_attach(spawn_jobterm, env)
+    attached(run)
+    ready(run)
+    sandbox.proc.send_signal(signal.SIGSTOP)
+    try:
+        run.child.send("echo typed-into-the-void\r")
+        line = finish(run, 10, sandbox, env)
+    finally:
+        sandbox.proc.send_signal(signal.SIGCONT)
+    assert "connection lost" in line

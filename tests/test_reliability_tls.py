@@ -122,6 +122,9 @@ def test_custom_ca_signs_in_and_attaches_over_wss(make_sandbox, certs, tmp_path,
     assert run.wait_done() == 0
     assert run.terminal_restored()
     assert_no_secrets(run.child.logfile_read.getvalue(), secrets_of(env, sb))
+    ran = jobterm(["exec", "101", "-p", "demo/webapp", "--", "echo", "exec-over-wss"], env)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout == "exec-over-wss\n"
 
 
 def test_custom_ca_is_not_trusted_for_another_certificate(make_sandbox, certs, tmp_path):
