@@ -4,7 +4,6 @@ cache, and the completion protocol driven the way the generated scripts drive it
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from fixtures_auth import auth_env_for
 from util import scaled
 
 REPO = Path(__file__).resolve().parent.parent
@@ -20,14 +20,11 @@ HEAVY = ("httpx", "websockets", "aiohttp", "prompt_toolkit", "keyring")
 
 
 def isolated_env(root: Path) -> dict[str, str]:
-    """A jobterm user of its own under `root`: config, cache, no GITLAB_* of the machine."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("GITLAB_", "JOBTERM_CONFIG", "JOBTERM_CACHE", "_JOBTERM", "COMP_"))
-    }
-    env["JOBTERM_CONFIG_DIR"] = str(root / "config")
-    env["JOBTERM_CACHE_DIR"] = str(root / "cache")
+    """A jobterm user of its own under `root`: config, cache and a file keyring (so a
+    background refresher never touches the machine's keyring), no GITLAB_* of the machine."""
+    env = auth_env_for(root)
+    for name in [k for k in env if k.startswith(("_JOBTERM", "COMP_"))]:
+        del env[name]
     return env
 
 

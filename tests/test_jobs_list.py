@@ -182,3 +182,23 @@ def test_unknown_project(demo: dict[str, str]) -> None:
     assert result.returncode == 4
     assert "not found" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_on_a_terminal_a_spinner_then_the_table(demo: dict[str, str]) -> None:
+    import pexpect
+
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "jobterm", "jobs", "-p", "demo/webapp"],
+        env=dict(demo, TERM="xterm-256color"),
+        encoding="utf-8",
+        dimensions=(30, 160),
+        timeout=scaled(30),
+    )
+    child.expect(pexpect.EOF)
+    child.close()
+    out = child.before
+    assert child.exitstatus == 0, out
+    assert "finding your jobs" in out  # the spinner, on stderr (a terminal here)
+    assert 0 <= out.find("\x1b[?25h") < out.index("TERMINAL")  # cursor back before the table
+    assert "test:dash" in out
