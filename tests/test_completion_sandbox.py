@@ -99,6 +99,7 @@ def test_logout_means_no_answers(demo: dict[str, str], sandbox: Any) -> None:
         timeout=scaled(30),
     )
     assert out.returncode == 0, out.stderr
+    assert host_name(sandbox.url) not in read_cache(demo)["hosts"]  # nothing kept on disk
     for line in ("jobterm attach -p demo/webapp ", "jobterm attach --host ", "jobterm jobs -p "):
         result = complete(demo, "bash", line)
         assert (result.returncode, result.stdout, result.stderr) == (0, "", "")

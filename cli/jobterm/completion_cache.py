@@ -168,7 +168,13 @@ def touch_entry(cache_dir: PathLike, host: str, project: str | None) -> None:
 
 def forget_host(cache_dir: PathLike, host: str) -> None:
     """Drop everything cached for `host` (signed out, or its session is gone)."""
-    _update(cache_dir, host, lambda part: part.clear())
+    data = load(cache_dir)
+    if data["hosts"].pop(host, None) is None:
+        return
+    try:  # noqa: SIM105 - contextlib would cost an import on every Tab
+        _save(cache_dir, data)
+    except OSError:
+        pass
 
 
 # -- background refresh ------------------------------------------------------------------------

@@ -13,11 +13,13 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Sign out of HOST on the server and remove its secrets from this machine."""
+        from jobterm.completion_cache import forget_host
         from jobterm.env import Environment
         from jobterm.gitlab.session import logout as do_logout
 
         env = Environment()
         signed_out, problem = do_logout(env, host)
+        forget_host(env.cache_dir, signed_out.name)  # the job ids and projects Tab offered
         if problem:
             env.stderr.write(
                 f"jobterm: warning: could not sign out on {signed_out.name} ({problem}); "
