@@ -89,6 +89,7 @@ def test_bare_value_with_base64_padding() -> None:
         "_gitlab_session_a=1; _gitlab_session_b=2",
         "_gitlab_session=caf\u00e9",
         "_gitlab_session=a\\b",
+        "_gitlab_session x=abc",
     ],
 )
 def test_unusable_input_is_an_error(text: str) -> None:

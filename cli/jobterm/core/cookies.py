@@ -43,7 +43,9 @@ def is_session_name(name: str) -> bool:
 
 
 def is_kept_name(name: str) -> bool:
-    return is_session_name(name) or name in (REMEMBER, KNOWN_SIGN_IN)
+    """A cookie jobterm keeps from pasted input (and a valid cookie name: never text with a
+    space or `=` in it, which could carry a value into a header or a message)."""
+    return bool(_NAME.match(name)) and (is_session_name(name) or name in (REMEMBER, KNOWN_SIGN_IN))
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,7 @@ def _pairs_of_table_row(line: str) -> list[tuple[str, str]]:
     is the field after the name."""
     fields = [f.strip() for f in line.split("\t")]
     for index, name in enumerate(fields[:-1]):
-        if is_kept_name(name) and _NAME.match(name):  # not "_gitlab_session=<value>"
+        if is_kept_name(name):  # not "_gitlab_session=<value>": names have no "="
             return [(name, _unquote(fields[index + 1]))]
     return []
 
