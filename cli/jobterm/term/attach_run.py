@@ -41,15 +41,11 @@ class JobWatch:
 
     def is_held(self) -> bool:
         """Whether the runner holds the finished job for this terminal (read from its log)."""
-        from jobterm.gitlab.api import project_ref
-
         r = self.resolved
-        path = f"/projects/{project_ref(r.project)}/jobs/{int(r.job['id'])}/trace"
         try:
-            response = r.gitlab.api_response("GET", path, what="the job log")
+            return HELD_LINE in r.gitlab.job_trace(r.project, int(r.job["id"]))
         except JobtermError:
             return False
-        return HELD_LINE in str(getattr(response, "text", ""))
 
     def status_lines(self, attached_seconds: float) -> list[str]:
         try:
