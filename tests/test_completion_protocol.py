@@ -294,7 +294,7 @@ def shlex_quote(text: str) -> str:
     ],
 )
 def test_fast_path_finds_the_same_directories(environ: dict[str, str]) -> None:
-    from jobterm.completion import cache_dir, config_dir
+    from jobterm.completion_where import cache_dir, config_dir
     from jobterm.env import Environment
 
     env = Environment(environ=environ)
@@ -319,7 +319,7 @@ def test_fast_path_picks_the_host_the_commands_pick(
     """completion.signed_in_host agrees with gitlab.session.resolve_host (the commands')."""
     import json
 
-    from jobterm.completion import read_config, signed_in_host
+    from jobterm.completion_where import read_config, signed_in_host
     from jobterm.env import Environment
     from jobterm.gitlab.config import load_config
     from jobterm.gitlab.session import resolve_host
