@@ -352,3 +352,9 @@ def test_job_of_exec_through_typer_then_through_the_spec(user: dict[str, str]) -
     assert values(complete(user, "bash", line)) == ["101", "102"]
     request = {"_JOBTERM_COMPLETE": "complete_bash", "COMP_WORDS": line, "COMP_CWORD": "6"}
     assert "typer" not in imported_modules(dict(user, **request), [])
+
+
+def test_logout_completes_signed_in_hosts(user: dict[str, str]) -> None:
+    assert candidates(complete(user, "zsh", "jobterm logout ")) == [
+        ("plain", "127.0.0.1:9", "demo (default)")
+    ]

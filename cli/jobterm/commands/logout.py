@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import typer
 
+from jobterm.completion import complete_host
+
 
 def register(app: typer.Typer) -> None:
     @app.command("logout")
     def logout(
         host: str | None = typer.Argument(
-            None, metavar="HOST", help="The GitLab instance (default: GITLAB_HOST)."
+            None,
+            metavar="HOST",
+            help="The GitLab instance (default: GITLAB_HOST).",
+            autocompletion=complete_host,
         ),
     ) -> None:
         """Sign out of HOST on the server and remove its secrets from this machine."""
