@@ -40,7 +40,7 @@ Jobs in demo/webapp: 101 build, 102 test:dash (dash), 103 deploy (bob's),
 
 
 def register(app: typer.Typer) -> None:
-    from jobterm.sandbox.config import FORMAT_HELP
+    from jobterm.sandbox.format_help import FORMAT_HELP
 
     app.command("sandbox", help=HELP + FORMAT_HELP)(sandbox)
 

@@ -1,0 +1,37 @@
+"""The sandbox config format, as `jobterm sandbox --help` shows it (no heavy imports)."""
+
+from __future__ import annotations
+
+FORMAT_HELP = """\
+Config file (TOML); every part optional, entries merge into the defaults by key:
+
+\b
+  defaults = true             # false: start with no users, runners, projects or jobs
+  [settings]
+  session_expire_delay = 604800   # seconds a web session lives after its last use
+  remember_me_enabled = true      # remember_user_token renews expired sessions
+  password_authentication_enabled = true   # false: POST /users/sign_in answers 403
+  pipelines_api = true            # false: /api/v4/pipelines answers 404 (older GitLab)
+  session_timeout = 1800          # runner: how long a job waits for an attached terminal
+  ping_interval = 30              # seconds between WebSocket Pings on a terminal
+  lockout_threshold = 10          # failed sign-ins before the account locks
+  unlock_after = 600              # seconds until such a lockout ends by itself
+  [[settings.faults]]             # REST faults: server_error, rate_limit, html,
+  kind = "rate_limit"             #   sign_in_redirect; optional path (prefix), times,
+  times = 2                       #   status (server_error), retry_after (rate_limit)
+  [[users]]                       # key: username
+  username = "carol"
+  password = "carol-pass"         # also: name, email, token (glpat-...), totp_secret,
+  ldap = false                    #   recovery_codes, email_verification,
+                                  #   verification_code, admin, locked, state
+  [[runners]]                     # key: id; description, runner_type, is_shared,
+  id = 4                          #   session_server (false: jobs have no terminal)
+  [[projects]]                    # key: id or path; archived, members = [usernames]
+  path = "carol/app"
+  members = ["carol"]
+  [[jobs]]                        # key: id; project (path or id), name, stage, ref,
+  project = "carol/app"           #   status, user, runner, pipeline, build_dir,
+  name = "build"                  #   variables = {...}, script_result ("success"/"failed"),
+  shell = ["dash"]                #   script_seconds / pending_seconds (number, or
+  script_seconds = "forever"      #   "forever": never ends / stays pending)
+"""
