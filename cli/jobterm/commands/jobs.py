@@ -64,14 +64,11 @@ def jobs(
 def _project(gl: GitLab, project: str | None) -> str:
     """--project, else the git remote of this directory that points to the host."""
     from jobterm.errors import UsageError
-    from jobterm.term.target import git_remote_projects
+    from jobterm.term.target import remote_project
 
-    if project:
-        return project
-    hostname = gl.host.hostname.lower()
-    for remote_host, path in git_remote_projects():
-        if remote_host == hostname:
-            return path
+    found = project or remote_project(gl)
+    if found:
+        return found
     raise UsageError(
         f"which project? no --project given and no git remote here points to {gl.host.name}",
         "pass --project GROUP/PROJECT, or --everywhere for all your projects",

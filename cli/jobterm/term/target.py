@@ -74,6 +74,15 @@ def git_remote_projects(cwd: str | None = None) -> list[tuple[str, str]]:
     return found
 
 
+def remote_project(gl: GitLab) -> str | None:
+    """The project of this directory's first git remote that points to `gl`'s host."""
+    host_name = gl.host.hostname.lower()
+    for host, path in git_remote_projects():
+        if host == host_name:
+            return path
+    return None
+
+
 def pick_project(gl: GitLab, ref: JobRef, project: str | None) -> str:
     if ref.path is not None:
         root = gl.host.root.strip("/")
@@ -83,10 +92,9 @@ def pick_project(gl: GitLab, ref: JobRef, project: str | None) -> str:
         return path
     if project:
         return project
-    host_name = gl.host.hostname.lower()
-    for host, path in git_remote_projects():
-        if host == host_name:
-            return path
+    from_remote = remote_project(gl)
+    if from_remote:
+        return from_remote
     raise UsageError(
         f"which project? no --project given and no git remote here points to {gl.host.name}",
         "pass --project GROUP/PROJECT or the job's URL",
