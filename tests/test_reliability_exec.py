@@ -84,7 +84,7 @@ def test_drop_mid_stream_keeps_a_clean_prefix(signed_in_env, sandbox, faults):
 
 def test_silent_server_is_detected(signed_in_env, sandbox, faults):
     faults(silent=True)
-    env = dict(signed_in_env, JOBTERM_PING_INTERVAL="0.5", JOBTERM_PING_TIMEOUT="1")
+    env = dict(signed_in_env, JOBTERM_PING_INTERVAL="0.3", JOBTERM_PING_TIMEOUT="0.6")
     result = run_exec(env, "true")
     assert "connection lost" in failed(result, sandbox, env)
     assert result.stdout == b""

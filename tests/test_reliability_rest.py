@@ -1,8 +1,8 @@
 """The REST API misbehaving (the sandbox's REST faults) while jobterm finds the job.
 
-`attach` (in a real PTY) and `jobs` (in a pipe) each meet 5xx, 429 with Retry-After, an HTML
-page instead of JSON, and a redirect to the sign-in page. Each ends with its exit code and
-one line, the terminal as it was, and no secret printed.
+`attach` (in a real PTY) meets 5xx, 429 with Retry-After, an HTML page instead of JSON, and a
+redirect to the sign-in page (exec meets them in test_reliability_exec.py). Each ends with its
+exit code and one line, the terminal as it was, and no secret printed.
 """
 
 from __future__ import annotations
@@ -50,19 +50,6 @@ def test_attach(spawn_jobterm, signed_in_env, sandbox, rest_fault, fault, code, 
     assert run.terminal_restored()
     assert says in closing_line(run)
     assert_no_secrets(shown(run), secrets_of(signed_in_env, sandbox))
-
-
-@pytest.mark.parametrize(("fault", "code", "says"), CASES)
-def test_jobs(signed_in_env, sandbox, rest_fault, fault, code, says):
-    rest_fault(**fault)
-    result = jobterm(["jobs", "--project", "demo/webapp"], signed_in_env)
-    assert result.returncode == code, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, lines
-    assert lines[0].startswith("jobterm: ")
-    assert says in lines[0]
-    assert result.stdout == ""
-    assert_no_secrets(result.stdout + result.stderr, secrets_of(signed_in_env, sandbox))
 
 
 def test_a_fault_that_passes_leaves_jobterm_working(signed_in_env, sandbox, rest_fault):

@@ -82,7 +82,7 @@ def test_drop_mid_stream_keeps_every_byte_sent_before_it(
 
 def test_silent_server_is_detected_by_the_keepalive(spawn_jobterm, signed_in_env, sandbox, faults):
     faults(silent=True)
-    env = dict(signed_in_env, JOBTERM_PING_INTERVAL="0.5", JOBTERM_PING_TIMEOUT="1")
+    env = dict(signed_in_env, JOBTERM_PING_INTERVAL="0.3", JOBTERM_PING_TIMEOUT="0.6")
     run = start_attach(spawn_jobterm, env)
     attached(run)
     line = finish(run, 10, sandbox, env)
@@ -156,7 +156,7 @@ def test_no_subprotocol_means_unwrapped(spawn_jobterm, signed_in_env, sandbox, f
 
 def test_server_freezing_mid_session_is_detected(spawn_jobterm, signed_in_env, sandbox, faults):
     """GitLab stops answering in the middle of a session (its process stopped)."""
-    env = dict(signed_in_env, JOBTERM_PING_INTERVAL="0.5", JOBTERM_PING_TIMEOUT="1")
+    env = dict(signed_in_env, JOBTERM_PING_INTERVAL="0.3", JOBTERM_PING_TIMEOUT="0.6")
     run = start_attach(spawn_jobterm, env)
     attached(run)
     ready(run)
