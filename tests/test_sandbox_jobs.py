@@ -19,6 +19,7 @@ from sandbox_ws import (
     TerminalSandbox,
     open_terminal,
     run_command,
+    send,
     serving,
 )
 from util import scaled
@@ -163,6 +164,7 @@ CONFIG: dict[str, Any] = {
         {"id": 808, "name": "timeout", "script_seconds": FOREVER},
         {"id": 809, "name": "dash", "shell": ["dash"], "script_seconds": FOREVER},
         {"id": 810, "name": "busybox", "shell": ["busybox", "sh"], "script_seconds": FOREVER},
+        {"id": 811, "name": "held-exit", "script_seconds": FOREVER},
     ]
 }
 
@@ -210,9 +212,21 @@ def test_job_is_held_while_attached_and_finishes_on_detach(srv: TerminalSandbox,
         assert job["status"] == "running"
         assert rest_job(srv, 801)["status"] == "running"
         assert run_command(ws, "echo still-here") == "still-here"  # the terminal goes on
-    job = srv.wait_status(801, "failed")
+    # Finished by the time the Close was echoed: a client asking right away sees the outcome.
+    job = srv.job(801)
+    assert job["status"] == "failed"
     assert job["held_for_terminal"] is False
     assert job["terminal_attached"] is False
+
+
+def test_held_job_is_finished_when_the_shell_exit_drops_the_terminal(
+    srv: TerminalSandbox, demo: str
+) -> None:
+    with open_terminal(srv.terminal_url(811), demo) as ws:
+        srv.control("POST", "/jobs/811/end-script")
+        send(ws, b"exit\n")
+        assert Reader(ws).until_closed().rcvd is None
+        assert srv.job(811)["status"] == "success"  # already, when the client sees the drop
 
 
 def test_held_job_finishes_after_session_timeout_and_drops_the_terminal(

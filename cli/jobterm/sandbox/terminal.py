@@ -125,12 +125,14 @@ class TerminalSession:
         protocol: str | None,
         faults: TerminalFaults,
         settings: Settings,
+        on_detach: Callable[[Job], None] | None = None,
     ) -> None:
         self.job = job
         self.session_id = session_id
         self.protocol = protocol
         self.faults = faults
         self.settings = settings
+        self._on_detach = on_detach
         self.shell: PtyShell | None = None
         self.end_reason: str | None = None
         self._transport: asyncio.Transport | None = None
@@ -143,6 +145,7 @@ class TerminalSession:
         if self.end_reason is None:
             self.end_reason = reason
         log.info("terminal of job %s dropped: %s", self.job.id, reason)
+        self.detach()
         transport = self._transport
         if transport is not None and not transport.is_closing():
             # close() sends what is already buffered, then FIN: no output is lost and no
@@ -150,6 +153,14 @@ class TerminalSession:
             transport.close()
             asyncio.get_running_loop().call_later(FLUSH_GRACE, transport.abort)
         self._dropped.set()
+
+    def detach(self) -> None:
+        """The job no longer has this terminal (a held job finishes). Done before the client
+        can notice the end, so a client that then asks the REST API sees the outcome."""
+        if self.job.terminal is self:
+            self.job.terminal = None
+            if self._on_detach is not None:
+                self._on_detach(self.job)
 
     # -- serving -----------------------------------------------------------------------------
 
@@ -160,7 +171,7 @@ class TerminalSession:
         ws = _Response(
             protocols=[self.protocol] if self.protocol else [],
             autoping=True,
-            autoclose=True,
+            autoclose=False,  # the job learns of the detach before the Close is echoed
             compress=False,  # gorilla/Workhorse do not negotiate permessage-deflate
             max_msg_size=MAX_MESSAGE,
         )
@@ -188,7 +199,7 @@ class TerminalSession:
     async def _finish(self, first: asyncio.Future[Any], tasks: list[Any], shell: PtyShell) -> None:
         result = first.result() if not first.cancelled() and first.exception() is None else None
         if first is tasks[1] and result == "client closed":
-            # Close 1000 is echoed by aiohttp; the shell gets EOT as through Workhorse.
+            # Close 1000 was echoed; the shell gets EOT as through Workhorse.
             self.end_reason = self.end_reason or "client closed"
             with contextlib.suppress(ConnectionResetError):
                 await shell.write(EOT)
@@ -244,6 +255,8 @@ class TerminalSession:
         while True:
             msg = await ws.receive()
             if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING):
+                self.detach()
+                await ws.close()  # echoes Close 1000, then closes the connection
                 return "client closed"
             if msg.type in (WSMsgType.CLOSED, WSMsgType.ERROR):
                 return "connection lost"

@@ -209,6 +209,7 @@ async def terminal_ws(request: web.Request) -> web.StreamResponse:
         protocol=protocol,
         faults=faults,
         settings=state.settings,
+        on_detach=lambda job: app[LIFE].detached(job, state.clock()),
     )
     job.terminal = session  # claimed before any await: a second connection gets 500
     try:
@@ -220,9 +221,7 @@ async def terminal_ws(request: web.Request) -> web.StreamResponse:
         finally:
             await app[keys.SHELL_POOL].release(shell)
     finally:
-        if job.terminal is session:
-            job.terminal = None
-            app[LIFE].detached(job, state.clock())
+        session.detach()
 
 
 async def _start_shell(app: web.Application, job: Job, user: User) -> PtyShell | None:
