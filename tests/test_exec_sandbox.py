@@ -362,3 +362,31 @@ def test_tty_passes_ctrl_c_to_the_command(world: Any, spawn_jobterm: Any) -> Non
     run.child.send("\x03")  # a key, not a signal: the local terminal is raw
     assert run.wait_done() == 130  # the command's own status: killed by SIGINT
     assert run.terminal_restored()
+
+
+def test_back_to_back_runs_wait_for_the_terminal(world: Any) -> None:
+    _, env = world
+    # The first run holds the job's only terminal; the second retries while it is busy.
+    with subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jobterm",
+            "exec",
+            JOBS["dash"],
+            "-p",
+            "demo/webapp",
+            "-c",
+            "echo first; sleep 1",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    ) as first:
+        assert first.stdout is not None
+        assert first.stdout.readline() == b"first\n"
+        second = run_exec(env, JOBS["dash"], "--", "echo", "second")
+        first.communicate(timeout=scaled(30))
+    assert first.returncode == 0
+    assert (second.returncode, second.stdout) == (0, b"second\n"), second.stderr

@@ -42,7 +42,13 @@ from jobterm.core.execproto import (
     StdinEncoder,
     StdinMode,
 )
-from jobterm.errors import ConnectionLostError, ExitCode, JobtermError, TimeoutExpired
+from jobterm.errors import (
+    BusyError,
+    ConnectionLostError,
+    ExitCode,
+    JobtermError,
+    TimeoutExpired,
+)
 from jobterm.term.connection import SessionEnded, TerminalConnection, TerminalTarget
 from jobterm.term.exec_io import InputSource, OutputSink
 
@@ -285,6 +291,26 @@ def _look_hint() -> str:
     return "the job needs a POSIX sh with stty; look with `jobterm attach`, or run with --debug"
 
 
+#: How long a busy terminal (HTTP 500) is retried: the runner may still be closing the
+#: previous session, e.g. of the `jobterm exec` that a script ran just before this one.
+BUSY_RETRY = 3.0
+
+
+async def _open(target: TerminalTarget) -> TerminalConnection:
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + BUSY_RETRY
+    delay = 0.1
+    while True:
+        try:
+            return await TerminalConnection.open(target)
+        except BusyError:
+            if loop.time() + delay > give_up:
+                raise
+            log.debug("terminal busy; retrying in %.1f s", delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+
 async def exec_session(
     target: TerminalTarget, spec: ExecSpec, streams: Streams, options: ExecOptions
 ) -> int:
@@ -294,7 +320,7 @@ async def exec_session(
     began = loop.time()
     timeout = options.timeout
     try:
-        conn = await asyncio.wait_for(TerminalConnection.open(target), timeout)
+        conn = await asyncio.wait_for(_open(target), timeout)
     except asyncio.TimeoutError:
         raise TimeoutExpired(f"could not connect within {timeout:g} s", "raise --timeout") from None
     async with conn:
