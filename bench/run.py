@@ -213,8 +213,7 @@ class Bench:
                 )
                 mem = {"start_kb": start_kb, "after_output_kb": after_out, "peak_kb": p.vm_hwm_kb()}
                 latency.leave_attach(p)
-                if p.rusage_maxrss_kb:
-                    mem["peak_kb"] = max(mem["peak_kb"] or 0, p.rusage_maxrss_kb)
+                # Not wait4's ru_maxrss: it counts the bench's own pages shared at fork().
         except Exception as exc:
             if self.args.debug:
                 traceback.print_exc()

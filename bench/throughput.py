@@ -58,6 +58,17 @@ def through_pty(p: PtyProcess, size: int, timeout: float = 300.0) -> dict[str, A
     return {"bytes": count, "seconds": elapsed, "mb_s": mb_per_s(size, elapsed), "cpu_s": cpu}
 
 
+def _vm_hwm_kb(pid: int) -> int | None:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return None
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far (/proc/PID/stat)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -115,8 +126,12 @@ def exec_to_file(
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.PIPE, env=env)
         first: float | None = None
+        hwm = 0
         deadline = time.monotonic() + timeout
         while True:
+            # VmHWM, not wait4's ru_maxrss: that counts the pages the child shared with this
+            # (big) process between fork() and exec().
+            hwm = _vm_hwm_kb(proc.pid) or hwm
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             now = time.perf_counter()
             if pid:
@@ -140,7 +155,7 @@ def exec_to_file(
         "seconds": streaming,
         "mb_s": mb_per_s(size, streaming),
         "total_seconds": now - start,
-        "peak_rss_kb": usage.ru_maxrss,
+        "peak_rss_kb": hwm,
         "cpu_s": usage.ru_utime + usage.ru_stime,
     }
 
