@@ -367,7 +367,7 @@ def test_insecure_storage_file_is_private(sandbox: SandboxInfo, auth_env: dict[s
     assert "demo-password" not in secrets.read_text()
     state = one_host_status(env)
     assert state["session"] == "valid"
-    assert "secrets.json (mode 0o600)" in state["storage"]
+    assert "secrets.json (mode 0600)" in state["storage"]
     # Logging out removes them from the file.
     assert jobterm(["logout"], env).returncode == 0
     assert "_gitlab_session" not in secrets.read_text()

@@ -182,7 +182,7 @@ def backend_name(backend: Any) -> str:
 
 def file_mode(path: Path) -> str:
     try:
-        return oct(stat.S_IMODE(path.stat().st_mode))
+        return f"{stat.S_IMODE(path.stat().st_mode):04o}"
     except OSError:
         return "missing"
 
