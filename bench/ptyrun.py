@@ -162,7 +162,10 @@ class PtyProcess:
                 except BlockingIOError:
                     continue
                 except OSError:
-                    raise PtyTimeout(f"EOF after {count} bytes, before {marker!r}") from None
+                    shown = tail[-300:].decode("utf-8", "replace").replace("\0", "")
+                    raise PtyTimeout(
+                        f"EOF after {count} bytes, before {marker!r}: {shown!r}"
+                    ) from None
                 tail += data
 
     # -- the process -----------------------------------------------------------------------
