@@ -69,6 +69,7 @@ def throughput_lines(out: Figures) -> list[str]:
     ceiling = bare["mb_s"] if bare and not is_na(bare) else None
     for key, label in (
         ("bare_ws", "bare WebSocket reader (ceiling)"),
+        ("bare_relay", "bare WebSocket relay -> PTY"),
         ("attach", "jobterm attach -> PTY"),
         ("exec", "jobterm exec -> file"),
         ("local_pty", "local PTY + bash (reference)"),

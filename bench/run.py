@@ -132,7 +132,8 @@ class Bench:
     def run_output(self) -> None:
         size = self.args.size_mib * MiB
         print(f"output throughput ({self.args.size_mib} MiB x {self.args.repeat})", file=sys.stderr)
-        runs: dict[str, list[Figures]] = {k: [] for k in ("bare_ws", "attach", "exec", "local_pty")}
+        keys = ("bare_ws", "bare_relay", "attach", "exec", "local_pty")
+        runs: dict[str, list[Figures]] = {k: [] for k in keys}
         memory: list[Figures] = []
         pastes: list[Figures] = []
         attach_missing = self.jobterm_or_na("attach")
@@ -145,6 +146,9 @@ class Bench:
                 break
             runs["bare_ws"].append(
                 guarded("bare WebSocket", lambda: self._bare(size), self.args.debug)
+            )
+            runs["bare_relay"].append(
+                guarded("bare relay", lambda: self._relay(size), self.args.debug)
             )
             if attach_missing is None:
                 out, mem, pasted = self._attach_round(size)
@@ -162,7 +166,7 @@ class Bench:
         if exec_missing:
             output["exec"] = na(exec_missing)
         if self.world_error:
-            output["bare_ws"] = na(self.world_error)
+            output["bare_ws"] = output["bare_relay"] = na(self.world_error)
         output["goal"] = throughput_goal(output)
         self.results["output"] = output
         self.results["paste"] = best(pastes)
@@ -188,6 +192,18 @@ class Bench:
 
     def _bare(self, size: int) -> Figures:
         return throughput.bare_websocket(self._ws_url(), self.world.cookie_header(), size)
+
+    def _relay(self, size: int) -> Figures:
+        relay = str(BENCH_DIR / "bare_relay.py")
+        env = dict(self.world.env, JOBTERM_BENCH_COOKIE=self.world.cookie_header())
+        with PtyProcess([sys.executable, relay, self._ws_url()], env) as p:
+            p.expect(b"attached to", 30)
+            p.write(b"stty rows 50 cols 200\r")  # what jobterm's set-up does
+            latency.shell_ready(p)
+            result = throughput.through_pty(p, size)
+            p.write(b"\x1d")
+            p.wait(20)
+            return result
 
     def _exec(self, size: int) -> Figures:
         self.world.wait_terminal_free()
@@ -344,6 +360,12 @@ def throughput_goal(out: Figures) -> str:
             continue
         ratio = value["mb_s"] / bare["mb_s"]
         verdicts.append(f"{key} {ratio:.0%} {'met' if ratio >= 0.9 else 'NOT met'}")
+    relay, attach = out.get("bare_relay"), out.get("attach")
+    if relay and attach and not is_na(relay) and not is_na(attach):
+        verdicts.append(
+            f"attach is {attach['mb_s'] / relay['mb_s']:.0%} of the bare relay to a PTY "
+            "(the same terminal stage without jobterm)"
+        )
     return ", ".join(verdicts)
 
 
