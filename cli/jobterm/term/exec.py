@@ -51,6 +51,7 @@ from jobterm.errors import (
 )
 from jobterm.term.connection import SessionEnded, TerminalConnection, TerminalTarget
 from jobterm.term.exec_io import InputSource, OutputSink
+from jobterm.term.tty import raw_mode
 
 if TYPE_CHECKING:
     from jobterm.env import Environment
@@ -323,10 +324,14 @@ async def exec_session(
         conn = await asyncio.wait_for(_open(target), timeout)
     except asyncio.TimeoutError:
         raise TimeoutExpired(f"could not connect within {timeout:g} s", "raise --timeout") from None
+    # The local terminal goes raw only once connected: until ExecRun installs its signal
+    # handlers, SIGTERM/SIGHUP kill jobterm outright, which must not leave it raw.
+    local_raw = spec.stdin is StdinMode.TTY and os.isatty(streams.stdin)
     async with conn:
         try:
-            run = ExecRun(conn, proto, streams, options)
-            return await run.run(spent=loop.time() - began)  # --timeout counts connecting too
+            with raw_mode(streams.stdin) if local_raw else contextlib.nullcontext():
+                run = ExecRun(conn, proto, streams, options)
+                return await run.run(spent=loop.time() - began)  # --timeout counts connecting
         finally:
             if proto.noise:
                 log.debug("before the command started, the job's terminal showed: %r", proto.noise)
@@ -334,13 +339,9 @@ async def exec_session(
 
 def run_exec(env: Environment, resolved: ResolvedJob, spec: ExecSpec, options: ExecOptions) -> int:
     """Run `spec` in the resolved job; returns the command's status, raises JobtermError."""
-    from jobterm.term.tty import raw_mode
-
     streams = Streams(env.stdin.fileno(), env.stdout.fileno(), env.stderr.fileno())
-    local_raw = spec.stdin is StdinMode.TTY and os.isatty(streams.stdin)
     try:
-        with raw_mode(streams.stdin) if local_raw else contextlib.nullcontext():
-            return asyncio.run(exec_session(resolved.target, spec, streams, options))
+        return asyncio.run(exec_session(resolved.target, spec, streams, options))
     except SessionDropped as exc:
         exc.message += _job_state(resolved)
         exc.exit_code = ExitCode.EXEC_FAILED
