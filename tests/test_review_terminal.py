@@ -24,3 +24,56 @@ def test_exec_tty_sigterm_while_connecting_restores_the_terminal(spawn_jobterm, 
     assert run.terminal_restored()
     holder.child.send("\r~.")
     assert holder.wait_done() == 0
+
+
+def test_output_held_by_the_hidden_setup_is_shown_when_the_session_ends(
+    spawn_jobterm, make_sandbox, signed_in
+):
+    # A job's terminal that prints and exits before the set-up marker can come: what it
+    # printed is held back by the set-up filter and must still reach the screen.
+    job = {
+        "id": 120,
+        "project": "demo/webapp",
+        "name": "brief",
+        "user": "demo",
+        "status": "running",
+        "script_seconds": None,
+        "shell": ["sh", "-c", "echo bye-from-the-$((6*7)); sleep 0.5"],
+    }
+    sandbox = make_sandbox({"jobs": [job]})
+    run = spawn_jobterm(["attach", "120", "--project", "demo/webapp"], signed_in(sandbox))
+    run.child.expect("attached to job 120", timeout=scaled(20))
+    run.child.expect("bye-from-the-42|JOBTERM-RC", timeout=scaled(20))
+    assert run.child.after == b"bye-from-the-42"
+    run.wait_done()
+    assert run.terminal_restored()
+
+
+def test_record_into_a_missing_directory_is_one_clear_line(spawn_jobterm, signed_in_env, tmp_path):
+    cast = tmp_path / "missing" / "session.cast"
+    run = spawn_jobterm(
+        ["attach", "101", "--project", "demo/webapp", "--record", str(cast)], signed_in_env
+    )
+    run.child.expect(r"jobterm: (.*)\r\n", timeout=scaled(20))
+    lines = run.child.match.group(1).decode() + run.child.read().decode()
+    assert "internal error" not in lines
+    assert str(cast) in lines
+    assert "JOBTERM-RC=2" in lines  # a --record path it cannot use
+    assert run.terminal_restored()
+
+
+def test_debug_log_does_not_show_what_is_typed(spawn_jobterm, signed_in_env):
+    # A password typed at a no-echo prompt in the job must not appear in the --debug log
+    # (which shares this terminal here); frame sizes may.
+    run = spawn_jobterm(["--debug", "attach", "101", "--project", "demo/webapp"], signed_in_env)
+    run.child.expect("attached to job 101", timeout=scaled(20))
+    run.child.send(
+        "stty -echo; echo no-echo-$((1+1)); read -r pw; stty echo; echo read-${#pw}-chars\r"
+    )
+    run.child.expect("no-echo-2", timeout=scaled(20))
+    run.child.send("hunter2-typed\r")
+    run.child.expect("read-13-chars", timeout=scaled(20))
+    seen = run.child.before
+    run.child.send("\r~.")
+    assert run.wait_done() == 0
+    assert b"hunter2" not in seen

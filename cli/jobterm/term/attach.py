@@ -131,6 +131,8 @@ class AttachSession:
             await asyncio.gather(*tasks, return_exceptions=True)
             for signum in handlers:
                 loop.remove_signal_handler(signum)
+            with contextlib.suppress(OSError):  # a session that ends mid set-up: show it all
+                self._setup_timeout()
             if self.recorder is not None:
                 self.recorder.close()
         assert self.state.result is not None
