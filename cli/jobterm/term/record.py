@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import IO
 
 from jobterm.core.redact import redact
+from jobterm.errors import UsageError
 
 MAX_PENDING = 4096
 
@@ -39,7 +40,13 @@ class Recorder:
     def __init__(
         self, path: Path, rows: int, cols: int, *, record_input: bool, env: dict[str, str]
     ) -> None:
-        self._file: IO[str] = path.open("w", encoding="utf-8")
+        try:
+            self._file: IO[str] = path.open("w", encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(
+                f"cannot write the recording {path}: {exc.strerror or exc}",
+                "pass --record a file in a writable directory",
+            ) from None
         self._start = time.monotonic()
         self._record_input = record_input
         self._streams = {"o": _Stream(), "i": _Stream()}
