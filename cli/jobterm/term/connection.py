@@ -34,6 +34,26 @@ if TYPE_CHECKING:
 log = logging.getLogger("jobterm.ws")
 
 
+class _FrameSummary(logging.Filter):
+    """websockets logs the first bytes of each frame at DEBUG: what the user types (a
+    password at a no-echo prompt) and what the job shows. Keep the kind and size only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from websockets.frames import Frame, Opcode
+
+        args = record.args
+        if isinstance(args, tuple) and args and isinstance(args[0], Frame):
+            frame = args[0]
+            if frame.opcode in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT):
+                record.args = (f"{frame.opcode.name} [{len(frame.data)} bytes]",)
+        return True
+
+
+#: The logger websockets writes the handshake and frames to (see _FrameSummary).
+wire_log = logging.getLogger("jobterm.ws.wire")
+wire_log.addFilter(_FrameSummary())
+
+
 def _seconds_from_env(name: str, default: float) -> float:
     """A positive number of seconds from the environment (tests shorten the keepalive)."""
     try:
@@ -101,6 +121,7 @@ class TerminalConnection:
                 max_size=2**22,
                 max_queue=16,  # bounded: at most 16 frames wait for the local terminal
                 user_agent_header="jobterm",
+                logger=wire_log,
             )
         except InvalidStatus as exc:
             raise handshake_error(exc.response.status_code, target) from None
