@@ -71,10 +71,11 @@ class SecretStore:
 
     def _keyring(self, host_name: str) -> Any:
         import keyring
-        from keyring.backends import chainer, fail
+        from keyring.backends import chainer, fail, null
 
         backend = keyring.get_keyring()
-        if isinstance(backend, fail.Keyring) or (
+        # null.Keyring (set to disable keyring, as pip's docs suggest) silently keeps nothing.
+        if isinstance(backend, (fail.Keyring, null.Keyring)) or (
             isinstance(backend, chainer.ChainerBackend) and not backend.backends
         ):
             raise no_keyring_error(host_name, backend_name(backend))
