@@ -60,6 +60,19 @@ def check_scheme(host: Host, *, insecure_http: bool) -> None:
         )
 
 
+def clean_token(token: str, source: str) -> str:
+    """`token` without surrounding blanks; AuthError (never showing it) if no HTTP header
+    could carry it (httpx would put the whole value in its error message)."""
+    token = token.strip()
+    if not (token.isascii() and token.isprintable()) or " " in token:
+        raise AuthError(
+            f"{source} is not a personal access token: it has spaces, line breaks or "
+            "non-ASCII characters",
+            "copy the token again, without anything around it",
+        )
+    return token
+
+
 def ssl_context(ca_cert: str | None, environ: Mapping[str, str]) -> ssl.SSLContext:
     """The trust jobterm uses for HTTPS and WSS to one host."""
     bundle = ca_cert or environ.get("SSL_CERT_FILE") or environ.get("REQUESTS_CA_BUNDLE")
@@ -168,6 +181,12 @@ class WebClient:
                 method, url, headers=all_headers, params=params, data=form
             )
             response.read()
+        except (httpx.LocalProtocolError, UnicodeEncodeError):
+            # Their messages quote the offending header value: a cookie or token.
+            raise AuthError(
+                f"a credential for {self.host.name} has characters HTTP cannot carry ({what})",
+                f"run `jobterm login {self.host.name}` again",
+            ) from None
         except httpx.HTTPError as exc:
             raise network_error(exc, self.host, what) from exc
         if self.cookies.apply(response.headers.get_list("set-cookie")):

@@ -19,7 +19,7 @@ from jobterm.env import Environment
 from jobterm.errors import AuthError, JobtermError, UsageError
 from jobterm.gitlab.config import Config, HostConfig, load_config
 from jobterm.gitlab.credentials import Secrets, SecretStore, storage_for
-from jobterm.gitlab.http import WebClient
+from jobterm.gitlab.http import WebClient, clean_token
 from jobterm.gitlab.session import web_client
 from jobterm.gitlab.signin import import_cookies, password_sign_in, token_user
 
@@ -198,11 +198,11 @@ def _token(
     asker: Asker,
     session_user: dict[str, Any] | None,
 ) -> str:
-    token = env.environ.get("GITLAB_TOKEN", "").strip()
+    token = clean_token(env.environ.get("GITLAB_TOKEN", ""), "GITLAB_TOKEN")
     if not token:
         if options.cookie and asker.from_stdin:
             raise UsageError("stdin already gave the cookie", "set GITLAB_TOKEN for the token")
-        token = asker.line("Personal access token").strip()
+        token = clean_token(asker.line("Personal access token"), "the token given")
     if not token:
         raise UsageError("no token given", "paste it at the prompt or set GITLAB_TOKEN")
     user = token_user(web, token)

@@ -20,7 +20,7 @@ from jobterm.errors import AuthError, JobtermError, UsageError
 from jobterm.gitlab.api import GitLab, session_expired, web_session_required
 from jobterm.gitlab.config import Config, HostConfig, load_config
 from jobterm.gitlab.credentials import Secrets, SecretStore
-from jobterm.gitlab.http import WebClient, make_client
+from jobterm.gitlab.http import WebClient, clean_token, make_client
 from jobterm.gitlab.signin import renew_session, session_user
 
 
@@ -86,7 +86,7 @@ def open_gitlab(
     """
     config = load_config(env)
     resolved, entry = resolve_host(env, config, host)
-    env_token = env.environ.get("GITLAB_TOKEN") or None
+    env_token = clean_token(env.environ.get("GITLAB_TOKEN", ""), "GITLAB_TOKEN") or None
     if entry is None:
         if not env_token:
             raise AuthError(
