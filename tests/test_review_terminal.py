@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import signal
 
+import pexpect
+
 from util import scaled
 
 
@@ -77,3 +79,22 @@ def test_debug_log_does_not_show_what_is_typed(spawn_jobterm, signed_in_env):
     run.child.send("\r~.")
     assert run.wait_done() == 0
     assert b"hunter2" not in seen
+
+
+def test_sigterm_at_the_picker_restores_the_terminal(spawn_jobterm, signed_in_env):
+    env = dict(signed_in_env, PROMPT_TOOLKIT_NO_CPR="1")
+    run = spawn_jobterm(["attach", "--project", "demo/webapp"], env)
+    run.child.expect(rb"\d+\. 101  build", timeout=scaled(20))
+    os.kill(run.jobterm_pid(), signal.SIGTERM)
+    assert run.wait_done() == 143
+    assert run.terminal_restored()
+
+
+def test_sigterm_while_waiting_shows_the_cursor_again(spawn_jobterm, signed_in_env):
+    # Job 104 is pending: --wait shows a spinner, which hides the cursor.
+    run = spawn_jobterm(["attach", "104", "--project", "demo/webapp", "--wait"], signed_in_env)
+    run.child.expect("waiting", timeout=scaled(20))
+    os.kill(run.jobterm_pid(), signal.SIGTERM)
+    run.child.expect("JOBTERM-RC", timeout=scaled(20))
+    assert run.child.before.rfind(b"\x1b[?25h") > run.child.before.rfind(b"\x1b[?25l")
+    run.child.expect(pexpect.EOF)

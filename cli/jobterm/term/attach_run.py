@@ -94,6 +94,22 @@ def _spinner(env: Environment, text: str) -> Iterator[Any]:
         yield status
 
 
+@contextlib.contextmanager
+def _unwind_on_signals() -> Iterator[None]:
+    """SIGTERM/SIGHUP raise SystemExit(128+N) instead of killing jobterm on the spot, so the
+    spinner (hidden cursor) and the picker (raw mode) restore the terminal on the way out."""
+
+    def unwind(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    old = {s: signal.signal(s, unwind) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for signum, handler in old.items():
+            signal.signal(signum, handler)
+
+
 def _resolve(
     env: Environment,
     job: str | None,
@@ -105,7 +121,8 @@ def _resolve(
     from jobterm.term.picker import pick_running_job
 
     interactive = env.stdin_isatty and env.stdout_isatty
-    with _spinner(env, "waiting for the job to start…" if wait else "finding the job…") as st:
+    spinner = _spinner(env, "waiting for the job to start…" if wait else "finding the job…")
+    with _unwind_on_signals(), spinner as st:
 
         def tick(j: dict[str, Any]) -> None:
             if st is not None:
