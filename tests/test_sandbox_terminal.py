@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import inspect
 import itertools
 import os
 import time
@@ -269,6 +271,33 @@ def test_invalid_base64_drops_the_connection(srv: TerminalSandbox, demo: str, jo
         ws.send("this is *not* base64!")
         closed = Reader(ws).until_closed()
         assert closed.rcvd is None  # no Close frame: 1006
+    srv.wait_detached(job)
+
+
+def test_text_frame_of_raw_bytes_is_data_not_a_protocol_error(
+    srv: TerminalSandbox, demo: str, job: int
+):
+    """gorilla does not check text frames for UTF-8: Workhorse passes the bytes on (no Close
+    1007 from the server)."""
+    from aiohttp import web
+
+    if "decode_text" not in inspect.signature(web.WebSocketResponse).parameters:
+        pytest.skip("this aiohttp always decodes text frames")
+    with open_terminal(srv.terminal_url(job), demo) as ws:
+        reader = Reader(ws)
+        ws.send(b"echo raw-\xff-$((3*3))\n", text=True)
+        reader.until(b"raw-\xff-9")
+
+
+def test_message_over_the_size_limit_drops_without_close_frame(
+    srv: TerminalSandbox, demo: str, job: int
+):
+    with open_terminal(srv.terminal_url(job), demo) as ws:
+        assert run_command(ws, "echo ok") == "ok"
+        with contextlib.suppress(ConnectionClosed):  # may drop while the message is on its way
+            ws.send(b"#" * (4 * 1024 * 1024 + 1))
+        closed = Reader(ws).until_closed()
+        assert closed.rcvd is None  # no Close 1009 either: 1006
     srv.wait_detached(job)
 
 

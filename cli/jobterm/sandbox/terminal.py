@@ -27,12 +27,13 @@ import base64
 import binascii
 import contextlib
 import dataclasses
+import inspect
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from jobterm.sandbox.pty import PtyShell
 from jobterm.sandbox.state import Job, Settings
@@ -43,7 +44,7 @@ BINARY = "terminal.gitlab.com"
 BASE64 = "base64.terminal.gitlab.com"
 SUBPROTOCOLS = (BINARY, BASE64)  # Workhorse's order of preference
 MAX_INPUT_FRAME = 32 * 1024  # larger input frames lose their tail (observed)
-MAX_MESSAGE = 4 * 1024 * 1024  # what the server reads in one message at most
+MAX_MESSAGE = 4 * 1024 * 1024  # a longer message drops the connection (bounded memory)
 EOT = b"\x04"
 EOT_GRACE = 0.5  # seconds the shell has to exit after EOT before it is killed
 SILENT_POLL = 0.2
@@ -97,10 +98,30 @@ class TerminalFaults:
         return dataclasses.asdict(self)
 
 
+# gorilla (Workhorse) does not check text frames for UTF-8: take them as raw bytes too where
+# this aiohttp can (decode_text), else a bad one ends the session like any protocol error.
+_RAW_TEXT: dict[str, Any] = (
+    {"decode_text": False}
+    if "decode_text" in inspect.signature(web.WebSocketResponse).parameters
+    else {}
+)
+
+
 class _Response(web.WebSocketResponse):
-    """aiohttp's WebSocketResponse, able to answer an unexpected subprotocol (a fault)."""
+    """aiohttp's WebSocketResponse, able to answer an unexpected subprotocol (a fault), and
+    dropping the connection on a client's protocol error instead of sending a Close frame."""
 
     forced_protocol: str | None = None
+
+    async def close(
+        self, *, code: int = WSCloseCode.OK, message: bytes = b"", drain: bool = True
+    ) -> bool:
+        if code != WSCloseCode.OK and self._req is not None and self._req.transport is not None:
+            # aiohttp answers a message over max_msg_size (1009) or bad UTF-8 (1007) with a
+            # Close frame; the server never sends one (spec 6). A closing transport takes
+            # no more frames, so the Close below is not sent.
+            self._req.transport.close()
+        return await super().close(code=code, message=message, drain=drain)
 
     def _pre_start(self, request: web.BaseRequest) -> Any:
         result = super()._pre_start(request)
@@ -174,6 +195,7 @@ class TerminalSession:
             autoclose=False,  # the job learns of the detach before the Close is echoed
             compress=False,  # gorilla/Workhorse do not negotiate permessage-deflate
             max_msg_size=MAX_MESSAGE,
+            **_RAW_TEXT,
         )
         ws.forced_protocol = self.faults.subprotocol
         await ws.prepare(request)
