@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 
@@ -98,3 +99,21 @@ def test_sigterm_while_waiting_shows_the_cursor_again(spawn_jobterm, signed_in_e
     run.child.expect("JOBTERM-RC", timeout=scaled(20))
     assert run.child.before.rfind(b"\x1b[?25h") > run.child.before.rfind(b"\x1b[?25l")
     run.child.expect(pexpect.EOF)
+
+
+def test_recording_redacts_a_secret_split_across_frames_of_a_long_line(tmp_path):
+    from jobterm.term.record import MAX_PENDING, Recorder
+
+    secrets = {"glpat-ABCDEFGHIJKLMNOPQRST12": "ABCDEFGH", "password=hunter2-xyz": "hunter2"}
+    for secret, telltale in secrets.items():
+        line = ("x" * MAX_PENDING + " " + secret + " tail").encode()
+        for cut in range(MAX_PENDING - 3, MAX_PENDING + len(secret) + 3):
+            cast = tmp_path / f"s{cut}.cast"
+            rec = Recorder(cast, 24, 80, record_input=False, env={})
+            rec.output(line[:cut])  # a frame ends inside the secret, on a long line
+            rec.output(line[cut:])
+            rec.close()
+            text = "".join(json.loads(e)[2] for e in cast.read_text().splitlines()[1:])
+            assert telltale not in text, cut
+            assert text.endswith(" tail")
+            assert text.count("x") == MAX_PENDING

@@ -37,3 +37,15 @@ def redact(text: str) -> str:
 
 def redact_bytes(data: bytes) -> bytes:
     return redact(data.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
+
+
+def safe_cut(text: str, cut: int) -> int:
+    """`cut`, or an earlier index, such that no secret `redact` finds in `text` spans it."""
+    moved = True
+    while moved:
+        moved = False
+        for pattern in _PATTERNS:
+            for match in pattern.finditer(text, 0, len(text)):
+                if match.start() < cut < match.end():
+                    cut, moved = match.start(), True
+    return cut

@@ -14,10 +14,12 @@ import time
 from pathlib import Path
 from typing import IO
 
-from jobterm.core.redact import redact
+from jobterm.core.redact import redact, safe_cut
 from jobterm.errors import UsageError
 
 MAX_PENDING = 4096
+#: What a cut of a long line leaves pending: longer than any token or cookie value.
+KEEP = 1024
 
 
 class _Stream:
@@ -28,8 +30,13 @@ class _Stream:
     def take(self, data: bytes, final: bool = False) -> str:
         self.pending += self.decoder.decode(data, final)
         cut = max(self.pending.rfind("\n"), self.pending.rfind("\r"))
-        if final or len(self.pending) > MAX_PENDING:
+        if final:
             cut = len(self.pending) - 1
+        elif len(self.pending) > MAX_PENDING:
+            # A long line: write all but its last KEEP characters, cut before any secret that
+            # spans the cut, so that redact() sees each secret whole.
+            safe = safe_cut(self.pending, len(self.pending) - KEEP)
+            cut = max(cut, (safe if safe > 0 else len(self.pending) - KEEP) - 1)
         if cut < 0:
             return ""
         ready, self.pending = self.pending[: cut + 1], self.pending[cut + 1 :]
