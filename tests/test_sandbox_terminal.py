@@ -152,6 +152,25 @@ def test_origin_of_the_same_host_is_accepted(srv: TerminalSandbox, demo: str, jo
         assert ws.subprotocol == BINARY
 
 
+@pytest.mark.parametrize(
+    ("origin", "status"),
+    [
+        pytest.param("http://127.0.0.1:1", 403, id="same-host-other-port"),
+        pytest.param("http://localhost:{port}", 403, id="other-name-same-port"),
+        pytest.param("null", 403, id="null"),
+        pytest.param("HTTP://user@127.0.0.1:{port}/x", 101, id="userinfo-path-case"),
+    ],
+)
+def test_origin_is_compared_as_gorilla_does(
+    srv: TerminalSandbox, demo: str, job: int, origin: str, status: int
+):
+    """gorilla's checkSameOrigin: url.Parse(Origin).Host (no userinfo) equals Host, ASCII
+    case folded; the port counts."""
+    origin = origin.format(port=srv.url.rsplit(":", 1)[1])
+    response = refused(srv, srv.terminal_url(job), demo, {"Origin": origin})
+    assert response.status_code == status
+
+
 def test_second_connection_to_the_same_job_is_500(srv: TerminalSandbox, demo: str, job: int):
     with open_terminal(srv.terminal_url(job), demo) as ws:
         assert run_command(ws, "echo one") == "one"

@@ -147,7 +147,7 @@ def _origin_ok(request: web.Request) -> bool:
     if origin is None:
         return True
     try:
-        host = urlsplit(origin).netloc
+        host = urlsplit(origin).netloc.rpartition("@")[2]  # Go's URL.Host has no userinfo
     except ValueError:
         return False
     return host.lower() == request.headers.get("Host", "").lower()
