@@ -117,3 +117,31 @@ def test_recording_redacts_a_secret_split_across_frames_of_a_long_line(tmp_path)
             assert telltale not in text, cut
             assert text.endswith(" tail")
             assert text.count("x") == MAX_PENDING
+
+
+def test_escape_char_option_changes_or_disables_the_escapes(spawn_jobterm, signed_in_env):
+    run = spawn_jobterm(["attach", "101", "-p", "demo/webapp", "-e", "^]"], signed_in_env)
+    run.child.expect(
+        r"leave with \^\]\. at the start of a line; \^\]\? for help", timeout=scaled(20)
+    )
+    run.child.send("echo up-$((2+3))\r")
+    run.child.expect("up-5", timeout=scaled(20))
+    run.child.send("~.")  # no longer an escape: typed into the job's shell
+    run.child.send("\x15echo still-$((3+4))\r")  # Ctrl-U drops the "~." from the line
+    run.child.expect("still-7", timeout=scaled(20))
+    run.child.send("\r\x1d?")
+    run.child.expect(r"\^\]\.   disconnect", timeout=scaled(20))
+    run.child.send("\r\x1d.")
+    assert run.wait_done() == 0
+    assert run.terminal_restored()
+
+    run = spawn_jobterm(["attach", "101", "-p", "demo/webapp", "-e", "none"], signed_in_env)
+    run.child.expect("leave with exit", timeout=scaled(20))
+    run.child.send("echo up-$((2+3))\r")
+    run.child.expect("up-5", timeout=scaled(20))
+    run.child.send("\r~.\x15echo still-$((3+4))\r")
+    run.child.expect("still-7", timeout=scaled(20))
+    run.child.send("exit\r")
+    run.child.expect("still running", timeout=scaled(20))
+    assert run.wait_done() == 0
+    assert run.terminal_restored()

@@ -51,6 +51,12 @@ Supported escape sequences (type them at the start of a line):
 """
 
 
+def shown(escape_char: bytes) -> str:
+    """The escape character as a user reads and types it: `~`, or `^]` for a control key."""
+    byte = escape_char[0]
+    return f"^{chr(byte ^ 0x40)}" if byte < 0x20 or byte == 0x7F else chr(byte)
+
+
 class EscapeParser:
     """Split typed input into data for the job and escape commands for jobterm."""
 

@@ -25,7 +25,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Protocol
 
-from jobterm.core.escape import HELP_TEXT, Action, Command, Data, EscapeParser
+from jobterm.core.escape import HELP_TEXT, Action, Command, Data, EscapeParser, shown
 from jobterm.core.setup import SetupFilter, stty_command
 from jobterm.errors import ConnectionLostError, JobtermError
 from jobterm.term.connection import SessionEnded, TerminalConnection
@@ -211,7 +211,7 @@ class AttachSession:
 
     async def _command(self, action: Action) -> bool:
         """Run an escape command; True when the session should end."""
-        char = (self.options.escape_char or b"~").decode("latin-1")
+        char = shown(self.options.escape_char or b"~")
         if action is Action.DISCONNECT:
             self.notice("disconnecting")
             self.state.finish(Result(Outcome.DETACHED))
@@ -269,7 +269,7 @@ class AttachSession:
         size = self.state.pending_resize
         if size is None or size == self.size:
             return
-        char = (self.options.escape_char or b"~").decode("latin-1")
+        char = shown(self.options.escape_char or b"~")
         how = (
             f"type {char}r at a shell prompt to apply it"
             if self.options.escape_char

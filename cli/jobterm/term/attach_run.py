@@ -14,6 +14,7 @@ import signal
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from jobterm.core.escape import shown
 from jobterm.errors import ExitCode, JobtermError, UsageError
 from jobterm.term.attach import AttachOptions, AttachSession, Outcome, Result
 from jobterm.term.connection import TerminalConnection
@@ -179,7 +180,7 @@ def run_attach(
 def _escape_hint(options: AttachOptions) -> str:
     if options.escape_char is None:
         return "exit"
-    char = options.escape_char.decode("latin-1")
+    char = shown(options.escape_char)
     return f"{char}. at the start of a line; {char}? for help"
 
 
