@@ -371,6 +371,12 @@ def test_control_api_moves_jobs(make_sandbox: MakeSandbox) -> None:
         ("GET", "/api/v4/projects/1/pipelines/abc", {}, 400),
         ("GET", "/api/v4/projects/1/jobs?per_page=-5&page=99999999999999999999", {}, 200),
         ("DELETE", "/api/v4/projects/1", {}, 405),
+        ("GET", "/api/v4/projects/" + "9" * 5000, {}, 404),  # past Python's int() digit limit
+        ("GET", "/api/v4/projects/1/jobs/" + "9" * 5000, {}, 404),
+        ("GET", "/api/v4/projects/1/pipelines/" + "9" * 5000, {}, 404),
+        ("GET", "/api/v4/projects/1/jobs/%C2%B2", {}, 400),  # "²".isdigit(), not a number
+        ("GET", "/api/v4/projects/1/pipelines/%C2%B2", {}, 400),
+        ("GET", "/api/v4/projects/%C2%B2", {}, 404),
     ],
 )
 def test_bad_requests_get_answers_not_tracebacks(

@@ -141,6 +141,15 @@ def test_no_terminal_for_this_user_and_job_is_404(
     assert response.status_code == 404
 
 
+@pytest.mark.parametrize("path", ["demo/webapp/-/jobs/{big}", "{big}/-/jobs/101"])
+def test_huge_ids_are_404_not_500(srv: TerminalSandbox, demo: str, path: str):
+    path = path.format(big="9" * 5000)  # past Python's int() digit limit
+    assert refused(srv, f"{srv.ws_url}/{path}/terminal.ws", demo).status_code == 404
+    page = httpx.get(f"{srv.url}/{path}.json", headers={"Cookie": demo}, timeout=scaled(10))
+    assert page.status_code == 404
+    assert "error while answering" not in srv.info.stderr()
+
+
 def test_origin_of_another_host_is_403(srv: TerminalSandbox, demo: str, job: int):
     response = refused(srv, srv.terminal_url(job), demo, {"Origin": "https://evil.example"})
     assert response.status_code == 403

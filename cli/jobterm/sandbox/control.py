@@ -34,6 +34,7 @@ from aiohttp import web
 from jobterm.errors import ConfigError
 from jobterm.sandbox import entities
 from jobterm.sandbox.config import make_fault
+from jobterm.sandbox.model import parse_id
 from jobterm.sandbox.rails import api_json, now_of, state_of
 from jobterm.sandbox.state import FINISHED, Job, SandboxState, User
 
@@ -84,7 +85,7 @@ async def body_of(request: web.Request) -> dict[str, Any]:
 
 def job_of(request: web.Request) -> Job:
     raw = request.match_info.get("job_id", "")
-    job = state_of(request).jobs.get(int(raw)) if raw.isdigit() else None
+    job = state_of(request).jobs.get(parse_id(raw))
     if job is None:
         raise ControlError(404, f"no job {raw}")
     return job

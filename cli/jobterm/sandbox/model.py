@@ -200,3 +200,14 @@ class CookieAuth:
 
 RevokeHook = Callable[[str, frozenset[str]], None]  # (username, session ids that died)
 JobHook = Callable[[Job], None]
+
+
+def is_number(text: str) -> bool:
+    """ASCII digits only ("²".isdigit() is true, and int() refuses it)."""
+    return text.isascii() and text.isdigit()
+
+
+def parse_id(text: str) -> int:
+    """A record id from a URL; -1 (no record) when it is no number or past a bigint (and
+    past int()'s digit limit), as an out-of-range id finds nothing in GitLab."""
+    return int(text) if is_number(text) and len(text) <= 19 else -1

@@ -18,6 +18,7 @@ from aiohttp import web
 from multidict import MultiDict
 
 from jobterm.sandbox import entities
+from jobterm.sandbox.model import is_number, parse_id
 from jobterm.sandbox.rails import api_error, api_json, csrf_ok, now_of, state_of, web_auth
 from jobterm.sandbox.state import FINISHED, JOB_SCOPES, Job, Pipeline, Project, User
 
@@ -142,7 +143,7 @@ def _project(request: web.Request, user: User | None) -> Project:
 
 def _job(request: web.Request, project: Project) -> Job:
     raw = request.match_info["job_id"]
-    if not raw.isdigit():
+    if not is_number(raw):
         raise Abort(400, "job_id is invalid", key="error")
     job = state_of(request).find_job(project, raw)
     if job is None:
@@ -294,9 +295,9 @@ async def list_pipelines(request: web.Request) -> web.Response:
 
 def _pipeline(request: web.Request, project: Project) -> Pipeline:
     raw = request.match_info["pipeline_id"]
-    if not raw.isdigit():
+    if not is_number(raw):
         raise Abort(400, "pipeline_id is invalid", key="error")
-    pipeline = state_of(request).pipelines.get(int(raw))
+    pipeline = state_of(request).pipelines.get(parse_id(raw))
     if pipeline is None or pipeline.project_id != project.id:
         raise Abort(404, "404 Not found")
     return pipeline

@@ -43,7 +43,9 @@ from jobterm.sandbox.model import (
     Session,
     Settings,
     User,
+    is_number,
     new_token,
+    parse_id,
 )
 
 MAX_SESSIONS = 10_000  # past this, new_session prunes old ones first
@@ -284,8 +286,10 @@ class SandboxState:
 
     def find_project(self, id_or_path: str | int) -> Project | None:
         """By numeric id or full path ("group/sub/project", URL-encoded or not)."""
-        if isinstance(id_or_path, int) or str(id_or_path).isdigit():
-            return self.projects.get(int(id_or_path))
+        if isinstance(id_or_path, int):
+            return self.projects.get(id_or_path)
+        if is_number(id_or_path):
+            return self.projects.get(parse_id(id_or_path))
         path = unquote(str(id_or_path)).strip("/").lower()
         return next(
             (p for p in self.projects.values() if p.path_with_namespace.lower() == path), None
@@ -300,9 +304,7 @@ class SandboxState:
         )
 
     def find_job(self, project: Project, job_id: int | str) -> Job | None:
-        if isinstance(job_id, str) and not job_id.isdigit():
-            return None
-        job = self.jobs.get(int(job_id))
+        job = self.jobs.get(job_id if isinstance(job_id, int) else parse_id(job_id))
         return job if job is not None and job.project_id == project.id else None
 
     def jobs_of(self, project: Project) -> list[Job]:
