@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 
 import pexpect
 
@@ -145,3 +147,32 @@ def test_escape_char_option_changes_or_disables_the_escapes(spawn_jobterm, signe
     run.child.expect("still running", timeout=scaled(20))
     assert run.wait_done() == 0
     assert run.terminal_restored()
+
+
+def test_exec_into_a_closed_pipe_exits_255_with_one_line(signed_in_env):
+    # `jobterm exec … | head -c 5`: the reader goes away; exec's rule for its own failures.
+    read_end, write_end = os.pipe()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jobterm",
+            "exec",
+            "102",
+            "-p",
+            "demo/webapp",
+            "-c",
+            "seq 1 3000000",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=write_end,
+        stderr=subprocess.PIPE,
+        env=signed_in_env,
+    )
+    os.close(write_end)
+    assert os.read(read_end, 5)
+    os.close(read_end)
+    _, stderr = proc.communicate(timeout=scaled(60))
+    assert proc.returncode == 255
+    assert stderr.decode().count("\n") == 1, stderr
+    assert "output" in stderr.decode()

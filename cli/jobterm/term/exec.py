@@ -350,6 +350,11 @@ def run_exec(env: Environment, resolved: ResolvedJob, spec: ExecSpec, options: E
         if exc.exit_code not in (ExitCode.TIMEOUT, ExitCode.INTERRUPTED):
             exc.exit_code = ExitCode.EXEC_FAILED
         raise
+    except OSError as exc:  # writing our stdout failed (e.g. `| head` went away)
+        raise JobtermError(
+            f"could not write the command's output: {exc.strerror or exc}",
+            code=ExitCode.EXEC_FAILED,
+        ) from None
 
 
 def _job_state(resolved: ResolvedJob) -> str:
