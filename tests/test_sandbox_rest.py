@@ -394,6 +394,39 @@ def test_bad_requests_get_answers_not_tracebacks(
     assert "error while answering" not in sandbox.stderr()
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"PRIVATE-TOKEN": b"glpat-\xc3\xa9"},  # non-ASCII: compare_digest refuses such str
+        {"Authorization": b"Bearer \xff"},
+    ],
+)
+def test_non_ascii_token_is_401(sandbox: SandboxInfo, headers: dict[str, bytes]) -> None:
+    HTTP.cookies.clear()
+    response = HTTP.get(sandbox.url + "/api/v4/user", headers=headers)
+    assert response.status_code == 401, response.text
+    query = HTTP.get(sandbox.url + "/api/v4/user?private_token=%C3%A9")
+    assert query.status_code == 401, query.text
+    admin = HTTP.get(sandbox.url + "/-/sandbox/state", headers={"X-Sandbox-Token": b"\xff"})
+    assert admin.status_code == 401, admin.text
+    with web_client(sandbox, "demo") as c:
+        csrf = c.post("/api/v4/projects/1/jobs/101/cancel", headers={"X-CSRF-Token": b"\xff"})
+        assert csrf.status_code == 401, csrf.text
+    assert "error while answering" not in sandbox.stderr()
+
+
+def test_broken_multipart_sign_in_is_422(sandbox: SandboxInfo) -> None:
+    with httpx.Client(base_url=sandbox.url, timeout=scaled(10)) as c:
+        c.get("/users/sign_in")  # a session, so only the form is wrong
+        response = c.post(
+            "/users/sign_in",
+            content=b"--xx\r\nnot a header line\r\n\r\n--xx--\r\n",
+            headers={"Content-Type": "multipart/form-data; boundary=xx"},
+        )
+    assert response.status_code == 422, response.text
+    assert "error while answering" not in sandbox.stderr()
+
+
 def test_fault_settings_are_checked(sandbox: SandboxInfo) -> None:
     for body in ({"kind": "boom"}, {"kind": "html", "times": "x"}, {"kind": "html", "status": 99}):
         response = sandbox.admin_response("POST", "/faults", **body)

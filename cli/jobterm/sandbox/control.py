@@ -24,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import secrets
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -34,7 +33,7 @@ from aiohttp import web
 from jobterm.errors import ConfigError
 from jobterm.sandbox import entities
 from jobterm.sandbox.config import make_fault
-from jobterm.sandbox.model import parse_id
+from jobterm.sandbox.model import parse_id, same_secret
 from jobterm.sandbox.rails import api_json, now_of, state_of
 from jobterm.sandbox.state import FINISHED, Job, SandboxState, User
 
@@ -55,7 +54,7 @@ def admin_only(handler: Handler) -> Handler:
     @functools.wraps(handler)
     async def wrapper(request: web.Request) -> web.StreamResponse:
         given = request.headers.get(TOKEN_HEADER, "")
-        if not secrets.compare_digest(given.encode(), state_of(request).admin_token.encode()):
+        if not same_secret(given, state_of(request).admin_token):
             return api_json(
                 {"message": f"401 Unauthorized: send the admin token in {TOKEN_HEADER}"}, 401
             )

@@ -202,6 +202,12 @@ RevokeHook = Callable[[str, frozenset[str]], None]  # (username, session ids tha
 JobHook = Callable[[Job], None]
 
 
+def same_secret(given: str, expected: str) -> bool:
+    """Constant-time comparison of a secret from a request with ours. Header bytes that are
+    not UTF-8 arrive as surrogates: encoded as they are, they just do not match."""
+    return secrets.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode())
+
+
 def is_number(text: str) -> bool:
     """ASCII digits only ("²".isdigit() is true, and int() refuses it)."""
     return text.isascii() and text.isdigit()

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from jobterm.sandbox import entities, pages
 from jobterm.sandbox.keys import RENEWED, STATE
+from jobterm.sandbox.model import same_secret
 from jobterm.sandbox.state import (
     KNOWN_SIGN_IN_COOKIE,
     REMEMBER_COOKIE,
@@ -154,7 +155,7 @@ def web_auth(request: web.Request) -> CookieAuth:
 def csrf_ok(session: Session | None, token: str | None) -> bool:
     if session is None or not token:
         return False
-    return secrets.compare_digest(session.csrf_token.encode(), token.encode())
+    return same_secret(token, session.csrf_token)
 
 
 # -- pages -----------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from collections.abc import Mapping
 
 import pyotp
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from jobterm.sandbox import pages
 from jobterm.sandbox.rails import (
@@ -98,7 +99,7 @@ async def read_form(request: web.Request) -> Form:
     request without a valid CSRF token, so 422)."""
     try:
         return await request.post()
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, HttpProcessingError):  # the last: bad multipart
         return {}
 
 

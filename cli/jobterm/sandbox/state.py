@@ -46,6 +46,7 @@ from jobterm.sandbox.model import (
     is_number,
     new_token,
     parse_id,
+    same_secret,
 )
 
 MAX_SESSIONS = 10_000  # past this, new_session prunes old ones first
@@ -151,7 +152,7 @@ class SandboxState:
         if not token:
             return None
         for user in self.users.values():
-            if secrets.compare_digest(user.token, token) and user.state == "active":
+            if same_secret(token, user.token) and user.state == "active":
                 return user
         return None
 
