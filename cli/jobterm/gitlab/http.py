@@ -173,6 +173,13 @@ class WebClient:
         import httpx
 
         url = path if "://" in path else self.host.url(path)
+        if not same_origin(url, self.host):
+            # A Location or form action elsewhere (or http:// from an instance behind a TLS
+            # proxy with a wrong external_url): cookies and passwords must not go there.
+            raise ServerError(
+                f"{self.host.name} sent jobterm to another address ({_origin(url)}) for {what}",
+                "check the instance's address; its external_url may be misconfigured",
+            )
         all_headers = dict(headers or {})
         if with_cookies and self.cookies.cookies:
             all_headers["Cookie"] = self.cookies.header()
@@ -195,6 +202,27 @@ class WebClient:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _origin(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unclosed "[": no origin at all
+        return "?"
+    return redact(f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}")
+
+
+def same_origin(url: str, host: Host) -> bool:
+    """Whether `url` has the scheme, host name and port of `host`."""
+    from jobterm.core.hosts import parse_host
+
+    try:
+        target = parse_host(_origin(url))
+    except UsageError:
+        return False
+    return (target.scheme, target.hostname, target.port) == (host.scheme, host.hostname, host.port)
 
 
 def network_error(exc: Exception, host: Host, what: str) -> JobtermError:
