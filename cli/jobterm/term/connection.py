@@ -69,6 +69,16 @@ PING_INTERVAL = _seconds_from_env("JOBTERM_PING_INTERVAL", 15.0)
 PING_TIMEOUT = _seconds_from_env("JOBTERM_PING_TIMEOUT", 20.0)
 
 
+def _is_loopback(url: str) -> bool:
+    """A proxy cannot reach this machine's loopback: REST skips proxies for it, and so must
+    the WebSocket (websockets otherwise takes HTTPS_PROXY/ALL_PROXY from the environment)."""
+    from urllib.parse import urlsplit
+
+    from jobterm.core.hosts import Host
+
+    return Host("http", urlsplit(url).hostname or "", None, "").is_loopback
+
+
 class SessionEnded(Exception):
     """The server dropped the connection (GitLab's way of ending a terminal session)."""
 
@@ -122,6 +132,7 @@ class TerminalConnection:
                 max_queue=16,  # bounded: at most 16 frames wait for the local terminal
                 user_agent_header="jobterm",
                 logger=wire_log,
+                proxy=None if _is_loopback(target.ws_url) else True,  # as REST does
             )
         except InvalidStatus as exc:
             raise handshake_error(exc.response.status_code, target) from None
