@@ -94,11 +94,14 @@ def run_login(env: Environment, options: LoginOptions) -> LoginResult:
     host, old, entry = _host_entry(env, config, options)
     store = SecretStore(env)
     store.check_usable(host.name, entry.secrets)  # fail before asking for anything
-    web = web_client(env, host, entry, _known_sign_in(_old_secrets(store, host, old)))
+    old_secrets = _old_secrets(store, host, old)
+    web = web_client(env, host, entry, _known_sign_in(old_secrets))
     try:
         secrets, user = _sign_in(env, web, options)
     finally:
         web.close()
+    if old is not None and old_secrets is not None and old.user_id == user.get("id"):
+        _keep_the_rest(secrets, old_secrets)
     entry.username = str(user.get("username") or "") or None
     entry.user_id = user.get("id") if isinstance(user.get("id"), int) else None
     store.save(host.name, secrets, entry.secrets)
@@ -221,6 +224,14 @@ def _old_secrets(store: SecretStore, host: Host, old: HostConfig | None) -> Secr
         return store.load(host.name, old.secrets)
     except Exception:
         return None
+
+
+def _keep_the_rest(secrets: Secrets, old: Secrets) -> None:
+    """Same user: adding a token keeps the web session, a new session keeps the token."""
+    if not any(is_session_name(name) for name in secrets.cookies):
+        secrets.cookies = {**old.cookies, **secrets.cookies}
+    if secrets.token is None:
+        secrets.token = old.token
 
 
 def _known_sign_in(secrets: Secrets | None) -> dict[str, str]:
