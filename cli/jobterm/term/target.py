@@ -23,6 +23,7 @@ from jobterm.errors import (
 from jobterm.term.connection import TerminalTarget
 
 if TYPE_CHECKING:
+    from jobterm.core.hosts import Host
     from jobterm.env import Environment
     from jobterm.gitlab.api import GitLab
 
@@ -48,12 +49,15 @@ def describe_finish(job: dict[str, Any]) -> str:
     return f"job {job['id']} '{job.get('name', '')}' finished: {job.get('status')}"
 
 
-def ws_url_for(web_url: str) -> str:
-    if web_url.startswith("https://"):
-        return "wss://" + web_url[len("https://") :].rstrip("/") + "/terminal.ws"
-    if web_url.startswith("http://"):
-        return "ws://" + web_url[len("http://") :].rstrip("/") + "/terminal.ws"
-    raise UsageError(f"unexpected job URL {web_url!r} from the server")
+def ws_url_for(web_url: str, host: Host) -> str:
+    """The job's terminal on the host signed in to: web_url names GitLab's external_url,
+    which may be another alias or http:// behind a TLS proxy, and the cookie goes along."""
+    from urllib.parse import urlsplit
+
+    if not web_url.startswith(("https://", "http://")):
+        raise UsageError(f"unexpected job URL {web_url!r} from the server")
+    scheme = "wss" if host.scheme == "https" else "ws"
+    return f"{scheme}://{host.netloc}{urlsplit(web_url).path.rstrip('/')}/terminal.ws"
 
 
 def git_remote_projects(cwd: str | None = None) -> list[tuple[str, str]]:
@@ -193,7 +197,7 @@ def resolve_terminal(
         gl.close()
         raise
     target = TerminalTarget(
-        ws_url=ws_url_for(job["web_url"]),
+        ws_url=ws_url_for(job["web_url"], gl.host),
         cookie_header=gl.cookie_header(),
         ssl_context=gl.ssl_context(),
         host_label=gl.host.name,
