@@ -196,14 +196,6 @@ class GitLab:
         body: Json = self.get("/user", what="the signed-in user")
         return body
 
-    def session_user(self) -> Json | None:
-        """The user of the session cookie alone (no token); None if the session is not valid."""
-        response = self.api_response("GET", "/user", what="the session", use_token=False)
-        if response.status_code == 401:
-            return None
-        body: Json = json_of(response, self.host, "the session")
-        return body
-
     def token_user(self) -> Json | None:
         """The user of the token alone; None if the token is rejected."""
         if not self.token:

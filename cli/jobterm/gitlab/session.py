@@ -159,12 +159,6 @@ def check_session(gitlab: GitLab) -> dict[str, object] | None:
     return user
 
 
-def require_web_session(gitlab: GitLab) -> None:
-    """Raise AuthError (with the way to get one) unless this client has a web session."""
-    if not gitlab.has_web_session:
-        raise web_session_required(gitlab.host)
-
-
 @dataclass
 class HostStatus:
     name: str
@@ -247,24 +241,14 @@ def logout(env: Environment, host: str | None) -> tuple[Host, str | None]:
     return resolved, problem
 
 
-def default_host_name(env: Environment) -> str | None:
-    """The host `open_gitlab(env, None, ...)` would pick, if any (no network)."""
-    try:
-        return resolve_host(env, load_config(env), None)[0].name
-    except JobtermError:
-        return None
-
-
 __all__ = [
     "HostStatus",
     "check_session",
-    "default_host_name",
     "host_status",
     "logout",
     "lookup_host",
     "open_gitlab",
     "parse_host",
-    "require_web_session",
     "resolve_host",
     "validate",
 ]
