@@ -327,8 +327,11 @@ def test_stopping_the_sandbox_ends_every_shell(tmp_path: Path) -> None:
             shell = int(run_command(ws, "echo $$"))
             # (interactive bash prints "[1] <pid>" too: the last line is echo's)
             background = int(run_command(ws, "sleep 600 & echo $!").splitlines()[-1])
+            # A daemon that left the shell's session and parent, as ssh-agent does.
+            daemon = int(run_command(ws, "sh -c 'setsid sleep 601 & echo $!'"))
             srv.info.proc.send_signal(signal.SIGTERM)
             assert Reader(ws).until_closed().rcvd is None
         assert srv.info.proc.wait(scaled(10)) == 0
     assert _gone(shell)
     assert _gone(background)
+    assert _gone(daemon)

@@ -65,6 +65,24 @@ def _session_members(sid: int) -> list[int]:
     return members
 
 
+def _marked(entry: bytes) -> list[int]:
+    """Pids (not ours) whose environment holds `entry` ("NAME=value"; Linux /proc)."""
+    pids: list[int] = []
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return pids
+    for path in proc.iterdir():
+        if not path.name.isdigit() or int(path.name) == os.getpid():
+            continue
+        try:
+            environ = (path / "environ").read_bytes()
+        except OSError:
+            continue
+        if entry in environ.split(b"\0"):
+            pids.append(int(path.name))
+    return pids
+
+
 def _signal_session(sid: int, signum: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(sid, signum)
@@ -275,11 +293,16 @@ class PtyShell:
 
 
 class ShellPool:
-    """Every shell the sandbox started, so that it can kill them all when it stops."""
+    """Every shell the sandbox started, so that it can kill them all when it stops.
 
-    def __init__(self, buffer_limit: int = BUFFER_LIMIT) -> None:
+    `mark`: an environment entry ("HOME=/tmp/...") every shell of the pool gets and no other
+    process has. Daemons that left the shell's session and parent (setsid, as ssh-agent
+    does) still carry it, so `close_all()` finds and kills them too."""
+
+    def __init__(self, buffer_limit: int = BUFFER_LIMIT, mark: str | None = None) -> None:
         self._shells: set[PtyShell] = set()
         self.buffer_limit = buffer_limit
+        self.mark = mark
 
     async def start(
         self,
@@ -301,6 +324,9 @@ class ShellPool:
         shells = list(self._shells)
         self._shells.clear()
         await asyncio.gather(*(shell.close() for shell in shells), return_exceptions=True)
+        for pid in _marked(self.mark.encode()) if self.mark else []:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
 
     def __len__(self) -> int:
         return len(self._shells)

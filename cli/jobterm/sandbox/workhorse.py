@@ -62,8 +62,8 @@ __all__ = ["SUBPROTOCOLS", "add_routes", "ci_environment", "faults_for"]
 def add_routes(app: web.Application, work_dir: Path | None = None) -> None:
     """Install the terminal route, the job life and the terminal control API on `app`."""
     state = app[keys.STATE]
-    app[keys.SHELL_POOL] = ShellPool()
     app[WORK_DIR] = work_dir or Path(tempfile.mkdtemp(prefix="jobterm-sandbox-"))
+    app[keys.SHELL_POOL] = ShellPool(mark=f"HOME={app[WORK_DIR] / 'home'}")  # see ci_environment
     app[FAULTS] = {}
     life = lifecycle.TimedJobLife(state)
     state.life = life
