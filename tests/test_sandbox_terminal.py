@@ -329,6 +329,15 @@ def test_message_over_the_size_limit_drops_without_close_frame(
     srv.wait_detached(job)
 
 
+def test_base64_input_may_carry_line_breaks(srv: TerminalSandbox, demo: str, job: int):
+    """Go's base64.StdEncoding (Workhorse) skips CR and LF, as MIME-wrapped base64 has them."""
+    with open_terminal(srv.terminal_url(job), demo, [BASE64]) as ws:
+        reader = Reader(ws)
+        encoded = base64.b64encode(b"echo wrapped-$((2*3))\n").decode()
+        ws.send(encoded[:8] + "\r\n" + encoded[8:16] + "\n" + encoded[16:])
+        reader.until(b"wrapped-6")
+
+
 def test_pty_starts_at_zero_by_zero(srv: TerminalSandbox, demo: str, job: int):
     with open_terminal(srv.terminal_url(job), demo) as ws:
         assert run_command(ws, "stty size") == "0 0"

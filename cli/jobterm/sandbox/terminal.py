@@ -286,8 +286,8 @@ class TerminalSession:
                 continue
             data = msg.data.encode("utf-8") if isinstance(msg.data, str) else bytes(msg.data)
             if self.protocol == BASE64:
-                try:
-                    data = base64.b64decode(data, validate=True)
+                try:  # Go's decoder skips CR and LF, and nothing else
+                    data = base64.b64decode(data.translate(None, b"\r\n"), validate=True)
                 except (binascii.Error, ValueError):
                     return "invalid base64 from the client"
             try:
