@@ -137,9 +137,6 @@ class SandboxState:
     def user(self, username: str) -> User | None:
         return self.users.get(username)
 
-    def user_by_id(self, user_id: int) -> User | None:
-        return next((u for u in self.users.values() if u.id == user_id), None)
-
     def user_by_login(self, login: str) -> User | None:
         """A sign-in login is a username or an email address (case-insensitive)."""
         wanted = login.strip().lower()
