@@ -116,10 +116,12 @@ class _Response(web.WebSocketResponse):
     async def close(
         self, *, code: int = WSCloseCode.OK, message: bytes = b"", drain: bool = True
     ) -> bool:
-        if code != WSCloseCode.OK and self._req is not None and self._req.transport is not None:
+        limits = (WSCloseCode.MESSAGE_TOO_BIG, WSCloseCode.INVALID_TEXT)
+        if code in limits and self._req is not None and self._req.transport is not None:
             # aiohttp answers a message over max_msg_size (1009) or bad UTF-8 (1007) with a
-            # Close frame; the server never sends one (spec 6). A closing transport takes
-            # no more frames, so the Close below is not sent.
+            # Close frame; Workhorse has neither limit and never sends one (spec 6). A
+            # closing transport takes no more frames, so the Close below is not sent.
+            # (Protocol errors keep their Close 1002: gorilla sends one too.)
             self._req.transport.close()
         return await super().close(code=code, message=message, drain=drain)
 
