@@ -29,3 +29,15 @@ def test_help_lists_commands() -> None:
     result = run("--help")
     assert result.returncode == 0
     assert "Debug a running GitLab CI job" in result.stdout
+
+
+def test_debug_traceback_goes_through_redaction(capsys) -> None:
+    from jobterm import boundary
+
+    try:
+        raise RuntimeError("Cookie: _gitlab_session=deadbeefcafe1234")
+    except RuntimeError:
+        boundary._print_traceback()
+    err = capsys.readouterr().err
+    assert "RuntimeError" in err
+    assert "deadbeefcafe1234" not in err

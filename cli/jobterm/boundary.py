@@ -37,7 +37,7 @@ def run_cli(args: list[str]) -> int:
         result = command.main(args=args, prog_name="jobterm", standalone_mode=False)
     except JobtermError as exc:
         if debug:
-            traceback.print_exc()
+            _print_traceback()
         sys.stderr.write(format_error(exc) + "\n")
         return int(exc.exit_code)
     except typer.Exit as exc:
@@ -60,7 +60,7 @@ def run_cli(args: list[str]) -> int:
     except Exception as exc:
         logging.getLogger("jobterm").debug("unexpected error", exc_info=True)
         if debug:
-            traceback.print_exc()
+            _print_traceback()
         name = type(exc).__name__
         sys.stderr.write(
             f"jobterm: internal error: {name} (run again with --debug to see where; "
@@ -68,6 +68,13 @@ def run_cli(args: list[str]) -> int:
         )
         return int(ExitCode.ERROR)
     return int(result) if isinstance(result, int) else int(ExitCode.OK)
+
+
+def _print_traceback() -> None:
+    """--debug: the traceback, through the same redaction as the debug log."""
+    from jobterm.core.redact import redact
+
+    sys.stderr.write(redact(traceback.format_exc()))
 
 
 def _silence_stdout() -> None:
