@@ -400,6 +400,16 @@ def test_client_close_is_echoed_and_sends_eot_to_the_shell(
     srv.wait_detached(job)
 
 
+def test_client_close_code_is_echoed_as_gorilla_does(srv: TerminalSandbox, demo: str, job: int):
+    with open_terminal(srv.terminal_url(job), demo) as ws:
+        assert run_command(ws, "echo x") == "x"
+        ws.close(code=1001)  # a browser leaving the page
+        rcvd = ws.protocol.close_rcvd
+        assert rcvd is not None
+        assert rcvd.code == 1001
+    srv.wait_detached(job)
+
+
 def test_client_close_at_an_empty_prompt_logs_the_shell_out(
     srv: TerminalSandbox, demo: str, job: int
 ):

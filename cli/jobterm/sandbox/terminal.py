@@ -280,7 +280,10 @@ class TerminalSession:
             msg = await ws.receive()
             if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING):
                 self.detach()
-                await ws.close()  # echoes Close 1000, then closes the connection
+                # gorilla echoes the client's code; for none (aiohttp says 0) we can only
+                # send 1000, where gorilla sends an empty Close.
+                code = msg.data if isinstance(msg.data, int) and msg.data >= 1000 else 1000
+                await ws.close(code=code)  # then closes the connection
                 return "client closed"
             if msg.type in (WSMsgType.CLOSED, WSMsgType.ERROR):
                 return "connection lost"
