@@ -335,3 +335,17 @@ def test_stopping_the_sandbox_ends_every_shell(tmp_path: Path) -> None:
     assert _gone(shell)
     assert _gone(background)
     assert _gone(daemon)
+
+
+def test_a_second_ctrl_c_does_not_cut_the_cleanup_short(tmp_path: Path) -> None:
+    """An impatient user presses Ctrl-C twice: the shells still all end."""
+    with serving(None, workdir=tmp_path) as srv:
+        with open_terminal(srv.terminal_url(101), srv.cookie_for("demo")) as ws:
+            # The shell ignores SIGHUP: only the SIGKILL KILL_GRACE later ends it and its job.
+            stubborn = int(run_command(ws, "trap '' HUP; sleep 602 & echo $!").split()[-1])
+            srv.info.proc.send_signal(signal.SIGINT)
+            time.sleep(0.1)
+            srv.info.proc.send_signal(signal.SIGINT)
+            assert Reader(ws).until_closed().rcvd is None
+        assert srv.info.proc.wait(scaled(10)) == 0
+    assert _gone(stubborn)

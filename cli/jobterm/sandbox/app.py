@@ -162,6 +162,8 @@ async def serve(
         announce(sandbox)
         await stop.wait()
     finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
-        await sandbox.stop()
+        try:
+            await sandbox.stop()  # a second Ctrl-C meanwhile must not cut the cleanup short
+        finally:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
