@@ -115,6 +115,12 @@ class ExecRun:
                 await self._stderr.drain()
             return status
         finally:
+            # The run may end by another path (the bootstrap send failing) while a task also
+            # failed: keep asyncio from printing "exception was never retrieved" on stderr.
+            if not self._result.done():
+                self._result.cancel()
+            elif not self._result.cancelled():
+                self._result.exception()
             for signum in signals:
                 self._loop.remove_signal_handler(signum)
             for timer in self._timers:
