@@ -176,3 +176,24 @@ def test_exec_into_a_closed_pipe_exits_255_with_one_line(signed_in_env):
     assert proc.returncode == 255
     assert stderr.decode().count("\n") == 1, stderr
     assert "output" in stderr.decode()
+
+
+def test_a_terminal_that_ends_at_once_is_an_ordinary_end(spawn_jobterm, make_sandbox, signed_in):
+    # The drop may arrive while jobterm types the set-up line (more often under load): that
+    # must be the ordinary end of a session, not an internal error.
+    job = {
+        "id": 121,
+        "project": "demo/webapp",
+        "name": "gone",
+        "user": "demo",
+        "status": "running",
+        "script_seconds": None,
+        "shell": ["true"],
+    }
+    sandbox = make_sandbox({"jobs": [job]})
+    env = signed_in(sandbox)
+    for _ in range(3):
+        run = spawn_jobterm(["attach", "121", "--project", "demo/webapp"], env)
+        run.child.expect("terminal session ended; job 121 'gone', which is still running")
+        assert run.wait_done() == 0
+        assert run.terminal_restored()

@@ -121,9 +121,6 @@ class AttachSession:
             asyncio.create_task(self._watch()),
         ]
         try:
-            if self.setup is not None:
-                await self.conn.send(self.setup.command())
-                loop.call_later(self.options.setup_timeout, self._setup_timeout)
             await self.state.done.wait()
         finally:
             for task in tasks:
@@ -192,6 +189,11 @@ class AttachSession:
 
     async def _pump_input(self) -> None:
         try:
+            if self.setup is not None:  # typed first; a session that ends at once ends here
+                await self.conn.send(self.setup.command())
+                asyncio.get_running_loop().call_later(
+                    self.options.setup_timeout, self._setup_timeout
+                )
             while True:
                 data = await self._read_stdin()
                 if not data:
