@@ -90,7 +90,7 @@ def test_binds_loopback_only(sandbox: SandboxInfo) -> None:
         assert other.connect_ex(("127.0.0.2", port)) in (errno.ECONNREFUSED, errno.ENETUNREACH)
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
 def test_exits_cleanly_on_signals(make_sandbox: MakeSandbox, signum: int) -> None:
     sb = make_sandbox()
     sb.proc.send_signal(signum)

@@ -146,7 +146,7 @@ async def serve(
     announce: Callable[[Sandbox], None],
     ssl_context: ssl.SSLContext | None = None,
 ) -> None:
-    """Serve until SIGINT or SIGTERM, then stop (every shell ends with the server)."""
+    """Serve until SIGINT, SIGTERM or SIGHUP, then stop (every shell ends with the server)."""
     try:
         sandbox = await start(state, port, ssl_context)
     except OSError as exc:
@@ -156,7 +156,7 @@ async def serve(
         ) from None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(signum, stop.set)
     try:
         announce(sandbox)
@@ -165,5 +165,5 @@ async def serve(
         try:
             await sandbox.stop()  # a second Ctrl-C meanwhile must not cut the cleanup short
         finally:
-            for signum in (signal.SIGINT, signal.SIGTERM):
+            for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 loop.remove_signal_handler(signum)
