@@ -20,7 +20,8 @@ Serve a sandbox GitLab on 127.0.0.1, to try jobterm and test scripts against.
 It answers like a real GitLab instance for everything jobterm uses: web sign-in (password,
 two-factor, email verification, LDAP, remember-me), the REST API (/api/v4) and the job
 terminal WebSocket, with real shells in PTYs. It prints its URL and the credentials of its
-users, serves until Ctrl-C (or SIGTERM, or SIGHUP when its terminal closes) and then ends every shell it started.
+users, serves until Ctrl-C (or SIGTERM, or SIGHUP when its terminal closes), then ends
+every shell it started.
 
 With --json it prints one line, one JSON object: url, admin_token (for the /-/sandbox/
 control API, header X-Sandbox-Token), users (username, password, token, totp_secret and
