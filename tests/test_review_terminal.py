@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pexpect
+import pytest
 
 from util import scaled
 
@@ -197,3 +198,12 @@ def test_a_terminal_that_ends_at_once_is_an_ordinary_end(spawn_jobterm, make_san
         run.child.expect("terminal session ended; job 121 'gone', which is still running")
         assert run.wait_done() == 0
         assert run.terminal_restored()
+
+
+def test_a_superscript_digit_is_not_a_job_id():
+    # str.isdigit() is true for "¹", which int() refuses: that was an internal error.
+    from jobterm.core.jobs import parse_job_ref
+    from jobterm.errors import UsageError
+
+    with pytest.raises(UsageError, match="neither a job id nor a job URL"):
+        parse_job_ref("¹")

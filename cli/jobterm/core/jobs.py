@@ -31,7 +31,7 @@ class JobRef:
 def parse_job_ref(text: str) -> JobRef:
     """Parse a JOB argument: a positive id or a job web URL."""
     text = text.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # not "¹", which int() refuses
         job_id = int(text)
         if job_id <= 0:
             raise UsageError(f"{text!r} is not a job id", "job ids are positive numbers")
