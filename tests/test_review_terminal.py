@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import pexpect
 import pytest
@@ -207,3 +208,26 @@ def test_a_superscript_digit_is_not_a_job_id():
 
     with pytest.raises(UsageError, match="neither a job id nor a job URL"):
         parse_job_ref("¹")
+
+
+def test_sigterm_during_the_hidden_setup_restores_and_exits_143(
+    spawn_jobterm, make_sandbox, signed_in
+):
+    job = {
+        "id": 122,
+        "project": "demo/webapp",
+        "name": "slow",
+        "user": "demo",
+        "status": "running",
+        "script_seconds": None,
+        "shell": ["sh", "-c", "echo slow-$((5*5)); sleep 30; exec sh -i"],
+    }
+    sandbox = make_sandbox({"jobs": [job]})
+    run = spawn_jobterm(["attach", "122", "--project", "demo/webapp"], signed_in(sandbox))
+    run.child.expect("attached to job 122", timeout=scaled(20))
+    time.sleep(0.5)  # the set-up line is typed, its marker cannot come for 30 s
+    os.kill(run.jobterm_pid(), signal.SIGTERM)
+    run.child.expect("slow-25", timeout=scaled(10))  # held output is shown, not dropped
+    run.child.expect("SIGTERM received")
+    assert run.wait_done() == 143
+    assert run.terminal_restored()
