@@ -41,3 +41,18 @@ def test_debug_traceback_goes_through_redaction(capsys) -> None:
     err = capsys.readouterr().err
     assert "RuntimeError" in err
     assert "deadbeefcafe1234" not in err
+
+
+def test_a_reader_that_goes_away_is_not_an_error() -> None:
+    # `jobterm … | head`: when the reader closes the pipe, jobterm exits 0 without a word.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jobterm", "sandbox", "--help"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 0
+    assert err == b""

@@ -57,6 +57,13 @@ def run_cli(args: list[str]) -> int:
         # The reader of our stdout went away (e.g. `jobterm jobs | head`): not an error.
         _silence_stdout()
         return int(ExitCode.OK)
+    except SystemExit:
+        # click (vendored by typer) turns EPIPE into sys.exit(1) after wrapping the streams;
+        # that is the same reader-went-away case as above.
+        if type(sys.stdout).__name__ == "PacifyFlushWrapper":
+            _silence_stdout()
+            return int(ExitCode.OK)
+        raise
     except Exception as exc:
         logging.getLogger("jobterm").debug("unexpected error", exc_info=True)
         if debug:

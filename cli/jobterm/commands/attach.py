@@ -48,7 +48,10 @@ def attach(
         None, "--record", metavar="FILE", help="Write the session as an asciicast v2 file."
     ),
     record_input: bool = typer.Option(
-        False, "--record-input", help="With --record, record what you type too."
+        False,
+        "--record-input",
+        help="With --record, record what you type too (including passwords typed at prompts that "
+        "do not echo: only token-shaped text is redacted).",
     ),
 ) -> None:
     from jobterm.env import Environment
