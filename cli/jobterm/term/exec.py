@@ -142,11 +142,11 @@ class ExecRun:
                 for event in self.proto.feed(data):
                     await self._on_event(event)
         except SessionEnded:
-            self._finish_error(self._ending or _dropped())
+            self._finish(self._ending or _dropped())
         except ConnectionLostError as exc:
-            self._finish_error(self._ending or exc)
+            self._finish(self._ending or exc)
         except OSError as exc:  # our stdout is gone (e.g. a closed pipe)
-            self._finish_exception(exc)
+            self._finish(exc)
 
     async def _on_event(self, event: Event) -> None:
         if isinstance(event, Output):
@@ -166,11 +166,11 @@ class ExecRun:
         elif isinstance(event, Exited):
             log.debug("command exited with status %d", event.status)
             if self._ending is not None:
-                self._finish_error(self._ending)
+                self._finish(self._ending)
             elif not self._result.done():
                 self._result.set_result(event.status)
         elif isinstance(event, Failed):
-            self._finish_error(JobtermError(event.reason, _look_hint()))
+            self._finish(JobtermError(event.reason, _look_hint()))
 
     # ---------------------------------------------------------------- the input side
 
@@ -201,7 +201,7 @@ class ExecRun:
             return
         self._ending = reason
         if self.proto.done or not self._started:
-            self._finish_error(reason)
+            self._finish(reason)
             return
         self._spawn(self.conn.send(INTR))
         self._timers.append(self._loop.call_later(self.options.grace, self._grace_over))
@@ -213,13 +213,13 @@ class ExecRun:
     def _grace_over(self) -> None:
         if self._ending is not None:
             self._ending.message += f"; it did not stop within {self.options.grace:g} s"
-            self._finish_error(self._ending)
+            self._finish(self._ending)
 
     def _timed_out(self) -> None:
         timeout = self.options.timeout or 0
         if not self._started:
             what = f"the job's shell did not start the command within {timeout:g} s"
-            self._finish_error(TimeoutExpired(what, _look_hint()))
+            self._finish(TimeoutExpired(what, _look_hint()))
             return
         self._interrupt(
             TimeoutExpired(
@@ -229,7 +229,7 @@ class ExecRun:
         )
 
     def _no_start(self) -> None:
-        self._finish_error(
+        self._finish(
             JobtermError(
                 f"the job's shell did not start the command within "
                 f"{self.options.setup_timeout:g} s ({self.proto.state})",
@@ -243,7 +243,7 @@ class ExecRun:
             if self._ending is None:
                 self._interrupt(interrupted)
             else:
-                self._finish_error(interrupted)  # a second Ctrl-C: stop waiting
+                self._finish(interrupted)  # a second Ctrl-C: stop waiting
             return
         name = signal.Signals(signum).name
         self._spawn(self._last_ctrl_c(JobtermError(f"killed by {name}", code=ExitCode.EXEC_FAILED)))
@@ -253,7 +253,7 @@ class ExecRun:
         if self._started and not self.proto.done:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.conn.send(INTR), 1.0)
-        self._finish_error(error)
+        self._finish(error)
 
     def _install_signals(self) -> list[int]:
         wanted = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -261,10 +261,7 @@ class ExecRun:
             self._loop.add_signal_handler(signum, self._on_signal, signum)
         return list(wanted)
 
-    def _finish_error(self, error: JobtermError) -> None:
-        self._finish_exception(error)
-
-    def _finish_exception(self, error: BaseException) -> None:
+    def _finish(self, error: BaseException) -> None:
         if not self._result.done():
             self._result.set_exception(error)
 
@@ -278,9 +275,9 @@ class ExecRun:
             return
         exc = task.exception()
         if isinstance(exc, SessionEnded):
-            self._finish_error(self._ending or _dropped())
+            self._finish(self._ending or _dropped())
         elif exc is not None:
-            self._finish_exception(exc)
+            self._finish(exc)
 
 
 class SessionDropped(ConnectionLostError):
