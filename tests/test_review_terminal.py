@@ -196,7 +196,7 @@ def test_a_terminal_that_ends_at_once_is_an_ordinary_end(spawn_jobterm, make_san
     env = signed_in(sandbox)
     for _ in range(3):
         run = spawn_jobterm(["attach", "121", "--project", "demo/webapp"], env)
-        run.child.expect("terminal session ended; job 121 'gone', which is still running")
+        run.child.expect("the terminal session ended; job 121 'gone' is still running")
         assert run.wait_done() == 0
         assert run.terminal_restored()
 

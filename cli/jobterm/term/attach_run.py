@@ -223,6 +223,11 @@ def _report(env: Environment, resolved: ResolvedJob, result: Result) -> int:
             "finishing\n"
         )
         return int(ExitCode.OK)
-    what = "detached from" if result.outcome is Outcome.DETACHED else "terminal session ended;"
-    env.stderr.write(f"jobterm: {what} {resolved.label}, which is still {job.get('status')}\n")
+    status = job.get("status")
+    if result.outcome is Outcome.DETACHED:
+        env.stderr.write(f"jobterm: detached from {resolved.label}, which is still {status}\n")
+    else:
+        env.stderr.write(
+            f"jobterm: the terminal session ended; {resolved.label} is still {status}\n"
+        )
     return int(ExitCode.OK)
