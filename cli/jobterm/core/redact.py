@@ -35,10 +35,6 @@ def redact(text: str) -> str:
     return text
 
 
-def redact_bytes(data: bytes) -> bytes:
-    return redact(data.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
-
-
 def safe_cut(text: str, cut: int) -> int:
     """`cut`, or an earlier index, such that no secret `redact` finds in `text` spans it."""
     moved = True

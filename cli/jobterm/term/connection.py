@@ -202,11 +202,6 @@ class TerminalConnection:
         except Exception:
             log.debug("close failed", exc_info=True)
 
-    async def ping(self) -> float:
-        """Round-trip time of one ping, in seconds."""
-        waiter = await self._ws.ping()
-        return await waiter
-
 
 def _ended(exc: Exception) -> Exception:
     """Map websockets' closing exceptions: a keepalive timeout is a lost link."""

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from jobterm.core.jobs import JobRef, parse_job_ref, project_from_remote
+from jobterm.core.jobs import JobRef, parse_job_ref, project_from_remote, split_project_path
 from jobterm.errors import (
     ForbiddenError,
     JobStateError,
@@ -89,11 +89,7 @@ def remote_project(gl: GitLab) -> str | None:
 
 def pick_project(gl: GitLab, ref: JobRef, project: str | None) -> str:
     if ref.path is not None:
-        root = gl.host.root.strip("/")
-        path = ref.path
-        if root and path.startswith(root + "/"):
-            path = path[len(root) + 1 :]
-        return path
+        return split_project_path(ref.path, gl.host.root) or ref.path
     if project:
         return project
     from_remote = remote_project(gl)

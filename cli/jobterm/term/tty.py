@@ -12,7 +12,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
-import struct
 import termios
 import tty
 from collections.abc import Iterator
@@ -27,12 +26,6 @@ def terminal_size(fd: int) -> tuple[int, int]:
     except OSError:
         return (0, 0)
     return (size.lines, size.columns)
-
-
-def set_terminal_size(fd: int, rows: int, cols: int) -> None:
-    import fcntl
-
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
 
 class _Restorer:
