@@ -10,7 +10,7 @@ output, so nothing we type can be mangled or echoed where we read:
 
 1. **Bootstrap line** (typed into whatever shell is there, cooked mode, echoed)::
 
-       exec sh -c '_jt_m=$(stty -g);stty -echo -icanon … isig intr ^C …&&printf "\\043…"||…'
+       exec sh -c '_jt_m=$(stty -g);stty -echo -icanon … isig noflsh intr ^C …&&printf "\\043…"||…'
 
    It replaces the login shell by a POSIX `sh` (no readline restoring tty modes, no job
    control messages; its exit ends the session), switches the PTY to raw without echo but

@@ -92,9 +92,11 @@ def marker(nonce: bytes, kind: bytes) -> bytes:
     return b"#jt:" + nonce + b":" + kind + b"."
 
 
+# `noflsh`: a Ctrl-C (SIGINT from the line discipline) must not flush the terminal's output
+# queue, or output the command already wrote would vanish from the middle of stdout.
 _STTY_RAW: Final = (
     b"-echo -icanon -iexten -icrnl -inlcr -igncr -istrip -ixon -ixoff -opost "
-    b"isig intr ^C quit undef susp undef min 1 time 0"
+    b"isig noflsh intr ^C quit undef susp undef min 1 time 0"
 )
 
 
