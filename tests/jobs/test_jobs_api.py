@@ -9,8 +9,6 @@ import subprocess
 import sys
 from typing import Any
 
-import pytest
-
 from fixtures_auth import SignedIn
 from fixtures_sandbox import MakeSandbox, SandboxInfo
 from util import scaled

@@ -14,7 +14,8 @@ HELP = """\
 Open the terminal of a running job, like SSH into it.
 
 JOB is a job id (the project comes from --project or this directory's git remote),
-PROJECT#ID (group/app#123), or the job's web URL. With no JOB on a terminal, pick one of your running jobs.
+PROJECT#ID (group/app#123), or the job's web URL. With no JOB on a terminal, pick one of
+your running jobs.
 
 Escapes, typed at the start of a line: ~. disconnect, ~# status, ~r apply your terminal's
 size, ~? help, ~~ a literal ~. Ctrl-C goes to the job.
@@ -31,7 +32,10 @@ def register(app: typer.Typer) -> None:
 def attach(
     ctx: typer.Context,
     job: str | None = typer.Argument(
-        None, help="Job id, PROJECT#ID, or job URL.", show_default=False, autocompletion=complete_job
+        None,
+        help="Job id, PROJECT#ID, or job URL.",
+        show_default=False,
+        autocompletion=complete_job,
     ),
     project: str | None = ProjectOption,
     host: str | None = HostOption,

@@ -19,8 +19,8 @@ Run one command in a running job and exit with its status, like `ssh host CMD`.
   jobterm exec JOB -c 'SHELL LINE'     run a command line with the job's sh
 
 JOB is a job id (the project comes from --project or this directory's git remote),
-PROJECT#ID (group/app#123), or the job's web URL. Each run opens a new terminal session in the job (only one may be open at a
-time) and ends it afterwards.
+PROJECT#ID (group/app#123), or the job's web URL. Each run opens a new terminal session in
+the job (only one may be open at a time) and ends it afterwards.
 
 stdout gets exactly the bytes the command wrote. The job's terminal merges stderr into
 stdout; --stderr keeps them apart by saving stderr in a temporary file in the job and
