@@ -332,7 +332,9 @@ def _wants_path(resolver: Any, args: list[str], incomplete: str) -> bool:
 
     ctx = _resolve_context(resolver.cli, {}, "jobterm", list(args))
     obj, _ = _resolve_incomplete(ctx, list(args), incomplete)
-    return bool(getattr(getattr(obj, "type_descriptor", None), "is_path", False))
+    if getattr(getattr(obj, "type_descriptor", None), "is_path", False):  # typer 0.29
+        return True
+    return getattr(getattr(obj, "type", None), "name", "") == "path"  # click.Path (typer < 0.29)
 
 
 def format_items(items: list[Item]) -> str:
