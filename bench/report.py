@@ -123,6 +123,54 @@ def startup_lines(start: Figures) -> list[str]:
     return lines
 
 
+def startup_vs_lines(vs: Figures) -> list[str]:
+    """Each row: ours and its floor (median wall, CPU), the ratios, and the goal."""
+    lines = ["Start-up vs the floors (wall/CPU)", _row("", "ours", "floor", "wall x", "CPU x")]
+    if is_na(vs):
+        return [*lines, _na_row("all", vs)]
+    goals = {
+        "exec_true": "goal <= 1.4x wall, <= 1.5x CPU",
+        "attach_prompt": "goal <= 1.25x",
+        "completion": "goal <= python + 100 ms",
+    }
+    for key, label in (
+        ("exec_true", "exec -- true vs baseline_exec"),
+        ("attach_prompt", "attach: first prompt byte vs bare_relay"),
+        ("help", "--help vs python -c pass"),
+        ("exec_help", "exec --help vs python -c pass"),
+        ("completion", "completion (cache) vs python"),
+        ("fan_out", "exec in 10 jobs: 1 call vs 10 calls"),
+    ):
+        row = vs.get(key)
+        if row is None:
+            continue
+        if is_na(row):
+            lines.append(_na_row(label, row))
+            continue
+        ours, floor = row["ours"], row["floor"]
+        cells = [
+            f"{ours['wall_ms']:.0f}/{ours['cpu_ms']:.0f} ms",
+            f"{floor['wall_ms']:.0f}/{floor['cpu_ms']:.0f} ms",
+            f"x{row['wall_x']:.2f}",
+            f"x{row['cpu_x']:.2f}" if row.get("cpu_x") else "",
+        ]
+        lines.append(_row(label, *cells))
+        if key in goals:
+            lines.append(f"  {_verdict(key, row)}: {goals[key]}")
+    return lines
+
+
+def _verdict(key: str, row: Figures) -> str:
+    if key == "exec_true":
+        met = row["wall_x"] <= 1.4 and (row.get("cpu_x") or 0) <= 1.5
+    elif key == "attach_prompt":
+        met = row["wall_x"] <= 1.25
+    else:
+        added = row["ours"]["wall_ms"] - row["floor"]["wall_ms"]
+        return f"{'MET' if added <= 100 else 'NOT MET'} (adds {added:.0f} ms)"
+    return "MET" if met else "NOT MET"
+
+
 def memory_lines(mem: Figures, size_mib: Any = "?") -> list[str]:
     lines = ["Peak RSS of jobterm (VmHWM)", _row("", "at prompt", "peak", "")]
     for key, label in (
@@ -149,6 +197,7 @@ def render(results: Figures) -> str:
         throughput_lines(results.get("output", {})),
         paste_lines(results.get("paste", na("not run"))),
         startup_lines(results.get("startup", {})),
+        startup_vs_lines(results.get("startup_vs", na("not run"))),
         memory_lines(results.get("memory", {}), results.get("output", {}).get("size_mib", "?")),
     ]
     return "\n\n".join("\n".join(p) for p in parts)

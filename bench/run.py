@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import latency
 import report
 import startup
+import startup_vs
 import throughput
 from ptyrun import PtyProcess
 from report import Figures, is_na, na
@@ -53,7 +54,7 @@ def has_command(env: dict[str, str], verb: str) -> bool:
 class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.world = World()
+        self.world = World(config=startup_vs.FAN_OUT_CONFIG)
         self.world_error: str | None = None
         self.results: Figures = report.header()
         self.local_env = dict(self.world.env, PS1="$ ", HOME=str(self.world.tmp))
@@ -277,6 +278,11 @@ class Bench:
             )
         )
         self.results["startup"] = start
+        self.results["startup_vs"] = (
+            na(self.world_error)
+            if self.world_error
+            else guarded("start-up vs the floors", lambda: startup_vs.measure(self.world, runs))
+        )
 
     def _attach_prompt_once(self) -> float:
         self.world.wait_terminal_free()

@@ -38,14 +38,15 @@ def wall(
     return elapsed
 
 
-def attach_first_prompt(argv: list[str], env: dict[str, str]) -> float:
-    """Seconds from starting `jobterm attach` to the first byte of the job's prompt."""
+def attach_first_prompt(argv: list[str], env: dict[str, str], leave: bytes = b"\r~.") -> float:
+    """Seconds from starting `jobterm attach` (or a client that says `attached to` the same
+    way, and leaves on `leave`) to the first byte of the job's prompt."""
     with PtyProcess(argv, env) as p:
         p.expect(b"attached to", 30)
         p.expect(b"\n", 30)
         while not p.buffer:
             p.buffer += p.read_some(30)
         elapsed = time.perf_counter() - p.started
-        p.write(b"\r~.")
+        p.write(leave)
         p.wait(20)
         return elapsed

@@ -36,8 +36,10 @@ class Unavailable(Exception):
 
 
 class World:
-    def __init__(self) -> None:
+    def __init__(self, config: str = "") -> None:
+        """`config`: TOML for `jobterm sandbox --config` (more jobs, settings)."""
         self.tmp = Path(tempfile.mkdtemp(prefix="jobterm-bench-"))
+        self.config = config
         self.env = dict(os.environ)
         self.env.update(
             {
@@ -49,7 +51,9 @@ class World:
                 "LC_ALL": "C.UTF-8",
             }
         )
-        for name in ("GITLAB_HOST", "JOBTERM_DEBUG", "GITLAB_TOKEN"):
+        # PYTHONDONTWRITEBYTECODE would make every run compile jobterm's sources again (an
+        # installed jobterm has its bytecode): that measures the environment, not jobterm.
+        for name in ("GITLAB_HOST", "JOBTERM_DEBUG", "GITLAB_TOKEN", "PYTHONDONTWRITEBYTECODE"):
             self.env.pop(name, None)
         self.sandbox: subprocess.Popen[bytes] | None = None
         self.info: dict[str, Any] = {}
@@ -58,8 +62,10 @@ class World:
 
     def start(self, timeout: float = 30.0) -> None:
         log = (self.tmp / "sandbox.log").open("wb")
+        config = self.tmp / "sandbox.toml"
+        config.write_text(self.config)
         self.sandbox = subprocess.Popen(
-            [*jobterm_argv(), "sandbox", "--port", "0", "--json"],
+            [*jobterm_argv(), "sandbox", "--port", "0", "--json", "--config", str(config)],
             stdout=subprocess.PIPE,
             stderr=log,
             env=self.env,

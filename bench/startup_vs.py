@@ -1,0 +1,154 @@
+"""Start-up side by side with its floors, in one run (the `Start-up vs the floors` table):
+
+* `exec JOB -- true`, wall and CPU, vs `baseline_exec.py` (websockets + the stored cookie);
+* `attach`: time to the first byte of the job's prompt, vs `bare_relay.py`;
+* `--help`, `exec --help` and a completion request, vs `python3 -c pass`;
+* fan-out: `exec` in 10 jobs with one call, vs 10 calls one after the other.
+
+Each pair runs interleaved (a, b, a, b, …) after one warm-up of each, so a busy machine
+slows both alike; figures are medians. CPU is the child's user + system time.
+"""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import startup
+from world import BENCH_DIR, World, jobterm_argv
+
+Figures = dict[str, Any]
+FAN_OUT = tuple(range(501, 511))  # the ten extra running jobs World adds for the fan-out row
+
+
+def run_once(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall, CPU) seconds of one run of `argv`, which must exit 0."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run(argv, env=env, capture_output=True, timeout=120)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        err = done.stderr.decode(errors="replace").strip()[-200:]
+        raise RuntimeError(f"{' '.join(argv[-3:])} exited {done.returncode}: {err}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+Once = Callable[[], tuple[float, float]]
+
+
+def paired(runs: int, ours: Once, floor: Once) -> Figures:
+    """Medians of `ours` and `floor`, interleaved, and their ratios."""
+    ours(), floor()  # warm-up: page cache, __pycache__
+    a: list[tuple[float, float]] = []
+    b: list[tuple[float, float]] = []
+    for _ in range(runs):
+        a.append(ours())
+        b.append(floor())
+    out: Figures = {"runs": runs}
+    for name, samples in (("ours", a), ("floor", b)):
+        out[name] = {
+            "wall_ms": statistics.median(s[0] for s in samples) * 1000,
+            "cpu_ms": statistics.median(s[1] for s in samples) * 1000,
+        }
+    out["wall_x"] = out["ours"]["wall_ms"] / out["floor"]["wall_ms"]
+    floor_cpu = out["floor"]["cpu_ms"]
+    out["cpu_x"] = out["ours"]["cpu_ms"] / floor_cpu if floor_cpu else None
+    return out
+
+
+def measure(world: World, runs: int) -> Figures:
+    runs = max(runs, 9)
+    env = world.env
+    ws_url = "ws" + world.job_url()[len("http") :] + "/terminal.ws"
+    baseline_env = dict(env, JOBTERM_BENCH_COOKIE=world.cookie_header())
+
+    def exec_true() -> tuple[float, float]:
+        world.wait_terminal_free()
+        return run_once([*jobterm_argv(), "exec", world.job_url(), "--", "true"], env)
+
+    def baseline() -> tuple[float, float]:
+        world.wait_terminal_free()
+        return run_once([sys.executable, str(BENCH_DIR / "baseline_exec.py"), ws_url], baseline_env)
+
+    def python() -> tuple[float, float]:
+        return run_once([sys.executable, "-c", "pass"], env)
+
+    def jobterm(*args: str, extra: dict[str, str] | None = None) -> Once:
+        return lambda: run_once([*jobterm_argv(), *args], dict(env, **(extra or {})))
+
+    words = "jobterm attach --project demo/webapp "
+    completion = {
+        "_JOBTERM_COMPLETE": "complete_bash",
+        "COMP_WORDS": words,
+        "COMP_CWORD": str(len(words.split())),
+    }
+    rows: dict[str, Callable[[], Figures]] = {
+        "exec_true": lambda: paired(runs, exec_true, baseline),
+        "attach_prompt": lambda: _attach(world, runs),
+        "help": lambda: paired(runs, jobterm("--help"), python),
+        "exec_help": lambda: paired(runs, jobterm("exec", "--help"), python),
+        "completion": lambda: paired(runs, jobterm(extra=completion), python),
+        "fan_out": lambda: _fan_out(world, min(runs, 3)),
+    }
+    return {key: _guarded(row) for key, row in rows.items()}
+
+
+def _guarded(row: Callable[[], Figures]) -> Figures:
+    """A row that fails is n/a with its reason; the others are still measured."""
+    try:
+        return row()
+    except Exception as exc:
+        return {"na": (str(exc).splitlines() or [type(exc).__name__])[0][:120]}
+
+
+def _attach(world: World, runs: int) -> Figures:
+    ws_url = "ws" + world.job_url()[len("http") :] + "/terminal.ws"
+    relay = [sys.executable, str(BENCH_DIR / "bare_relay.py"), ws_url]
+    relay_env = dict(world.env, JOBTERM_BENCH_COOKIE=world.cookie_header())
+
+    def ours() -> tuple[float, float]:
+        world.wait_terminal_free()
+        argv = [*jobterm_argv(), "attach", world.job_url()]
+        return startup.attach_first_prompt(argv, world.env), 0.0  # wall only
+
+    def floor() -> tuple[float, float]:
+        world.wait_terminal_free()
+        return startup.attach_first_prompt(relay, relay_env, leave=b"\x1d"), 0.0
+
+    return paired(runs, ours, floor)
+
+
+def _fan_out(world: World, runs: int) -> Figures:
+    jobs = [f"demo/webapp#{n}" for n in FAN_OUT]
+
+    def free() -> None:
+        for n in FAN_OUT:
+            world.wait_terminal_free(n)
+
+    def one_call() -> tuple[float, float]:
+        free()
+        return run_once([*jobterm_argv(), "exec", *jobs, "--", "true"], world.env)
+
+    def ten_calls() -> tuple[float, float]:
+        free()
+        total = (0.0, 0.0)
+        for job in jobs:
+            wall, cpu = run_once([*jobterm_argv(), "exec", job, "--", "true"], world.env)
+            total = (total[0] + wall, total[1] + cpu)
+        return total
+
+    return paired(runs, one_call, ten_calls)
+
+
+FAN_OUT_CONFIG = "".join(
+    f'[[jobs]]\nid = {n}\nproject = "demo/webapp"\nname = "fan-{n}"\nuser = "demo"\n'
+    'status = "running"\nscript_seconds = "forever"\nshell = ["sh"]\n'
+    for n in FAN_OUT
+)
