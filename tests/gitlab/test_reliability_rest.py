@@ -1,4 +1,5 @@
-"""The REST API misbehaving (the sandbox's REST faults) while jobterm finds the job.
+"""The REST API misbehaving (the sandbox's REST faults) while jobterm finds the job (which
+it asks REST for first with --wait; without, only when the terminal refuses to open).
 
 `attach` (in a real PTY) meets 5xx, 429 with Retry-After, an HTML page instead of JSON, and a
 redirect to the sign-in page (exec meets them in test_reliability_exec.py). Each ends with its
@@ -45,7 +46,7 @@ def rest_fault(sandbox: Any) -> Iterator[Fault]:
 @pytest.mark.parametrize(("fault", "code", "says"), CASES)
 def test_attach(spawn_jobterm, signed_in_env, sandbox, rest_fault, fault, code, says):
     rest_fault(**fault)
-    run = start_attach(spawn_jobterm, signed_in_env)
+    run = start_attach(spawn_jobterm, signed_in_env, "101", "--wait")
     assert run.wait_done() == code, shown(run)[-800:]
     assert run.terminal_restored()
     assert says in closing_line(run)

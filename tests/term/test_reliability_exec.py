@@ -125,8 +125,15 @@ def test_no_subprotocol_works_unwrapped(signed_in_env, sandbox, faults):
     ids=["5xx", "429-retry-after", "html-not-json", "redirect-to-sign-in"],
 )
 def test_rest_faults(signed_in_env, sandbox, faults, fault, says):
+    """exec asks REST only when it must (here: --wait polls the job's status)."""
     sandbox.admin("POST", "/faults", **fault)
-    result = run_exec(signed_in_env, "true")
+    result = subprocess.run(
+        [*exec_argv("true")[:-2], "--wait", "--", "true"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        env=signed_in_env,
+        timeout=scaled(60),
+    )
     assert says in failed(result, sandbox, signed_in_env)
     assert result.stdout == b""
 

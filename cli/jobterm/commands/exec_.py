@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import typer
+from typer._click import core as click
+from typer.core import TyperCommand
 
 from jobterm.commands.common import HostOption, ProjectOption, environment
 from jobterm.completion import complete_job
@@ -17,6 +20,7 @@ Run one command in a running job and exit with its status, like `ssh host CMD`.
 
   jobterm exec JOB -- CMD [ARG...]     run CMD with exactly these arguments
   jobterm exec JOB -c 'SHELL LINE'     run a command line with the job's sh
+  jobterm exec JOB JOB... -- CMD       run CMD in several jobs at once
 
 JOB is a job id (the project comes from --project or this directory's git remote),
 PROJECT#ID (group/app#123), or the job's web URL. Each run opens a new terminal session in
@@ -33,11 +37,27 @@ of your size instead (for interactive programs; output then has terminal line en
 Exit status: the command's own (0-255, 128+N when killed by signal N); 255 when jobterm
 fails or the session ends before the status arrives (one line on stderr says why); 12
 when --timeout passes (counted from connecting; the command is sent Ctrl-C); 130 on Ctrl-C.
+
+Several JOBs: one jobterm, one connection per job, all at once. Each line of output is
+prefixed with its job (`[101] ...`), no job reads stdin, and the exit status is the worst
+(highest) of the jobs'. --json prints one JSON line per job instead: its exit status, the
+error if jobterm failed for it, and its output.
 """
+
+#: How many words followed `--` on the command line (click drops the `--` itself): those are
+#: the command, and the positional words before it are JOBs.
+AFTER_DASHES = "jobterm.exec.after_dashes"
+
+
+class ExecCommand(TyperCommand):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if "--" in args:
+            ctx.meta[AFTER_DASHES] = len(args) - args.index("--") - 1
+        return super().parse_args(ctx, args)
 
 
 def register(app: typer.Typer) -> None:
-    app.command("exec", help=HELP, no_args_is_help=True)(exec_command)
+    app.command("exec", help=HELP, no_args_is_help=True, cls=ExecCommand)(exec_command)
 
 
 def exec_command(
@@ -76,12 +96,48 @@ def exec_command(
     wait_timeout: float = typer.Option(
         600.0, "--wait-timeout", metavar="SECONDS", help="How long --wait waits."
     ),
+    as_json: bool = typer.Option(
+        False, "--json", help="One JSON line per job: status, error and output."
+    ),
 ) -> None:
     env = environment(ctx)
-    spec = build_spec(env, command or [], shell, interactive, no_stdin, tty, stderr)
+    jobs, command = split_jobs(ctx.meta.get(AFTER_DASHES), job, command or [], shell)
+    many = len(jobs) > 1 or as_json
+    if many and (interactive or tty):
+        raise UsageError("-i and -t take one JOB", "several jobs cannot share one input")
+    spec = build_spec(env, command, shell, interactive, no_stdin or many, tty, stderr)
     if timeout is not None and timeout <= 0:
         raise UsageError("--timeout must be more than 0 seconds")
-    raise typer.Exit(_run(env, job, spec, timeout, project, host, wait, wait_timeout))
+    if not many:
+        raise typer.Exit(_run(env, job, spec, timeout, project, host, wait, wait_timeout))
+    from jobterm.term.exec import ExecOptions
+    from jobterm.term.fanout import run_many
+
+    code = _as_exec_failure(
+        lambda: run_many(
+            env,
+            jobs,
+            spec,
+            ExecOptions(timeout=timeout),
+            project=project,
+            host=host,
+            wait=wait,
+            wait_timeout=wait_timeout,
+            as_json=as_json,
+        )
+    )
+    raise typer.Exit(code)
+
+
+def split_jobs(
+    after_dashes: int | None, job: str, words: list[str], shell: str | None
+) -> tuple[list[str], list[str]]:
+    """(JOBs, command) from the positional words: those after `--` are the command, those
+    before it more JOBs; with -c and no `--`, all are JOBs; else (no `--`) the command."""
+    if after_dashes is None:
+        return ([job, *words], []) if shell is not None else ([job], words)
+    split = len(words) - after_dashes
+    return [job, *words[:split]], words[split:]
 
 
 def build_spec(
@@ -134,16 +190,25 @@ def _run(
     wait: bool,
     wait_timeout: float,
 ) -> int:
-    from jobterm.jobs.terminal import resolve_terminal
+    from jobterm.jobs.terminal import resolve_terminal, with_diagnosis
     from jobterm.term.exec import ExecOptions, run_exec
 
-    try:
+    def run() -> int:
         resolved = resolve_terminal(
             env, job, project=project, host=host, wait=wait, wait_timeout=wait_timeout
         )
+        with resolved:
+            options = ExecOptions(timeout=timeout)
+            return with_diagnosis(resolved, lambda: run_exec(env, resolved, spec, options))
+
+    return _as_exec_failure(run)
+
+
+def _as_exec_failure(run: Callable[[], int]) -> int:
+    """As ssh: any failure of jobterm is 255 (but a timeout 12 and an interrupt 130)."""
+    try:
+        return run()
     except JobtermError as exc:
-        if exc.exit_code != ExitCode.TIMEOUT:
-            exc.exit_code = ExitCode.EXEC_FAILED  # as ssh: any failure of jobterm is 255
+        if exc.exit_code not in (ExitCode.TIMEOUT, ExitCode.INTERRUPTED):
+            exc.exit_code = ExitCode.EXEC_FAILED
         raise
-    with resolved.gitlab:
-        return run_exec(env, resolved, spec, ExecOptions(timeout=timeout))

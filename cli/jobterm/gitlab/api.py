@@ -51,6 +51,7 @@ class GitLab:
         self._environ = dict(environ or {})
         self._on_cookies_changed = on_cookies_changed
         self._csrf: str | None = None
+        self._user: Json | None = None
         self._closed = False
 
     # -- state -----------------------------------------------------------------------------
@@ -192,9 +193,14 @@ class GitLab:
     # -- REST ------------------------------------------------------------------------------
 
     def user(self) -> Json:
-        """`GET /user`: the signed-in user."""
-        body: Json = self.get("/user", what="the signed-in user")
-        return body
+        """`GET /user`: the signed-in user (asked once per client)."""
+        if self._user is None:
+            self._user = self.get("/user", what="the signed-in user")
+        return self._user
+
+    def remember_user(self, user: Json) -> None:
+        """The user the session check already fetched: `user()` need not ask again."""
+        self._user = user
 
     def token_user(self) -> Json | None:
         """The user of the token alone; None if the token is rejected."""

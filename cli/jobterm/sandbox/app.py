@@ -5,7 +5,8 @@
     await start(state, port=0) -> Sandbox    bound to 127.0.0.1 only; .url, await .stop()
     await serve(state, port, announce)        start, announce, serve until SIGINT/SIGTERM
 
-Middlewares, outermost first: `errors` turns any failure into GitLab's answer (JSON under
+Middlewares, outermost first: `journal` notes each client request (not the control API's)
+so tests can count them, `errors` turns any failure into GitLab's answer (JSON under
 /api/, a plain page elsewhere; never a traceback), `faults` injects the configured REST
 faults (issue 7), `renewed_session` sets the new `_gitlab_session` cookie when a request was
 authenticated from a remember-me token.
@@ -33,6 +34,21 @@ log = logging.getLogger("jobterm.sandbox")
 HOST = "127.0.0.1"
 
 Handler = Any  # aiohttp's middleware handler type
+
+
+#: The journal keeps the newest requests only: a long demo must not grow without bound.
+JOURNAL_SIZE = 1000
+
+
+@web.middleware
+async def journal(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if not request.path.startswith(control.PREFIX + "/"):
+        entries = request.app[keys.STATE].journal
+        upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
+        entries.append({"method": request.method, "path": request.path, "websocket": upgrade})
+        del entries[:-JOURNAL_SIZE]
+    response: web.StreamResponse = await handler(request)
+    return response
 
 
 @web.middleware
@@ -77,7 +93,7 @@ async def renewed_session(request: web.Request, handler: Handler) -> web.StreamR
 
 
 def build_app(state: SandboxState) -> web.Application:
-    app = web.Application(middlewares=[errors, faults, renewed_session])
+    app = web.Application(middlewares=[journal, errors, faults, renewed_session])
     app[keys.STATE] = state
     # The terminal side registers first: its route (…/-/jobs/<id>/terminal.ws) must win
     # over Rails' catch-all pages. It may also install the job life (state.life) there.

@@ -17,6 +17,8 @@ request after the token check, and may raise `ControlError(status, message)`.
     POST   /-/sandbox/faults                      {"kind": "rate_limit", "times": 1, ...}
     DELETE /-/sandbox/faults
     POST   /-/sandbox/clock                       {"advance": seconds}: move the clock on
+    GET    /-/sandbox/requests                    the requests clients made, oldest first
+    DELETE /-/sandbox/requests                    forget them (count from here on)
 """
 
 from __future__ import annotations
@@ -265,6 +267,17 @@ async def advance_clock(request: web.Request) -> web.StreamResponse:
     return api_json({"now": state.clock()})
 
 
+async def get_requests(request: web.Request) -> web.StreamResponse:
+    """What clients asked, in order: method, path (no query, no headers) and whether it was
+    a WebSocket upgrade. Tests count the requests a command makes with it."""
+    return api_json({"requests": state_of(request).journal})
+
+
+async def clear_requests(request: web.Request) -> web.StreamResponse:
+    state_of(request).journal.clear()
+    return api_json({"requests": []})
+
+
 def add_routes(app: web.Application) -> None:
     for method, path, handler in (
         ("GET", "/state", get_state),
@@ -279,5 +292,7 @@ def add_routes(app: web.Application) -> None:
         ("POST", "/faults", add_fault),
         ("DELETE", "/faults", clear_faults),
         ("POST", "/clock", advance_clock),
+        ("GET", "/requests", get_requests),
+        ("DELETE", "/requests", clear_requests),
     ):
         add_control_route(app, method, path, handler)

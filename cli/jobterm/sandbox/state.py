@@ -122,6 +122,8 @@ class SandboxState:
         self.sessions: dict[str, Session] = {}
         self.remember_tokens: dict[str, RememberToken] = {}
         self.admin_token = new_token("sandbox-admin-")
+        #: the requests clients made, oldest first (method, path, WebSocket upgrade or not)
+        self.journal: list[dict[str, object]] = []
         self.base_url = "http://127.0.0.1"  # set once the server is bound
         self.clock: Callable[[], float] = time.time
         self.life: JobLife = ImmediateJobLife(self)

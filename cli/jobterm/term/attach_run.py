@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from jobterm.core.escape import shown
 from jobterm.errors import ExitCode, JobtermError, UsageError
 from jobterm.jobs.status import FINISHED, describe_finish
-from jobterm.jobs.terminal import ResolvedJob, resolve_terminal
+from jobterm.jobs.terminal import ResolvedJob, resolve_terminal, with_diagnosis
 from jobterm.term.attach import AttachOptions, AttachSession, Outcome, Result
 from jobterm.term.connection import TerminalConnection
 from jobterm.term.tty import raw_mode, write_all
@@ -39,13 +39,14 @@ class JobWatch:
 
     def job(self) -> dict[str, Any]:
         r = self.resolved
-        return r.gitlab.job(r.project, int(r.job["id"]))
+        r.job = r.gitlab.job(r.project, r.job_id)
+        return r.job
 
     def is_held(self) -> bool:
         """Whether the runner holds the finished job for this terminal (read from its log)."""
         r = self.resolved
         try:
-            return HELD_LINE in r.gitlab.job_trace(r.project, int(r.job["id"]))
+            return HELD_LINE in r.gitlab.job_trace(r.project, r.job_id)
         except JobtermError:
             return False
 
@@ -53,7 +54,8 @@ class JobWatch:
         try:
             job = self.job()
         except JobtermError as exc:
-            job = dict(self.resolved.job, status=f"unknown ({exc.message})")
+            job = dict(self.resolved.job or {"id": self.resolved.job_id})
+            job["status"] = f"unknown ({exc.message})"
         runner = (job.get("runner") or {}).get("description") or "unknown runner"
         held = "yes: its script has ended and it waits for you" if self.is_held() else "no"
         return [
@@ -123,20 +125,27 @@ def _resolve(
     from jobterm.jobs.picker import pick_running_job
 
     interactive = env.stdin_isatty and env.stdout_isatty
-    spinner = _spinner(env, "waiting for the job to start…" if wait else "finding the job…")
-    with _unwind_on_signals(), spinner as st:
+    shown: list[Any] = [None]  # the spinner, while the REST look-ups run
 
-        def tick(j: dict[str, Any]) -> None:
-            if st is not None:
-                st.update(f"job {j['id']} '{j.get('name', '')}' is {j.get('status')}; waiting…")
+    @contextlib.contextmanager
+    def progress() -> Iterator[None]:
+        text = "waiting for the job to start…" if wait else "finding the job…"
+        with _spinner(env, text) as status:
+            shown[0] = status
+            yield
 
-        def pick(gl: GitLab, path: str) -> int:
-            if not interactive:
-                raise UsageError("no JOB given", "pass a job id or URL (see `jobterm jobs`)")
-            if st is not None:
-                st.stop()
-            return pick_running_job(gl, path)
+    def tick(j: dict[str, Any]) -> None:
+        if shown[0] is not None:
+            shown[0].update(f"job {j['id']} '{j.get('name', '')}' is {j.get('status')}; waiting…")
 
+    def pick(gl: GitLab, path: str) -> int:
+        if not interactive:
+            raise UsageError("no JOB given", "pass a job id or URL (see `jobterm jobs`)")
+        if shown[0] is not None:
+            shown[0].stop()
+        return pick_running_job(gl, path)
+
+    with _unwind_on_signals():
         return resolve_terminal(
             env,
             job,
@@ -146,6 +155,7 @@ def _resolve(
             wait_timeout=wait_timeout,
             tick=tick,
             pick=pick,
+            progress=progress,
         )
 
 
@@ -168,13 +178,10 @@ def run_attach(
     if options.term is None:
         options.term = env.environ.get("TERM") or None
     resolved = _resolve(env, job, project, host, wait, wait_timeout)
-    with resolved.gitlab:
-        env.stderr.write(
-            f"jobterm: attached to {resolved.label} in {resolved.project} "
-            f"(leave with {_escape_hint(options)})\n"
+    with resolved:
+        result = with_diagnosis(
+            resolved, lambda: asyncio.run(_session(env, resolved, options, in_fd, out_fd))
         )
-        env.stderr.flush()
-        result = asyncio.run(_session(resolved, options, in_fd, out_fd))
         return _report(env, resolved, result)
 
 
@@ -186,10 +193,15 @@ def _escape_hint(options: AttachOptions) -> str:
 
 
 async def _session(
-    resolved: ResolvedJob, options: AttachOptions, in_fd: int, out_fd: int
+    env: Environment, resolved: ResolvedJob, options: AttachOptions, in_fd: int, out_fd: int
 ) -> Result:
     conn = await TerminalConnection.open(resolved.target)
     async with conn:
+        env.stderr.write(
+            f"jobterm: attached to {resolved.label} in {resolved.project} "
+            f"(leave with {_escape_hint(options)})\n"
+        )
+        env.stderr.flush()
         with raw_mode(in_fd):
             session = AttachSession(conn, options, JobWatch(resolved), in_fd, out_fd)
             result = await session.run()
@@ -213,7 +225,7 @@ def _report(env: Environment, resolved: ResolvedJob, result: Result) -> int:
     try:
         job = watch.job()
     except JobtermError:
-        job = resolved.job
+        job = resolved.job or {"id": resolved.job_id}
     held = job.get("status") == "running" and watch.is_held()
     if job.get("status") in FINISHED:
         env.stderr.write(f"jobterm: {describe_finish(job)}\n")

@@ -8,12 +8,13 @@ messages of the spec's table (302 → signed out, 403 → Origin, 404 → no ter
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import ssl
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from jobterm.core.frames import SUBPROTOCOLS, TerminalCodec
 from jobterm.errors import (
@@ -79,6 +80,29 @@ def _is_loopback(url: str) -> bool:
     return Host("http", urlsplit(url).hostname or "", None, "").is_loopback
 
 
+@functools.cache
+def _no_redirects() -> Any:
+    """websockets' `connect`, answering a redirect with its status instead of following it:
+    GitLab redirects the terminal's handshake only to its sign-in page (an expired session),
+    which is no WebSocket, and the caller must see that as `HandshakeSignedOut`."""
+    from websockets.asyncio.client import connect
+
+    class NoRedirects(connect):
+        def process_redirect(self, exc: Exception) -> Exception | str:
+            return exc
+
+    return NoRedirects
+
+
+class HandshakeSignedOut(AuthError):
+    """The handshake was sent to sign in (302/401): the session may be renewable."""
+
+
+class HandshakeNotFound(NotFoundError):
+    """The handshake answered 404, which GitLab gives for most reasons a terminal cannot
+    open; the REST API can say which (`jobterm.jobs.terminal.diagnose`)."""
+
+
 class SessionEnded(Exception):
     """The server dropped the connection (GitLab's way of ending a terminal session)."""
 
@@ -112,13 +136,12 @@ class TerminalConnection:
     async def open(
         cls, target: TerminalTarget, *, open_timeout: float = 20.0
     ) -> TerminalConnection:
-        from websockets.asyncio.client import connect
         from websockets.exceptions import InvalidHandshake, InvalidStatus
         from websockets.typing import Subprotocol
 
         log.debug("connecting to %s", target.ws_url)
         try:
-            ws = await connect(
+            ws = await _no_redirects()(
                 target.ws_url,
                 subprotocols=[Subprotocol(p) for p in target.subprotocols],
                 additional_headers={"Cookie": target.cookie_header},
@@ -230,7 +253,7 @@ def handshake_error(status: int, target: TerminalTarget) -> JobtermError:
     host = target.host_label
     job = f"job {target.job_id}" if target.job_id else "the job"
     if status in (301, 302, 303, 401):
-        return AuthError(
+        return HandshakeSignedOut(
             f"{host} did not accept the session (signed out or expired)",
             f"run `jobterm login {host}`",
         )
@@ -240,7 +263,7 @@ def handshake_error(status: int, target: TerminalTarget) -> JobtermError:
             "a proxy may be rewriting the Origin or Host header",
         )
     if status == 404:
-        return NotFoundError(
+        return HandshakeNotFound(
             f"{host} has no terminal for {job}",
             "it must be running, started by you, on a runner with [session_server]",
         )
