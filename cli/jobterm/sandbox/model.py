@@ -179,6 +179,8 @@ class Settings:
     unlock_after: float = 600.0  # Devise's unlock_in: a lockout ends by itself 10 min later
     email_verification_lockout_threshold: int = 3
     session_cookie_suffix: str = ""  # development/Geo instances: "_gitlab_session_<suffix>"
+    signin_style: str = "classic"  # "gitlab18": sign-in pages as GitLab 18 renders them
+    broadcast_message: str = ""  # an admin broadcast banner on the sign-in pages
     faults: list[Fault] = field(default_factory=list)
 
     @property

@@ -9,7 +9,13 @@ from __future__ import annotations
 from html import escape
 
 
-def layout(title: str, body: str, csrf_token: str | None = None, flash: str | None = None) -> str:
+def layout(
+    title: str,
+    body: str,
+    csrf_token: str | None = None,
+    flash: str | None = None,
+    broadcast: str | None = None,
+) -> str:
     meta = ""
     if csrf_token is not None:
         meta = (
@@ -22,6 +28,10 @@ def layout(title: str, body: str, csrf_token: str | None = None, flash: str | No
             '<div class="flash-container flash-container-page sticky">'
             f'<div class="flash-alert" data-testid="alert-danger"><span>{escape(flash)}</span>'
             "</div></div>\n"
+        )
+    if broadcast:  # older GitLab's banner: no role, no gl- classes
+        flash_html = (
+            f'<div class="broadcast-message" dir="auto">{escape(broadcast)}</div>\n' + flash_html
         )
     return (
         '<!DOCTYPE html>\n<html class="" lang="en">\n<head>\n<meta charset="utf-8">\n'
@@ -38,7 +48,13 @@ def _token_input(csrf_token: str) -> str:
     )
 
 
-def sign_in(csrf_token: str, flash: str | None, password_form: bool, ldap_form: bool) -> str:
+def sign_in(
+    csrf_token: str,
+    flash: str | None,
+    password_form: bool,
+    ldap_form: bool,
+    broadcast: str | None = None,
+) -> str:
     parts = ['<div class="login-page"><h1>Sign in</h1>']
     if password_form:
         parts.append(
@@ -71,10 +87,12 @@ def sign_in(csrf_token: str, flash: str | None, password_form: bool, ldap_form: 
     if not password_form and not ldap_form:
         parts.append("<p>Sign in with your organization's single sign-on provider.</p>")
     parts.append("</div>")
-    return layout("Sign in", "".join(parts), csrf_token, flash)
+    return layout("Sign in", "".join(parts), csrf_token, flash, broadcast)
 
 
-def two_factor(csrf_token: str, flash: str | None, remember: bool) -> str:
+def two_factor(
+    csrf_token: str, flash: str | None, remember: bool, broadcast: str | None = None
+) -> str:
     body = (
         '<div class="login-page"><h1>Two-factor authentication</h1>'
         '<form class="edit_user gl-show-field-errors js-2fa-form" id="js-login-2fa-device" '
@@ -90,14 +108,16 @@ def two_factor(csrf_token: str, flash: str | None, remember: bool) -> str:
         "you can enter one of your recovery codes.</p>"
         '<button type="submit">Verify code</button></form></div>'
     )
-    return layout("Two-factor authentication", body, csrf_token, flash)
+    return layout("Two-factor authentication", body, csrf_token, flash, broadcast)
 
 
-def email_verification(csrf_token: str, flash: str | None, email: str) -> str:
+def email_verification(
+    csrf_token: str, flash: str | None, email: str, broadcast: str | None = None
+) -> str:
     body = (
         '<div class="login-page"><h1>Help us protect your account</h1>'
         f"<p>For added security, you need to verify your identity. We've sent a verification "
-        f"code to {escape(_obfuscate(email))}</p>"
+        f"code to {escape(obfuscate(email))}</p>"
         '<form id="verification-form" action="/users/sign_in" accept-charset="UTF-8" '
         f'method="post">{_token_input(csrf_token)}'
         '<label for="user_verification_token">Verification code</label>'
@@ -106,10 +126,10 @@ def email_verification(csrf_token: str, flash: str | None, email: str) -> str:
         'id="user_verification_token" />'
         '<button type="submit">Verify code</button></form></div>'
     )
-    return layout("Help us protect your account", body, csrf_token, flash)
+    return layout("Help us protect your account", body, csrf_token, flash, broadcast)
 
 
-def _obfuscate(email: str) -> str:
+def obfuscate(email: str) -> str:
     local, _, domain = email.partition("@")
     return f"{local[:2]}{'*' * max(len(local) - 2, 3)}@{domain}"
 
