@@ -39,6 +39,7 @@ PASSWORD_FIELD = "user[password]"  # noqa: S105 - a form field name, not a passw
 LDAP_ACTION = re.compile(r"/users/auth/(?P<provider>[A-Za-z0-9_]+)/callback/?$")
 _FLASH_CLASSES = ("flash-alert", "flash-notice", "flash-warning", "gl-alert", "alert")
 _BROADCAST_CLASSES = ("gl-broadcast-message", "broadcast-message", "broadcast-banner-message")
+_BLOCKS = frozenset({"br", "div", "p", "h1", "h2", "h3", "h4", "li", "section"})
 _REGISTRATION_ACTION = re.compile(r"/users/?$|/users/sign_up/?$|registration")
 _CHALLENGE = re.compile(
     r"challenge-platform|cf-chl-|cf_chl_|<title>\s*(just a moment|attention required)"
@@ -215,6 +216,8 @@ class _Parser(HTMLParser):
                 values.get("data-resend-path", ""),
                 values.get("data-obfuscated-email", ""),
             )
+        if tag in _BLOCKS:  # "<h2>Admin message</h2><p>Text" reads as two words
+            self.handle_data(" ")
         if tag in _VOID:
             return
         self._stack.append(tag)

@@ -54,8 +54,11 @@ def sign_in(
     password_form: bool,
     ldap_form: bool,
     broadcast: str | None = None,
+    signup: bool = False,
 ) -> str:
     parts = ['<div class="login-page"><h1>Sign in</h1>']
+    if signup:
+        parts.append(_register_form(csrf_token))
     if password_form:
         parts.append(
             '<form class="new_user gl-show-field-errors" id="new_user" '
@@ -88,6 +91,33 @@ def sign_in(
         parts.append("<p>Sign in with your organization's single sign-on provider.</p>")
     parts.append("</div>")
     return layout("Sign in", "".join(parts), csrf_token, flash, broadcast)
+
+
+def _register_form(csrf_token: str) -> str:
+    # Older GitLab put "Register" in a tab of the sign-in page, first in the markup, with
+    # the same user[...] field names as the sign-in form; only its action tells them apart.
+    return (
+        '<form class="new_user gl-show-field-errors" id="new_new_user" action="/users" '
+        f'accept-charset="UTF-8" method="post">{_token_input(csrf_token)}'
+        '<input class="form-control" type="text" name="user[name]" id="user_name" />'
+        '<input class="form-control" type="text" name="user[username]" id="user_username" />'
+        '<input class="form-control" type="email" name="user[email]" id="user_email" />'
+        '<input class="form-control" type="password" name="user[password]" '
+        'id="user_password_sign_up" />'
+        '<button type="submit">Register</button></form>'
+    )
+
+
+def bot_challenge() -> str:
+    """A CDN's "checking your browser" interstitial, as markers on such pages read."""
+    return (
+        "<!DOCTYPE html><html><head><title>Just a moment...</title></head><body>"
+        "<h1>Checking your browser before you reach this site</h1>"
+        '<form id="challenge-form" action="/cdn-cgi/challenge-platform/h/b/verify" '
+        'method="post"><input type="hidden" name="md" value="sandbox" /></form>'
+        '<script src="/cdn-cgi/challenge-platform/h/b/orchestrate/jsch/v1"></script>'
+        "</body></html>\n"
+    )
 
 
 def two_factor(

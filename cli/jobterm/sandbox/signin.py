@@ -71,14 +71,12 @@ def _broadcast(request: web.Request) -> str | None:
 def _sign_in_form(request: web.Request, session: Session, flash: str | None) -> web.Response:
     state = state_of(request)
     ldap = any(u.ldap for u in state.users.values())
-    render = pages18.sign_in if gitlab18(request) else pages.sign_in
-    page = render(
-        session.csrf_token,
-        flash,
-        state.settings.password_authentication_enabled,
-        ldap,
-        _broadcast(request),
-    )
+    settings = state.settings
+    args = (session.csrf_token, flash, settings.password_authentication_enabled, ldap)
+    if gitlab18(request):
+        page = pages18.sign_in(*args, _broadcast(request))
+    else:
+        page = pages.sign_in(*args, _broadcast(request), settings.signup_enabled)
     response = html(page)
     set_session_cookie(state, response, session.id)
     return response
