@@ -14,7 +14,9 @@ HOST is gitlab.example.com, https://gitlab.example.com/ or an instance under a p
 
 By default jobterm asks for your username and password (then a two-factor code or an
 emailed code if GitLab asks). For single sign-on, WebAuthn or captcha instances, sign in with
-your browser and copy the _gitlab_session cookie: `jobterm login HOST --cookie`.
+your browser, then `jobterm login HOST --from-browser` reads the session from its profile
+(chrome, chromium, brave, edge, firefox; BROWSER:PROFILE picks one), or copy the
+_gitlab_session cookie yourself: `jobterm login HOST --cookie`.
 A personal access token (--token, or GITLAB_TOKEN) serves REST calls only: opening a job
 terminal needs a web session.
 """
@@ -38,6 +40,14 @@ def register(app: typer.Typer) -> None:
             False,
             "--cookie",
             help="Import a _gitlab_session cookie from a browser (hidden prompt, or stdin).",
+        ),
+        from_browser: str | None = typer.Option(
+            None,
+            "--from-browser",
+            metavar="[BROWSER[:PROFILE]]",
+            is_flag=False,
+            flag_value="",
+            help="Read the session from a browser profile where you are signed in.",
         ),
         token: bool = typer.Option(
             False,
@@ -73,6 +83,7 @@ def register(app: typer.Typer) -> None:
             username=username,
             password_stdin=password_stdin,
             cookie=cookie,
+            from_browser=from_browser,
             token=token,
             ldap=ldap,
             ldap_provider=ldap_provider,
@@ -83,6 +94,8 @@ def register(app: typer.Typer) -> None:
         env = Environment()
         result = run_login(env, options)
         name = result.host.name
+        if result.source:
+            typer.echo(f"Read the session from {result.source}.")
         if result.web_session:
             typer.echo(
                 f"Signed in to {name} as {result.username}; secrets kept in {result.storage}."
