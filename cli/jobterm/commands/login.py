@@ -22,6 +22,13 @@ terminal needs a web session.
 """
 
 
+def _names_a_browser(value: str) -> bool:
+    from jobterm.browsers.find import ALIASES, ORDER
+
+    name = value.split(":", 1)[0].strip().lower()
+    return name in ORDER or name in ALIASES or name == "auto"
+
+
 def register(app: typer.Typer) -> None:
     @app.command("login", help=HELP)
     def login(
@@ -45,8 +52,6 @@ def register(app: typer.Typer) -> None:
             None,
             "--from-browser",
             metavar="[BROWSER[:PROFILE]]",
-            is_flag=False,
-            flag_value="",
             help="Read the session from a browser profile where you are signed in.",
         ),
         token: bool = typer.Option(
@@ -77,6 +82,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         from jobterm.env import Environment
         from jobterm.gitlab.login import LoginOptions, run_login
+
+        if from_browser and host is None and not _names_a_browser(from_browser):
+            host, from_browser = from_browser, ""  # `login --from-browser HOST`
 
         options = LoginOptions(
             host=host,
