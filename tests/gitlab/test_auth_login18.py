@@ -94,3 +94,16 @@ def test_json_verification_wrong_code(make_sandbox: MakeSandbox, tmp_path: Path)
     line = one_line(result.stderr)
     assert "verification code was not accepted" in line
     assert "The code is incorrect" in line  # GitLab's own message, one line
+
+
+def test_a_page_that_is_not_gitlabs(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
+    """A proxy's or portal's page at /users/sign_in (no CSRF token, no sign-in form)."""
+    sb = make_sandbox({"settings": {"faults": [{"kind": "html", "path": "/users/sign_in"}]}})
+    env = auth_env_for(tmp_path / "a")
+    result = jobterm(
+        ["login", sb.url, "-u", "demo", "--password-stdin"], env, stdin="demo-password\n"
+    )
+    assert result.returncode == 3
+    line = one_line(result.stderr)
+    assert "not GitLab's" in line
+    assert "--from-browser" in line
