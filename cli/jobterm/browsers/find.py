@@ -100,12 +100,14 @@ def session_from_browser(
         )
     if problems:
         raise problems[0]
+    raise _no_session(host, candidates)
+
+
+def _no_session(host: Host, candidates: list[tuple[str, Path]]) -> BrowserError:
     tried = ", ".join(_where(b, p) for b, p in candidates[:4])
     more = f" and {len(candidates) - 4} more" if len(candidates) > 4 else ""
-    raise BrowserError(
-        f"no {host.name} session in {tried}{more}",
-        DISK_FACTS,
-        code=ExitCode.NO_BROWSER_SESSION,
+    return BrowserError(
+        f"no {host.name} session in {tried}{more}", DISK_FACTS, code=ExitCode.NO_BROWSER_SESSION
     )
 
 

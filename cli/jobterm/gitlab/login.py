@@ -172,13 +172,7 @@ def _sign_in(
     env: Environment, web: WebClient, options: LoginOptions
 ) -> tuple[Secrets, dict[str, Any], str | None]:
     asker = Asker(env, from_stdin=options.password_stdin)
-    token_only = options.token and not (
-        options.cookie
-        or options.username
-        or options.password_stdin
-        or options.ldap
-        or options.from_browser is not None
-    )
+    token_only = options.token and not _web_sign_in_asked(options)
     user: dict[str, Any] | None = None
     source: str | None = None
     if options.from_browser is not None:
@@ -214,6 +208,16 @@ def _sign_in(
         assert token is not None
         user = token_user(web, token)
     return Secrets(dict(web.cookies.cookies), token), user, source
+
+
+def _web_sign_in_asked(options: LoginOptions) -> bool:
+    return bool(
+        options.cookie
+        or options.username
+        or options.password_stdin
+        or options.ldap
+        or options.from_browser is not None
+    )
 
 
 def _from_browser(env: Environment, web: WebClient, spec_text: str) -> tuple[dict[str, Any], str]:
