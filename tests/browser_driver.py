@@ -11,6 +11,7 @@ and misbehaves under test), or None: the tests skip, saying that `.ci/run` insta
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -140,6 +141,157 @@ class HeadlessChromium:
             self.proc.terminate()
         try:
             self.proc.wait(scaled(30))
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+FIREFOX = Path("/usr/lib/firefox-esr/firefox-esr")
+
+# Keep a test Firefox off the network: everything but the loopback goes to a dead proxy, and
+# the background services that would call out are off.
+FIREFOX_PREFS = {
+    "network.proxy.type": 1,
+    "network.proxy.http": "127.0.0.1",
+    "network.proxy.http_port": 9,
+    "network.proxy.ssl": "127.0.0.1",
+    "network.proxy.ssl_port": 9,
+    "network.proxy.no_proxies_on": "localhost, 127.0.0.1",
+    "network.proxy.allow_hijacking_localhost": False,
+    "app.update.enabled": False,
+    "app.normandy.enabled": False,
+    "browser.shell.checkDefaultBrowser": False,
+    "browser.safebrowsing.malware.enabled": False,
+    "browser.safebrowsing.phishing.enabled": False,
+    "datareporting.policy.dataSubmissionEnabled": False,
+    "toolkit.telemetry.enabled": False,
+    "network.captive-portal-service.enabled": False,
+    "network.connectivity-service.enabled": False,
+    "services.settings.server": "http://127.0.0.1:9/v1",
+    "messaging-system.rsexperimentloader.enabled": False,
+    "extensions.update.enabled": False,
+}
+
+
+def firefox_binary() -> Path | None:
+    return FIREFOX if FIREFOX.is_file() and os.access(FIREFOX, os.X_OK) else None
+
+
+class HeadlessFirefox:
+    """Firefox ESR driven over WebDriver BiDi (`--remote-debugging-port=0`), its profile a
+    fresh directory; leaving the block closes it (browser.close) and waits for the exit, when
+    Firefox writes its session store."""
+
+    def __init__(self, profile: Path) -> None:
+        self.profile = profile
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._ids = 0
+        self._ws: Any = None
+
+    def __enter__(self) -> HeadlessFirefox:
+        from websockets.sync.client import connect
+
+        binary = firefox_binary()
+        assert binary is not None
+        self.profile.mkdir(parents=True, exist_ok=True)
+        prefs = "".join(
+            f"user_pref({json.dumps(k)}, {json.dumps(v)});\n" for k, v in FIREFOX_PREFS.items()
+        )
+        (self.profile / "user.js").write_text(prefs)
+        self.proc = subprocess.Popen(
+            [
+                str(binary),
+                "--headless",
+                "--no-remote",
+                "--profile",
+                str(self.profile),
+                "--remote-debugging-port=0",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+        )
+        self._stack = contextlib.ExitStack()
+        self._ws = self._stack.enter_context(connect(self._bidi_url() + "/session", max_size=None))
+        self._call("session.new", capabilities={})
+        return self
+
+    def _bidi_url(self) -> str:
+        import re
+        import selectors
+
+        assert self.proc is not None
+        assert self.proc.stderr is not None
+        deadline = time.monotonic() + scaled(60)
+        buffer = b""
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.proc.stderr, selectors.EVENT_READ)
+            while time.monotonic() < deadline:
+                if not selector.select(timeout=1):
+                    continue
+                chunk = os.read(self.proc.stderr.fileno(), 65536)
+                if not chunk:
+                    break
+                buffer += chunk
+                found = re.search(rb"WebDriver BiDi listening on (ws://[0-9.:]+)", buffer)
+                if found:
+                    return found.group(1).decode()
+        raise RuntimeError("firefox did not start WebDriver BiDi")
+
+    def _call(self, method: str, **params: Any) -> dict[str, Any]:
+        self._ids += 1
+        self._ws.send(json.dumps({"id": self._ids, "method": method, "params": params}))
+        while True:
+            message = json.loads(self._ws.recv(timeout=scaled(30)))
+            if message.get("id") == self._ids:
+                if message.get("type") == "error":
+                    raise RuntimeError(f"{method}: {message.get('message')}")
+                result: dict[str, Any] = message.get("result", {})
+                return result
+
+    def evaluate(self, context: str, expression: str) -> Any:
+        answer = self._call(
+            "script.evaluate",
+            expression=expression,
+            target={"context": context},
+            awaitPromise=False,
+        )
+        return answer.get("result", {}).get("value")
+
+    def sign_in(self, url: str, username: str, password: str) -> list[dict[str, Any]]:
+        context = self._call("browsingContext.getTree")["contexts"][0]["context"]
+        self._call(
+            "browsingContext.navigate", context=context, url=url + "/users/sign_in", wait="complete"
+        )
+        self.evaluate(
+            context,
+            f"document.getElementById('user_login').value = {json.dumps(username)};"
+            f"document.getElementById('user_password').value = {json.dumps(password)};"
+            "document.getElementById('user_remember_me').checked = true;"
+            "document.getElementById('new_user').requestSubmit(); true",
+        )
+        deadline = time.monotonic() + scaled(30)
+        while self.evaluate(context, "location.pathname + document.readyState") != "/complete":
+            if time.monotonic() > deadline:
+                raise RuntimeError("firefox did not finish signing in")
+            time.sleep(0.05)
+        return list(self._call("storage.getCookies").get("cookies", []))
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self.proc is not None
+        try:
+            self._call("browser.close")
+            self._stack.close()
+        except Exception:
+            self.proc.terminate()
+        try:
+            self.proc.wait(scaled(60))
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
