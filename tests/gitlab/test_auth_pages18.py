@@ -5,6 +5,8 @@ a registration form beside the sign-in form, and bot checks."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from jobterm.core.signin_pages import PageKind, parse_page
 from jobterm.sandbox import pages, pages18
@@ -157,3 +159,17 @@ def test_gitlab18_pages_read_the_same_in_pieces(size: str | int) -> None:
         assert parser.verification == whole.verification
         assert parser.broadcast_texts() == whole.broadcasts
         assert parser.flash_texts() == whole.flashes
+
+
+_TEXT = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40
+).filter(lambda t: t.strip() != "")
+
+
+@given(banner=_TEXT, flash=_TEXT, style=st.sampled_from(["classic", "gitlab18"]))
+def test_banner_never_becomes_the_flash(banner: str, flash: str, style: str) -> None:
+    module = pages18 if style == "gitlab18" else pages
+    page = parse_page(module.sign_in("T", flash, True, True, banner))
+    assert page.flash == " ".join(flash.split())
+    assert len(page.broadcasts) == 1
+    assert page.broadcasts[0].endswith(" ".join(banner.split()))
