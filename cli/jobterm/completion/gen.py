@@ -61,7 +61,9 @@ _{func}() {{
         help=${{line#*$'\t'}}
         case $kind in
             plain)
+                printf -v value '%b' "$value"  # the value itself: zsh quotes it on insertion
                 if [[ -n $help ]]; then
+                    value=${{value//\\/\\\\}}
                     described+=("${{value//:/\\:}}:$help")
                 else
                     plain+=("$value")
@@ -87,23 +89,23 @@ fi
 FISH = r"""
 function __{func}_complete
     set -l tokens (commandline -opc)
-    set -l current (commandline -ct)
-    set -l words (string escape -- $tokens $current)
+    set -l current (string unescape -- (commandline -ct) | string collect)
+    set -l words (string escape --style=url -- $tokens $current)
     env COMP_WORDS="$words" COMP_CWORD=(count $tokens) {var}=complete_fish {prog} 2>/dev/null |
     while read -l line
         set -l fields (string split \t -- $line)
         switch $fields[1]
-            case plain
-                printf '%s\t%s\n' $fields[2] $fields[3]
+            case plain  # the value itself: fish escapes it on insertion; NUL ends a record
+                printf '%b\t%s\0' $fields[2] $fields[3]
             case file
-                __fish_complete_path $current
+                __fish_complete_path $current | string join0
             case dir
-                __fish_complete_directories $current
+                __fish_complete_directories $current | string join0
         end
     end
 end
 
-complete --command {prog} --no-files --arguments '(__{func}_complete)'
+complete --command {prog} --no-files --arguments '(__{func}_complete | string split0)'
 """
 
 TEMPLATES = {"bash": BASH, "zsh": ZSH, "fish": FISH}

@@ -3,21 +3,28 @@
 The scripts in `completions/` (written by `gen.py`) run `jobterm` with
 
     _JOBTERM_COMPLETE=complete_bash | complete_zsh | complete_fish
-    COMP_WORDS   the command line's words, joined by spaces, quoted as typed
+    COMP_WORDS   the command line's words, joined by spaces: quoted as typed (bash, zsh),
+                 or each percent-encoded (fish; `words.py` reads both)
     COMP_CWORD   the index in COMP_WORDS of the word being completed
 
 and read back one candidate a line, `TYPE<TAB>VALUE<TAB>HELP`: TYPE is `plain`, `file` or
 `dir` (the script then completes paths itself), HELP may be empty (zsh and fish show it).
+VALUE is the word quoted for bash, or for zsh and fish the word itself escaped for
+`printf %b` (they quote it themselves): see `quoting.py`. No field holds a tab, a newline
+or any other control character.
 
 `classify()` reads the words with a small table of jobterm's options (`COMMANDS`, checked
 against the real CLI by a test; `spec.py` gives the full table once cached): it says whether
 the word is the JOB of `attach`/`exec` or the value of `--project`/`-p` or `--host`, the
 values `answers.py` finds without typer. Everything else goes to the CLI spec or to typer.
 
-Imported on every Tab: no typing, dataclasses, pathlib, re or shlex at module level.
+Imported on every Tab: no typing, dataclasses, pathlib, re or shlex.
 """
 
 from __future__ import annotations
+
+from jobterm.completion.quoting import encode, visible
+from jobterm.completion.words import scan, split_words, url_words
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -60,48 +67,12 @@ COMMANDS: dict[str, tuple[frozenset[str], frozenset[str], bool]] = {
 # -- the request -------------------------------------------------------------------------------
 
 
-def split_words(line: str) -> list[str]:
-    """Split like a POSIX shell: quotes and backslashes; an unfinished quote keeps the partial
-    word. (shlex would do, but costs an import of `re` and more on every Tab.)"""
-    words: list[str] = []
-    word: list[str] = []
-    in_word = False
-    quote = ""
-    i = 0
-    while i < len(line):
-        char = line[i]
-        if quote:
-            if char == quote:
-                quote = ""
-            elif char == "\\" and quote == '"' and i + 1 < len(line) and line[i + 1] in '"\\$`':
-                i += 1
-                word.append(line[i])
-            else:
-                word.append(char)
-        elif char in "'\"":
-            quote, in_word = char, True
-        elif char == "\\":
-            i += 1
-            word.append(line[i] if i < len(line) else "")
-            in_word = True
-        elif char.isspace():
-            if in_word:
-                words.append("".join(word))
-                word, in_word = [], False
-        else:
-            word.append(char)
-            in_word = True
-        i += 1
-    if in_word:
-        words.append("".join(word))
-    return words
-
-
 def read_request(environ: Mapping[str, str]) -> Request | None:
     shell = environ.get(COMPLETE_VAR, "").removeprefix("complete_")
     if shell not in SHELLS:
         return None
-    words = split_words(environ.get("COMP_WORDS", ""))
+    line = environ.get("COMP_WORDS", "")
+    words = url_words(line) if shell == "fish" else split_words(line)
     try:
         index = int(environ.get("COMP_CWORD", ""))
     except ValueError:
@@ -172,8 +143,21 @@ def _project_of(seen: dict[str, str]) -> str | None:
 # -- the answer ------------------------------------------------------------------------------
 
 
-def format_items(items: list[Item]) -> str:
-    def clean(text: str) -> str:
-        return " ".join(text.split()) if any(c in text for c in "\t\r\n") else text
+def open_quote(environ: Mapping[str, str]) -> tuple[str, str]:
+    """The quote the word being completed is still inside, and what the word held before it
+    (`words.scan`); bash's candidates depend on them. ("", "") unless the cursor's word is
+    the last one."""
+    words, quote, before = scan(environ.get("COMP_WORDS", ""))
+    if environ.get("COMP_CWORD", "") != str(len(words) - 1):
+        return "", ""
+    return quote, before
 
-    return "".join(f"{kind}\t{clean(value)}\t{clean(help_)}\n" for value, help_, kind in items)
+
+def format_items(items: list[Item], shell: str, opened: tuple[str, str] = ("", "")) -> str:
+    """The answer lines, each value quoted or escaped for `shell` (`quoting.py`)."""
+    lines = []
+    for value, help_, kind in items:
+        field = encode(shell, value, *opened) if kind == "plain" else ""
+        if field is not None:
+            lines.append(f"{kind}\t{field}\t{visible(help_)}\n")
+    return "".join(lines)

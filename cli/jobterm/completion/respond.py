@@ -12,7 +12,7 @@ import os
 import sys
 
 from jobterm.completion.answers import fast_answer
-from jobterm.completion.protocol import format_items, read_request
+from jobterm.completion.protocol import format_items, open_quote, read_request
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -35,7 +35,8 @@ def main(environ: Mapping[str, str], out: IO[str], build_cli: Callable[[], Comma
             from jobterm.completion.resolve import slow_answer
 
             items = slow_answer(request, build_cli(), environ)
-        out.write(format_items(items))
+        shell = request[0]
+        out.write(format_items(items, shell, open_quote(environ) if shell == "bash" else ("", "")))
         out.flush()
     except Exception:  # noqa: S110 - a failed completion offers nothing; it never shows errors
         pass
