@@ -140,7 +140,7 @@ def everywhere_jobs(
         projects = gl.projects(membership=True)
         listing.projects_checked = len(projects)
         if cache_dir is not None:
-            from jobterm import completion_cache
+            from jobterm.completion import cache as completion_cache
 
             completion_cache.remember_projects(cache_dir, gl.host.name, projects)
         found = bounded_map(
@@ -191,7 +191,7 @@ def find_jobs(
     cache_dir: Any = None,
 ) -> Listing:
     """The user's jobs (see the module's docstring). `cache_dir` also warms completion."""
-    from jobterm import completion_cache
+    from jobterm.completion import cache as completion_cache
 
     username = str(gl.user().get("username", ""))
     if everywhere:
