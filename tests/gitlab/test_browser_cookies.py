@@ -169,6 +169,14 @@ def test_firefox_damaged_session_store_is_a_note(tmp_path: Path) -> None:
     assert found.notes
 
 
+def test_damaged_session_store_is_said(tmp_path: Path) -> None:
+    profile, _ = firefox_profile(tmp_path, "default", session=[SESSION], running=False)
+    (profile / "sessionstore.jsonlz4").write_bytes(b"mozLz40\0broken")
+    with pytest.raises(BrowserError, match=r"sessionstore\.jsonlz4 unreadable") as caught:
+        session_from_browser(Spec("firefox", str(profile)), HOST, {}, verify_all)
+    assert caught.value.exit_code == ExitCode.NO_BROWSER_SESSION
+
+
 def test_firefox_profiles_ini_default_first(tmp_path: Path) -> None:
     firefox_profile(tmp_path, "work", session=[], running=False, default=False)
     firefox_profile(tmp_path, "default-release", session=[], running=False)

@@ -79,6 +79,7 @@ def session_from_browser(
         )
     rejected: list[Found] = []
     problems: list[BrowserError] = []
+    notes: list[str] = []
     for browser, profile in candidates:
         try:
             found = _read(browser, profile, host)
@@ -86,6 +87,7 @@ def session_from_browser(
             problems.append(exc)
             continue
         if not found.has_session:
+            notes.extend(found.notes)
             continue
         user = verify(found)
         if user is not None:
@@ -100,14 +102,17 @@ def session_from_browser(
         )
     if problems:
         raise problems[0]
-    raise _no_session(host, candidates)
+    raise _no_session(host, candidates, notes)
 
 
-def _no_session(host: Host, candidates: list[tuple[str, Path]]) -> BrowserError:
+def _no_session(host: Host, candidates: list[tuple[str, Path]], notes: list[str]) -> BrowserError:
     tried = ", ".join(_where(b, p) for b, p in candidates[:4])
     more = f" and {len(candidates) - 4} more" if len(candidates) > 4 else ""
+    noted = f"; {notes[0]}" if notes else ""  # e.g. a damaged session store
     return BrowserError(
-        f"no {host.name} session in {tried}{more}", DISK_FACTS, code=ExitCode.NO_BROWSER_SESSION
+        f"no {host.name} session in {tried}{more}{noted}",
+        DISK_FACTS,
+        code=ExitCode.NO_BROWSER_SESSION,
     )
 
 
