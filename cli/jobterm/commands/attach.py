@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from jobterm.commands.common import HostOption, ProjectOption, environment, parse_escape_char
-from jobterm.completion import complete_job
+from jobterm.completion.answers import complete_job
 
 HELP = """\
 Open the terminal of a running job, like SSH into it.

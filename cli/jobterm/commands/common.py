@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from jobterm.completion import complete_host, complete_project
+from jobterm.completion.answers import complete_host, complete_project
 from jobterm.env import Environment
 from jobterm.errors import UsageError
 

@@ -10,7 +10,7 @@ from typer._click import core as click
 from typer.core import TyperCommand
 
 from jobterm.commands.common import HostOption, ProjectOption, environment
-from jobterm.completion import complete_job
+from jobterm.completion.answers import complete_job
 from jobterm.core.execproto import ExecSpec, StdinMode, shell_argv
 from jobterm.env import Environment
 from jobterm.errors import ExitCode, JobtermError, UsageError

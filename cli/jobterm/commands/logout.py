@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from jobterm.completion import complete_host
+from jobterm.completion.answers import complete_host
 
 
 def register(app: typer.Typer) -> None:
@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Sign out of HOST on the server and remove its secrets from this machine."""
         from jobterm.commands.common import environment
-        from jobterm.completion_cache import forget_host
+        from jobterm.completion.cache import forget_host
         from jobterm.gitlab.session import logout as do_logout
 
         env = environment(ctx)

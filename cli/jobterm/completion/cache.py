@@ -8,7 +8,7 @@
         "jobs": {"group/app": {"t": 1700000000.0, "items": [[123, "test", "test", "main"]]}}}}}
 
 `t` is when the entry was last refreshed. A completion request answers from the cache at once;
-when the entry is older than its TTL (or missing) it starts `python -m jobterm.completion_cache
+when the entry is older than its TTL (or missing) it starts `python -m jobterm.completion.cache
 refresh ...` as a detached process (own session, no terminal, stdio on /dev/null, so it can
 never prompt and the shell never waits for it). Only for a *missing* entry does the request
 wait, at most `WAIT_BOUND` seconds, for that process to fill it in. A lock file per entry keeps
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from jobterm.env import Environment
+    from jobterm.jobs.listing import Listing
 
     Entry = dict[str, Any]
     PathLike = str | os.PathLike[str]
@@ -153,6 +154,20 @@ def remember_projects(
     _update(cache_dir, host, change)
 
 
+def remember_listing(cache_dir: PathLike, listing: Listing, typed: str | None) -> None:
+    """What `jobterm jobs` just fetched is what completion offers: keep it here."""
+    if listing.member_projects:
+        remember_projects(cache_dir, listing.host, listing.member_projects)
+    projects = set(listing.by_project)
+    if not listing.everywhere and listing.where:
+        projects.add(listing.where)
+    for path in projects:
+        running = [j for j in listing.by_project.get(path, []) if j.get("status") == "running"]
+        remember_jobs(cache_dir, listing.host, path, running)
+        if typed and typed != path and path == listing.where:
+            remember_jobs(cache_dir, listing.host, typed, running)
+
+
 def touch_entry(cache_dir: PathLike, host: str, project: str | None) -> None:
     """Mark an entry as just checked, keeping its items (the refresh failed; retry after TTL)."""
 
@@ -225,7 +240,7 @@ def start_refresh(
 
     if not _take_lock(_lock_path(cache_dir, host, project)):
         return False
-    argv = [sys.executable, "-m", "jobterm.completion_cache", "refresh", host]
+    argv = [sys.executable, "-m", "jobterm.completion.cache", "refresh", host]
     argv += ["--project", project] if project is not None else ["--projects"]
     child_env = {k: v for k, v in environ.items() if k not in PROTOCOL_VARS}
     child_env["JOBTERM_CACHE_DIR"] = os.fspath(cache_dir)
@@ -285,7 +300,7 @@ def refresh(env: Environment, host: str, project: str | None) -> int:
 
 
 def main(argv: list[str]) -> int:
-    """`python -m jobterm.completion_cache refresh HOST (--project P | --projects)`."""
+    """`python -m jobterm.completion.cache refresh HOST (--project P | --projects)`."""
     from jobterm.env import Environment
 
     if len(argv) == 4 and argv[0] == "refresh" and argv[2] == "--project":
@@ -293,7 +308,7 @@ def main(argv: list[str]) -> int:
     if len(argv) == 3 and argv[0] == "refresh" and argv[2] == "--projects":
         return refresh(Environment(), argv[1], None)
     sys.stderr.write(
-        "usage: python -m jobterm.completion_cache refresh HOST (--project P | --projects)\n"
+        "usage: python -m jobterm.completion.cache refresh HOST (--project P | --projects)\n"
     )
     return 2
 
