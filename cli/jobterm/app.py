@@ -47,7 +47,21 @@ def _version(value: bool) -> None:
         raise typer.Exit(0)
 
 
-def build_app() -> typer.Typer:
+def verb_module(args: list[str]) -> str | None:
+    """The command module the command line runs: its first word that is not an option (the
+    root's options take no value), when that word is a verb; else None."""
+    for word in args:
+        if word == "--":
+            return None
+        if not word.startswith("-"):
+            wanted = "exec_" if word == "exec" else word
+            return wanted if wanted in COMMAND_MODULES else None
+    return None
+
+
+def build_app(only: str | None = None) -> typer.Typer:
+    """The whole CLI, or with `only` the root and that one command module: running a verb
+    needs neither the other verbs' imports nor typer turning them into click commands."""
     app = typer.Typer(
         name="jobterm",
         help=HELP,
@@ -80,7 +94,7 @@ def build_app() -> typer.Typer:
 
         ctx.obj = Environment()  # the one the commands use (`commands.common.environment`)
 
-    for name in COMMAND_MODULES:
+    for name in COMMAND_MODULES if only is None else (only,):
         try:
             module = importlib.import_module(f"jobterm.commands.{name}")
         except ModuleNotFoundError as exc:
@@ -91,5 +105,7 @@ def build_app() -> typer.Typer:
     return app
 
 
-def build_command() -> Command:
-    return typer.main.get_command(build_app())
+def build_command(args: list[str] | None = None) -> Command:
+    """The click command of the CLI; given a command line, just what that line runs (an
+    unknown verb gets the whole CLI, so that click can suggest the right one)."""
+    return typer.main.get_command(build_app(verb_module(args) if args is not None else None))

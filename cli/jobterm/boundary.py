@@ -32,7 +32,7 @@ def run_cli(args: list[str]) -> int:
 
     debug = _wants_debug(args)
     setup_logging(debug)
-    command = build_command()
+    command = build_command(args)
     try:
         result = command.main(args=args, prog_name="jobterm", standalone_mode=False)
     except JobtermError as exc:
