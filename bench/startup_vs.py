@@ -94,7 +94,7 @@ def measure(world: World, runs: int) -> Figures:
         "attach_prompt": lambda: _attach(world, runs),
         "help": lambda: paired(runs, jobterm("--help"), python),
         "exec_help": lambda: paired(runs, jobterm("exec", "--help"), python),
-        "completion": lambda: paired(runs, jobterm(extra=completion), python),
+        "completion": lambda: _completion(world, runs, jobterm(extra=completion), python),
         "fan_out": lambda: _fan_out(world, min(runs, 3)),
     }
     return {key: _guarded(row) for key, row in rows.items()}
@@ -106,6 +106,12 @@ def _guarded(row: Callable[[], Figures]) -> Figures:
         return row()
     except Exception as exc:
         return {"na": (str(exc).splitlines() or [type(exc).__name__])[0][:120]}
+
+
+def _completion(world: World, runs: int, ours: Once, floor: Once) -> Figures:
+    """From the cache, as a user's Tab after any earlier command: `jobterm jobs` fills it."""
+    run_once([*jobterm_argv(), "jobs", "--project", "demo/webapp"], world.env)
+    return paired(runs, ours, floor)
 
 
 def _attach(world: World, runs: int) -> Figures:
