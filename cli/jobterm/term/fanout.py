@@ -158,8 +158,7 @@ def run_many(
     as_json: bool,
 ) -> int:
     """Resolve every JOB (one keyring read per host), then run `spec` in all at once."""
-    from jobterm.jobs.terminal import resolve_terminal, with_diagnosis_async
-    from jobterm.term.exec import Streams, exec_session
+    from jobterm.jobs.terminal import resolve_terminal
 
     sessions: dict[str | None, HostSession] = {}
     try:
@@ -175,19 +174,26 @@ def run_many(
             )
             for job in jobs
         ]
-
-        def runner(r: ResolvedJob) -> Run:
-            async def run(stdin: int, stdout: int, stderr: int) -> int:
-                streams = Streams(stdin, stdout, stderr)
-                return await with_diagnosis_async(
-                    r, lambda: exec_session(r.target, spec, streams, options)
-                )
-
-            return run
-
-        runs = [(label, runner(r)) for label, r in zip(labels(resolved), resolved, strict=True)]
+        runs = [
+            (label, _runner(r, spec, options))
+            for label, r in zip(labels(resolved), resolved, strict=True)
+        ]
         out, err = env.stdout.fileno(), env.stderr.fileno()
         return asyncio.run(fan_out(runs, out, err, as_json))
     finally:
         for session in sessions.values():
             session.close()
+
+
+def _runner(resolved: ResolvedJob, spec: ExecSpec, options: ExecOptions) -> Run:
+    """One job's run: connect (asking REST why, if refused) and run the command."""
+    from jobterm.jobs.terminal import with_diagnosis_async
+    from jobterm.term.exec import Streams, exec_session
+
+    async def run(stdin: int, stdout: int, stderr: int) -> int:
+        streams = Streams(stdin, stdout, stderr)
+        return await with_diagnosis_async(
+            resolved, lambda: exec_session(resolved.target, spec, streams, options)
+        )
+
+    return run
