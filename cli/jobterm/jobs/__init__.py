@@ -7,8 +7,9 @@ else re-implements it.
   derivable, from config and the git remote only (no request to the server).
 * `status`: the statuses, the REST pre-checks that say why a terminal cannot open, waiting
   for a status, and what a job's state is now (for messages).
-* `terminal`: `resolve_terminal`, a JOB argument to a checked `ResolvedJob` with its
-  WebSocket target.
+* `terminal`: `resolve_terminal`, a JOB argument to a `ResolvedJob` with its WebSocket
+  target, connecting first (no request before the handshake when the reference names the
+  terminal); `with_diagnosis` asks REST why only when the handshake is refused.
 * `actions`: one job over REST: get it, read its log, retry it (`NotRetryableError`).
 * `listing`: the user's jobs in a project or everywhere (`jobterm jobs`), `list_jobs` with a
   status filter (pickers).
