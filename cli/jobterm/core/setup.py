@@ -1,9 +1,19 @@
 """In-band set-up of the remote terminal, hidden from the screen.
 
 GitLab has no resize message and the job's PTY starts at 0×0, so jobterm types one line into
-the new shell: `stty rows R cols C`, `export TERM=…`, then prints a marker. Output is held
-back until the marker arrives and everything before it (the echo of that line and the first
-prompt) is dropped, so the user sees just the fresh prompt the shell prints afterwards.
+the new shell: `stty rows R cols C`, `export TERM=…`, the prompt hook and the size function
+of core/prompt.py, then prints a marker. Output is held back until the marker arrives and
+everything before it (the echo of that line and the first prompt) is dropped, so the user
+sees just the fresh prompt the shell prints afterwards.
+
+The prompt hook goes where each shell runs code before its prompt, after the user's own:
+bash's PROMPT_COMMAND (appended on a new line, keeping `$?` for anything after it), zsh's
+precmd_functions, and for dash, busybox sh and other POSIX shells a command substitution in
+front of PS1. Shell-specific code is passed to `eval` as a quoted string, so the one line
+parses in every shell. History: the line starts with a space, and bash deletes its own
+history entry (`history -d`, only if the entry is there); in zsh a `zshaddhistory` hook keeps
+the later resize lines out (zsh cannot delete the set-up line's own entry; no GitLab runner
+starts zsh, so that case arises only in a sandbox configured for it).
 
 The marker is an OSC sequence (`ESC ] jobterm-ready;NONCE BEL`), which a terminal ignores if
 it were ever shown. The typed line names its two halves as separate printf arguments, so the
@@ -17,6 +27,8 @@ from __future__ import annotations
 
 import secrets
 import shlex
+
+from jobterm.core.prompt import MARKER_PREFIX, SIZE_FUNCTION
 
 #: Largest amount held back while waiting for the marker.
 MAX_HELD = 256 * 1024
@@ -43,6 +55,7 @@ class SetupFilter:
         parts = [f"{stty_command(self.rows, self.cols)} 2>/dev/null"]
         if self.term:
             parts.append(f"export TERM={shlex.quote(self.term)}")
+        parts += shell_hooks(self.nonce)
         parts.append(f"printf '\\033]%s;%s\\007' jobterm-ready {self.nonce}")
         return (" " + "; ".join(parts) + "\r").encode()
 
@@ -69,3 +82,38 @@ class SetupFilter:
     def _finish(self) -> None:
         self.done = True
         self._held = bytearray()
+
+
+def shell_hooks(nonce: str) -> list[str]:
+    """Commands that define the size function and print the prompt marker before each
+    prompt, whichever of bash, zsh or a POSIX sh reads them (see the header)."""
+    name = MARKER_PREFIX[2:-1].decode()
+    size = f'{SIZE_FUNCTION}() {{ stty rows "$1" cols "$2" 2>/dev/null; }}'
+    mark = f"__jobterm_mark() {{ printf '\\033]%s;%s\\007' {name} {nonce}; }}"
+    hook = "__jobterm_hook() { local s=$?; __jobterm_mark; return $s; }"
+    bash = "; ".join(
+        [
+            hook,
+            '__jobterm_forget() { case "$(HISTTIMEFORMAT= history 1)" in '
+            '*__jobterm_*) history -d "$HISTCMD";; esac; }',
+            f'{SIZE_FUNCTION}() {{ stty rows "$1" cols "$2" 2>/dev/null; __jobterm_forget; }}',
+            "PROMPT_COMMAND=\"${PROMPT_COMMAND:+$PROMPT_COMMAND$'\\n'}__jobterm_hook\"",
+            "__jobterm_forget",
+        ]
+    )
+    zsh = "; ".join(
+        [
+            hook,
+            "precmd_functions+=(__jobterm_hook)",
+            f"__jobterm_nohist() {{ [[ $1 != ' {SIZE_FUNCTION} '* ]]; }}",
+            "zshaddhistory_functions+=(__jobterm_nohist)",
+            f'{SIZE_FUNCTION}() {{ stty rows "$1" cols "$2" 2>/dev/null; kill -WINCH $$; }}',
+        ]
+    )
+    return [
+        size,
+        mark,
+        f'if [ -n "${{ZSH_VERSION-}}" ]; then eval {shlex.quote(zsh)}; '
+        f'elif [ -n "${{BASH_VERSION-}}" ]; then eval {shlex.quote(bash)}; '
+        """else PS1='$(__jobterm_mark)'"$PS1"; fi""",
+    ]
