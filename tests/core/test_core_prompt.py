@@ -262,3 +262,19 @@ def test_keys_arrive_once_in_order_and_lines_only_go_to_empty_prompts(steps) -> 
     events += tracker.timeout()
     assert LINE.sub(b"", sent(events)) == typed
     assert not tracker.injecting
+
+
+def test_keys_for_a_full_screen_program_are_not_type_ahead() -> None:
+    tracker = PromptTracker(NONCE, 24, 80)
+    tracker.feed(MARK + b"$ ")
+    tracker.typed(b"less file\r")
+    tracker.feed(b"\x1b[?1049h\x1b[Hpage")
+    tracker.resize(30, 100)
+    tracker.typed(b"jjq")  # less's keys
+    assert tracker.line is Line.RUNNING
+    events = tracker.feed(b"\x1b[?1049l\r\n" + MARK + b"$ ")
+    assert sent(events) == resize_line(30, 100)  # the prompt right after less gets the size
+    tracker.feed(MARK)
+    tracker.typed(b"sleep 9\r")
+    tracker.typed(b"ls")  # no alternate screen: type-ahead for the shell
+    assert tracker.line is Line.DIRTY

@@ -265,3 +265,61 @@ def test_exec_output_carries_no_marker(signed_in_env):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == "plain"
+
+
+USER_PROMPTS = {
+    # shell: (argv with the user's start-up file, its content, a command, what must show)
+    "bash": (
+        ["bash", "--rcfile", "{rc}", "-i"],
+        "PROMPT_COMMAND='printf \"[pc:%s]\" \"$?\"'\n",
+        "false",
+        r"\[pc:1\]",  # the user's hook still runs, and still sees the command's status
+    ),
+    "zsh": (
+        ["env", "ZDOTDIR={dir}", "zsh", "-i"],
+        "precmd() { print -n \"[pc:$?]\" }\n",
+        "false",
+        r"\[pc:1\]",
+    ),
+    "dash": (["env", "ENV={rc}", "dash", "-i"], "PS1='dash-own$ '\n", "true", r"dash-own\$"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("shell", sorted(USER_PROMPTS))
+def test_the_users_own_prompt_hooks_keep_working(
+    spawn_jobterm, make_sandbox, signed_in, tmp_path, shell
+):
+    argv, content, command, shows = USER_PROMPTS[shell]
+    if shutil.which(shell) is None:
+        pytest.skip(f"{shell} is not installed")
+    rc = tmp_path / (".zshrc" if shell == "zsh" else "rc")
+    rc.write_text(content)
+    job = {**shell_job("bash"), "shell": [a.format(rc=rc, dir=tmp_path) for a in argv]}
+    sandbox = make_sandbox({"jobs": [job]})
+    run = spawn_jobterm(["attach", "130", "--project", "demo/webapp"], signed_in(sandbox))
+    term = Term(run, 24, 80)
+    term.expect("attached to job 130")
+    term.ready()
+    term.child.send(f"{command}\r")
+    term.expect(shows)
+    term.resize(26, 90)
+    term.child.send("\r")
+    term.ready()
+    assert term.remote_size() == (26, 90)
+    term.assert_nothing_hidden_shown()
+    assert term.leave() == 0
+
+
+def test_a_resize_during_a_full_screen_program_comes_with_the_prompt_after_it(attach_shell):
+    if shutil.which("less") is None:
+        pytest.skip("less is not installed")
+    term = attach_shell("bash")
+    term.child.send("seq 1 500 | less\r")
+    term.expect("7")
+    term.resize(27, 95)
+    time.sleep(1.0)  # nothing may be typed into less meanwhile
+    term.child.send("q")  # less's own key
+    term.ready()
+    assert term.remote_size() == (27, 95)
+    term.assert_nothing_hidden_shown()
+    assert term.leave() == 0

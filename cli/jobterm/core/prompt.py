@@ -23,6 +23,10 @@ What the user typed since the last marker tells whether the prompt after a marke
     DIRTY      more than one line, or keys typed while a command runs (type-ahead): the next
                marker's prompt may hold it, so it counts as TYPING
 
+Keys typed while a program shows the alternate screen (vim, less, htop switch to it) are that
+program's own (`:wq`, `q`), not type-ahead: they leave RUNNING as it is, so the size still
+comes with the prompt right after the program exits.
+
 With a size pending, the next marker that starts an empty prompt (or `idle()`, called after a
 quiet moment at an empty prompt) makes the tracker *inject*: it sends ` __jobterm_size R C`
 and holds back everything until the following marker. Output meanwhile (the prompt, the echo
@@ -35,6 +39,7 @@ stops for the session (`broken`).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import Enum
 
@@ -88,6 +93,8 @@ class Line(Enum):
 
 _ENTER = b"\r\n"
 _INTERRUPT = b"\x03"
+#: Switching the alternate screen on and off (xterm's three variants).
+_ALT_SCREEN = re.compile(rb"\x1b\[\?(?:1049|1047|47)([hl])")
 
 
 class PromptTracker:
@@ -106,6 +113,7 @@ class PromptTracker:
         self._queued = bytearray()  # keys typed during an injection
         self._erase = b""  # shown before the fresh prompt (an idle injection)
         self._shown_lines = 0  # newlines shown since the last marker
+        self._alt_screen = False  # a full-screen program has the terminal
 
     @property
     def injecting(self) -> bool:
@@ -149,6 +157,9 @@ class PromptTracker:
     def _output(self, data: bytes, events: list[Event]) -> None:
         if not data:
             return
+        switches = _ALT_SCREEN.findall(data)
+        if switches:
+            self._alt_screen = switches[-1] == b"h"
         if self.injecting:
             self._held += data
             if len(self._held) > MAX_HELD:
@@ -205,6 +216,8 @@ class PromptTracker:
             if not keys:
                 return
         enters = keys.count(b"\r") + keys.count(b"\n")
+        if self.line is Line.RUNNING and self._alt_screen:
+            return  # keys for the full-screen program, not type-ahead
         if self.line in (Line.RUNNING, Line.DIRTY):
             self.line = Line.DIRTY
         elif enters == 0:
