@@ -25,7 +25,8 @@ What the user typed since the last marker tells whether the prompt after a marke
 
 Keys typed while a program shows the alternate screen (vim, less, htop switch to it) are that
 program's own (`:wq`, `q`), not type-ahead: they leave RUNNING as it is, so the size still
-comes with the prompt right after the program exits.
+comes with the prompt right after the program exits. (The one gap: keys typed within a round
+trip after the program's quit key, before its exit reached us, would count as its own too.)
 
 With a size pending, the next marker that starts an empty prompt (or `idle()`, called after a
 quiet moment at an empty prompt) makes the tracker *inject*: it sends ` __jobterm_size R C`

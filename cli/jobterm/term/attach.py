@@ -228,9 +228,9 @@ class AttachSession:
             self.state.cancel("inject")
             self.state.released.set()
         if prompt.holding:
-            self.state.later("partial", PARTIAL_HOLD, lambda: self._later(prompt.flush))
+            self.state.later("partial", PARTIAL_HOLD, lambda: self.run_step(prompt.flush))
 
-    def _later(self, step: Callable[[], list[Event]]) -> None:
+    def run_step(self, step: Callable[[], list[Event]]) -> None:
         """Run a tracker step from a timer; any bytes it sends go out from a task."""
         with contextlib.suppress(OSError):
             self._apply(step())
@@ -241,7 +241,7 @@ class AttachSession:
     def _inject_timeout(self) -> None:
         self.state.timers.pop("inject", None)
         assert self.prompt is not None
-        self._later(self.prompt.timeout)
+        self.run_step(self.prompt.timeout)
 
     async def _drain(self) -> None:
         async with self._send_lock:
@@ -335,7 +335,9 @@ class AttachSession:
         elif action is Action.RESIZE:
             await self._force_size()
         elif action is Action.SUSPEND:
-            self.suspend()
+            from jobterm.term.attach_signals import suspend
+
+            suspend(self)
         return False
 
     async def _force_size(self) -> None:
@@ -351,55 +353,12 @@ class AttachSession:
         self._apply(self.prompt.force(rows, cols))
         await self._drain()
 
-    # -- suspend and resume (the signal side lives in attach_signals) ------------------------
-    def suspend(self) -> None:
-        """Give the terminal back as it was and stop; SIGCONT (`fg`) resumes."""
-        import signal
-
-        if self.raw is not None:
-            self.raw.leave()
-        with contextlib.suppress(OSError):
-            write_all(self.out_fd, b"\r\n")
-        os.kill(os.getpid(), signal.SIGSTOP)
-
-    def resumed(self) -> None:
-        """After SIGCONT: raw again, and the window's size rechecked. The screen is not
-        redrawn by sending Ctrl-L: that is input, and the program running in the job
-        decides what it means (bash clears the screen, a `cat` would get a form feed)."""
-        if self.raw is not None:
-            self.raw.enter()
-        char = shown(self.options.escape_char or b"~")
-        self.notice(f"resumed; Ctrl-L redraws most programs ({char}? for help)")
-        self.window_changed()
-
+    # -- window size and suspend: the signal side lives in attach_signals -------------------
     def window_changed(self) -> None:
-        """SIGWINCH: remember the new size; the prompt tracker applies it at a prompt."""
-        if not self.options.resize:
-            return
-        size = terminal_size(self.out_fd)
-        prompt = self.prompt
-        if prompt is not None and prompt.seen and not prompt.broken:
-            prompt.resize(*size)
-            if prompt.pending:
-                self.state.later("idle", RESIZE_SETTLE, lambda: self._later(prompt.idle))
-            return
-        if size != self.size and not self.told_resize:
-            self.state.later("offer", RESIZE_SETTLE, self._offer_resize)
+        """The local window changed (SIGWINCH, or a resume): follow it."""
+        from jobterm.term.attach_signals import window_changed
 
-    def _offer_resize(self) -> None:
-        """Where no prompt marker ever came, say once (quietly) how to apply a new size."""
-        self.state.timers.pop("offer", None)
-        size = terminal_size(self.out_fd)
-        if size == self.size or self.told_resize:
-            return
-        self.told_resize = True
-        char = shown(self.options.escape_char or b"~")
-        how = (
-            f"{char}r at a shell prompt applies it"
-            if self.options.escape_char
-            else f"`stty rows {size[0]} cols {size[1]}` in the job applies it"
-        )
-        self.notice(f"this terminal is now {size[1]}x{size[0]}; {how}")
+        window_changed(self)
 
     # -- the job watcher -----------------------------------------------------------------
     async def _watch(self) -> None:
