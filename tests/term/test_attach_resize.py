@@ -319,7 +319,7 @@ def test_a_resize_during_a_full_screen_program_comes_with_the_prompt_after_it(at
     term.resize(27, 95)
     time.sleep(1.0)  # nothing may be typed into less meanwhile
     term.child.send("q")  # less's own key, not type-ahead for the shell
-    term.expect(r"\$ ")  # the prompt after less (a fresh one, drawn at the new size)
+    term.expect(r"webapp[#$] ")  # the prompt after less (a fresh one, drawn at the new size)
     assert term.remote_size() == (27, 95)  # the very first command after less has it
     term.assert_nothing_hidden_shown()
     assert term.leave() == 0
