@@ -107,7 +107,9 @@ def shell_job(shell: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def attach_shell(spawn_jobterm, make_sandbox, signed_in):
+def attach_shell_raw(spawn_jobterm, make_sandbox, signed_in):
+    """Attach to a job whose terminal runs `shell`; returns as soon as jobterm says so."""
+
     def start(shell: str, rows: int = 24, cols: int = 80) -> Term:
         sandbox = make_sandbox({"jobs": [shell_job(shell)]})
         run = spawn_jobterm(
@@ -115,6 +117,17 @@ def attach_shell(spawn_jobterm, make_sandbox, signed_in):
         )
         term = Term(run, rows, cols)
         term.expect("attached to job 130")
+        return term
+
+    return start
+
+
+@pytest.fixture
+def attach_shell(attach_shell_raw):
+    """Attach, and wait until the job's shell answers."""
+
+    def start(shell: str, rows: int = 24, cols: int = 80) -> Term:
+        term = attach_shell_raw(shell, rows, cols)
         term.ready()
         return term
 
@@ -321,5 +334,15 @@ def test_a_resize_during_a_full_screen_program_comes_with_the_prompt_after_it(at
     term.child.send("q")  # less's own key, not type-ahead for the shell
     term.expect(r"webapp[#$] ")  # the prompt after less (a fresh one, drawn at the new size)
     assert term.remote_size() == (27, 95)  # the very first command after less has it
+    term.assert_nothing_hidden_shown()
+    assert term.leave() == 0
+
+
+def test_a_resize_during_the_set_up_is_applied_without_a_notice(attach_shell_raw):
+    term = attach_shell_raw("bash")
+    term.resize(35, 110)  # the set-up line with the old size may be on its way
+    term.ready()
+    assert term.remote_size() == (35, 110)
+    assert b"now 110x35" not in term.shown
     term.assert_nothing_hidden_shown()
     assert term.leave() == 0

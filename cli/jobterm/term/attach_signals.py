@@ -82,7 +82,8 @@ def window_changed(session: AttachSession) -> None:
         return
     size = terminal_size(session.out_fd)
     prompt = session.prompt
-    if prompt is not None and prompt.seen and not prompt.broken:
+    setting_up = session.setup is not None and not session.setup.done  # markers may yet come
+    if prompt is not None and (prompt.seen or setting_up) and not prompt.broken:
         prompt.resize(*size)
         if prompt.pending:
             session.state.later("idle", RESIZE_SETTLE, lambda: session.run_step(prompt.idle))
