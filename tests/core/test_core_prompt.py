@@ -19,10 +19,12 @@ from jobterm.core.prompt import (
     Show,
     prompt_marker,
     resize_line,
+    sized_marker,
 )
 
 NONCE = "0123abcd"
 MARK = prompt_marker(NONCE)
+SIZED = sized_marker(NONCE)
 LINE = re.compile(rb" __jobterm_size \d+ \d+\r")
 
 
@@ -115,7 +117,7 @@ def test_a_pending_size_is_injected_at_the_next_empty_prompt_hidden() -> None:
     assert tracker.injecting
     assert tracker.typed(b"ec") == []  # held back
     assert tracker.typed(b"ho\r") == []
-    assert shown(tracker.feed(b" __jobterm_size 30 100\r\n")) == b""
+    assert shown(tracker.feed(b" __jobterm_size 30 100\r\n" + SIZED)) == b""
     events = tracker.feed(MARK + b"$ ")
     assert shown(events) == b"$ "
     assert sent(events) == b"echo\r"  # after the line, once, in order
@@ -130,7 +132,7 @@ def test_an_idle_prompt_gets_the_size_and_is_erased_before_the_fresh_one() -> No
     tracker.resize(30, 100)
     events = tracker.idle()
     assert sent(events) == resize_line(30, 100)
-    events = tracker.feed(b"echo\r\n" + MARK + b"line one\r\n$ ")
+    events = tracker.feed(b"echo\r\n" + SIZED + MARK + b"line one\r\n$ ")
     assert shown(events) == b"\r\x1b[1A\x1b[Jline one\r\n$ "
 
 
@@ -154,9 +156,9 @@ def test_resizing_back_cancels_and_resizing_during_an_injection_chains() -> None
     tracker.resize(30, 100)
     tracker.idle()
     tracker.resize(40, 120)
-    events = tracker.feed(MARK)
+    events = tracker.feed(SIZED + MARK)
     assert sent(events) == resize_line(40, 120)
-    tracker.feed(MARK)
+    tracker.feed(SIZED + MARK)
     assert tracker.applied == (40, 120)
 
 
@@ -201,6 +203,8 @@ _output = st.lists(
         st.binary(max_size=20),
         st.just(MARK),
         st.just(MARK[:7]),
+        st.just(SIZED),
+        st.just(SIZED[:9]),
         st.just(b"\x1b]jobterm-prompt;fake\x07"),
     ),
     max_size=12,
@@ -222,7 +226,7 @@ def test_without_a_resize_output_is_exactly_the_input_minus_markers(parts, cuts)
     for chunk in _chunks(data, cuts):
         events += tracker.feed(chunk)
     events += tracker.flush()
-    assert shown(events) == data.replace(MARK, b"")
+    assert shown(events) == data.replace(MARK, b"").replace(SIZED, b"")
     assert sent(events) == b""
 
 
@@ -274,7 +278,26 @@ def test_keys_for_a_full_screen_program_are_not_type_ahead() -> None:
     assert tracker.line is Line.RUNNING
     events = tracker.feed(b"\x1b[?1049l\r\n" + MARK + b"$ ")
     assert sent(events) == resize_line(30, 100)  # the prompt right after less gets the size
-    tracker.feed(MARK)
+    tracker.feed(SIZED + MARK)
     tracker.typed(b"sleep 9\r")
     tracker.typed(b"ls")  # no alternate screen: type-ahead for the shell
     assert tracker.line is Line.DIRTY
+
+
+def test_a_command_that_ran_before_the_line_keeps_its_output() -> None:
+    # Keys on their way when the marker came ("ls\r") run before the injected line: their
+    # output and prompt are shown; only what follows the size marker's prompt is dropped.
+    tracker = PromptTracker(NONCE, 24, 80)
+    tracker.feed(MARK)
+    tracker.typed(b"less f\r")
+    tracker.feed(b"\x1b[?1049h")
+    tracker.typed(b"q")
+    tracker.resize(30, 100)
+    events = tracker.feed(b"\x1b[?1049l" + MARK + b"$ ")
+    assert sent(events) == resize_line(30, 100)
+    events = tracker.feed(b"ls\r\nfile-a\r\n" + MARK + b"$ ")
+    assert shown(events) == b"$ ls\r\nfile-a\r\n"  # held, then shown: not ours
+    assert tracker.injecting
+    events = tracker.feed(b" __jobterm_size 30 100\r\n" + SIZED + MARK + b"$ ")
+    assert shown(events) == b"$ "
+    assert tracker.applied == (30, 100)

@@ -30,12 +30,15 @@ trip after the program's quit key, before its exit reached us, would count as it
 
 With a size pending, the next marker that starts an empty prompt (or `idle()`, called after a
 quiet moment at an empty prompt) makes the tracker *inject*: it sends ` __jobterm_size R C`
-and holds back everything until the following marker. Output meanwhile (the prompt, the echo
-of the line) is dropped; keys typed meanwhile are queued and sent after the line. The user
-sees one fresh prompt, drawn by the shell after the size changed; for an injection at an idle
-prompt the old prompt is erased first. If that marker never comes, `timeout()` releases the
-held output and keys: nothing is lost, the line is merely visible, and automatic resizing
-stops for the session (`broken`).
+and holds back the output. The function prints a second marker once the size is set,
+`ESC ] jobterm-sized ; NONCE BEL`; the prompt marker after it ends the injection, and what
+was held since the last prompt marker (the prompt, the echo of the line) is dropped. A prompt
+marker that comes first belongs to something else the shell ran before our line (keys that
+were on their way): what was held is shown, and the injection goes on. Keys typed meanwhile
+are queued and sent after the line. The user sees one fresh prompt, drawn by the shell after
+the size changed; for an injection at an idle prompt the old prompt is erased first. If the
+markers never come, `timeout()` releases the held output and keys: nothing is lost, the line
+is merely visible, and automatic resizing stops for the session (`broken`).
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ from enum import Enum
 
 #: What the marker starts with; the nonce and BEL follow.
 MARKER_PREFIX = b"\x1b]jobterm-prompt;"
+#: What the size function prints once the size is set; the nonce and BEL follow.
+SIZED_PREFIX = b"\x1b]jobterm-sized;"
 #: The shell function the set-up defines (core/setup.py) and the injected line calls.
 SIZE_FUNCTION = "__jobterm_size"
 #: Most output held back during one injection before giving up on hiding it.
@@ -56,6 +61,10 @@ MAX_ERASED_LINES = 4
 
 def prompt_marker(nonce: str) -> bytes:
     return MARKER_PREFIX + nonce.encode("ascii") + b"\x07"
+
+
+def sized_marker(nonce: str) -> bytes:
+    return SIZED_PREFIX + nonce.encode("ascii") + b"\x07"
 
 
 def resize_line(rows: int, cols: int) -> bytes:
@@ -103,6 +112,7 @@ class PromptTracker:
 
     def __init__(self, nonce: str, rows: int = 0, cols: int = 0) -> None:
         self.marker = prompt_marker(nonce)
+        self.sized = sized_marker(nonce)
         self.line = Line.RUNNING  # the set-up line was just submitted
         self.seen = False  # any marker ever seen: the shell is one jobterm recognises
         self.broken = False  # an injection's marker never came: stop injecting
@@ -110,6 +120,7 @@ class PromptTracker:
         self.pending: tuple[int, int] | None = None
         self._partial = b""  # a possible start of a marker at the end of the last chunk
         self._injecting: tuple[int, int] | None = None  # the size being applied
+        self._size_set = False  # the injected line's function has run (its marker came)
         self._held = bytearray()  # output held during an injection
         self._queued = bytearray()  # keys typed during an injection
         self._erase = b""  # shown before the fresh prompt (an idle injection)
@@ -138,15 +149,18 @@ class PromptTracker:
         events: list[Event] = []
         pos = 0
         while True:
-            found = data.find(self.marker, pos)
+            found, marker = _first_of(data, pos, (self.marker, self.sized))
             if found < 0:
-                keep = _partial_length(data, pos, self.marker)
+                keep = max(_partial_length(data, pos, m) for m in (self.marker, self.sized))
                 self._output(data[pos : len(data) - keep], events)
                 self._partial = data[len(data) - keep :]
                 return _merge(events)
             self._output(data[pos:found], events)
-            pos = found + len(self.marker)
-            self._on_marker(events)
+            pos = found + len(marker)
+            if marker == self.marker:
+                self._on_marker(events)
+            elif self.injecting:
+                self._size_set = True
 
     def flush(self) -> list[Event]:
         """Release a partial marker held at the end of the last chunk (no more came)."""
@@ -173,7 +187,11 @@ class PromptTracker:
         self.seen = True
         self._shown_lines = 0
         if self._injecting is not None:
-            self._finish_injection(events)
+            if self._size_set:
+                self._finish_injection(events)
+            elif self._held:  # the prompt after something that ran before our line
+                events.append(Show(bytes(self._held)))
+                self._held.clear()
             return
         empty = self.line in (Line.AT_PROMPT, Line.RUNNING)
         self.line = Line.AT_PROMPT if empty else Line.TYPING
@@ -184,6 +202,7 @@ class PromptTracker:
         assert self._injecting is not None
         self.applied = self._injecting
         self._injecting = None
+        self._size_set = False
         self._held.clear()
         if self._erase:
             events.append(Show(self._erase))
@@ -267,6 +286,7 @@ class PromptTracker:
             return []
         self.applied = self._injecting
         self._injecting = None
+        self._size_set = False
         self.broken = True
         self._erase = b""
         events: list[Event] = []
@@ -278,6 +298,16 @@ class PromptTracker:
         self._queued.clear()
         events += self.typed(keys)
         return events
+
+
+def _first_of(data: bytes, start: int, markers: tuple[bytes, ...]) -> tuple[int, bytes]:
+    """The earliest of `markers` in `data[start:]`: (index, marker), or (-1, b"")."""
+    best = (-1, b"")
+    for marker in markers:
+        found = data.find(marker, start)
+        if found >= 0 and (best[0] < 0 or found < best[0]):
+            best = (found, marker)
+    return best
 
 
 def _partial_length(data: bytes, start: int, marker: bytes) -> int:

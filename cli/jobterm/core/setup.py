@@ -28,7 +28,7 @@ from __future__ import annotations
 import secrets
 import shlex
 
-from jobterm.core.prompt import MARKER_PREFIX, SIZE_FUNCTION
+from jobterm.core.prompt import MARKER_PREFIX, SIZE_FUNCTION, SIZED_PREFIX
 
 #: Largest amount held back while waiting for the marker.
 MAX_HELD = 256 * 1024
@@ -88,15 +88,18 @@ def shell_hooks(nonce: str) -> list[str]:
     """Commands that define the size function and print the prompt marker before each
     prompt, whichever of bash, zsh or a POSIX sh reads them (see the header)."""
     name = MARKER_PREFIX[2:-1].decode()
-    size = f'{SIZE_FUNCTION}() {{ stty rows "$1" cols "$2" 2>/dev/null; }}'
+    sized = SIZED_PREFIX[2:-1].decode()
+    size = f'{SIZE_FUNCTION}() {{ stty rows "$1" cols "$2" 2>/dev/null; __jobterm_done; }}'
     mark = f"__jobterm_mark() {{ printf '\\033]%s;%s\\007' {name} {nonce}; }}"
+    done = f"__jobterm_done() {{ printf '\\033]%s;%s\\007' {sized} {nonce}; }}"
     hook = "__jobterm_hook() { local s=$?; __jobterm_mark; return $s; }"
     bash = "; ".join(
         [
             hook,
             '__jobterm_forget() { case "$(HISTTIMEFORMAT= history 1)" in '
             '*__jobterm_*) history -d "$HISTCMD";; esac; }',
-            f'{SIZE_FUNCTION}() {{ stty rows "$1" cols "$2" 2>/dev/null; __jobterm_forget; }}',
+            f'{SIZE_FUNCTION}() {{ stty rows "$1" cols "$2" 2>/dev/null; __jobterm_forget; '
+            "__jobterm_done; }",
             "PROMPT_COMMAND=\"${PROMPT_COMMAND:+$PROMPT_COMMAND$'\\n'}__jobterm_hook\"",
             "__jobterm_forget",
         ]
@@ -107,12 +110,14 @@ def shell_hooks(nonce: str) -> list[str]:
             "precmd_functions+=(__jobterm_hook)",
             f"__jobterm_nohist() {{ [[ $1 != ' {SIZE_FUNCTION} '* ]]; }}",
             "zshaddhistory_functions+=(__jobterm_nohist)",
-            f'{SIZE_FUNCTION}() {{ stty rows "$1" cols "$2" 2>/dev/null; kill -WINCH $$; }}',
+            f'{SIZE_FUNCTION}() {{ stty rows "$1" cols "$2" 2>/dev/null; kill -WINCH $$; '
+            "__jobterm_done; }",
         ]
     )
     return [
         size,
         mark,
+        done,
         f'if [ -n "${{ZSH_VERSION-}}" ]; then eval {shlex.quote(zsh)}; '
         f'elif [ -n "${{BASH_VERSION-}}" ]; then eval {shlex.quote(bash)}; '
         """else PS1='$(__jobterm_mark)'"$PS1"; fi""",
