@@ -56,7 +56,7 @@ class SetupFilter:
         if self.term:
             parts.append(f"export TERM={shlex.quote(self.term)}")
         parts += shell_hooks(self.nonce)
-        parts.append(f"printf '\\033]%s;%s\\007' jobterm-ready {self.nonce}")
+        parts.append("__jt_p jobterm-ready")
         return (" " + "; ".join(parts) + "\r").encode()
 
     def feed(self, data: bytes) -> bytes:
@@ -86,39 +86,30 @@ class SetupFilter:
 
 def shell_hooks(nonce: str) -> list[str]:
     """Commands that define the size function and print the prompt marker before each
-    prompt, whichever of bash, zsh or a POSIX sh reads them (see the header)."""
+    prompt, whichever of bash, zsh or a POSIX sh reads them (see the header). Kept short:
+    busybox sh cuts a typed line at 1024 bytes, and the whole set-up is one line.
+
+    `__jt_p WORD` prints the marker WORD with the nonce, `__jt_h` is the prompt hook (it
+    keeps `$?`), `__jt_a` runs after each resize: bash forgets the line's history entry,
+    zsh re-reads the size (SIGWINCH), other shells do nothing."""
     name = MARKER_PREFIX[2:-1].decode()
     sized = SIZED_PREFIX[2:-1].decode()
-    size = f'{SIZE_FUNCTION}() {{ stty rows "$1" cols "$2" 2>/dev/null; __jobterm_done; }}'
-    mark = f"__jobterm_mark() {{ printf '\\033]%s;%s\\007' {name} {nonce}; }}"
-    done = f"__jobterm_done() {{ printf '\\033]%s;%s\\007' {sized} {nonce}; }}"
-    hook = "__jobterm_hook() { local s=$?; __jobterm_mark; return $s; }"
-    bash = "; ".join(
-        [
-            hook,
-            '__jobterm_forget() { case "$(HISTTIMEFORMAT= history 1)" in '
-            '*__jobterm_*) history -d "$HISTCMD";; esac; }',
-            f'{SIZE_FUNCTION}() {{ stty rows "$1" cols "$2" 2>/dev/null; __jobterm_forget; '
-            "__jobterm_done; }",
-            "PROMPT_COMMAND=\"${PROMPT_COMMAND:+$PROMPT_COMMAND$'\\n'}__jobterm_hook\"",
-            "__jobterm_forget",
-        ]
+    bash = (
+        '__jt_a() { case "$(HISTTIMEFORMAT= history 1)" in *__jobterm_*) history -d $HISTCMD;; '
+        'esac; }; printf -v __jt_n "\\n"; '
+        'PROMPT_COMMAND="${PROMPT_COMMAND:+$PROMPT_COMMAND$__jt_n}__jt_h"'
     )
-    zsh = "; ".join(
-        [
-            hook,
-            "precmd_functions+=(__jobterm_hook)",
-            f"__jobterm_nohist() {{ [[ $1 != ' {SIZE_FUNCTION} '* ]]; }}",
-            "zshaddhistory_functions+=(__jobterm_nohist)",
-            f'{SIZE_FUNCTION}() {{ stty rows "$1" cols "$2" 2>/dev/null; kill -WINCH $$; '
-            "__jobterm_done; }",
-        ]
+    zsh = (
+        f'precmd_functions+=(__jt_h); __jt_n() {{ [[ $1 != " {SIZE_FUNCTION} "* ]]; }}; '
+        "zshaddhistory_functions+=(__jt_n); __jt_a() { kill -WINCH $$; }"
     )
     return [
-        size,
-        mark,
-        done,
-        f'if [ -n "${{ZSH_VERSION-}}" ]; then eval {shlex.quote(zsh)}; '
-        f'elif [ -n "${{BASH_VERSION-}}" ]; then eval {shlex.quote(bash)}; '
-        """else PS1='$(__jobterm_mark)'"$PS1"; fi""",
+        f"__jt_p() {{ printf '\\033]%s;%s\\007' \"$1\" {nonce}; }}",
+        f"__jt_h() {{ local s=$?; __jt_p {name}; return $s; }}",
+        "__jt_a() { :; }",
+        f'{SIZE_FUNCTION}() {{ stty rows "$1" cols "$2" 2>/dev/null; __jt_a; __jt_p {sized}; }}',
+        f"if [ -n \"${{ZSH_VERSION-}}\" ]; then eval '{zsh}'; "
+        f"elif [ -n \"${{BASH_VERSION-}}\" ]; then eval '{bash}'; "
+        """else PS1='$(__jt_h)'"$PS1"; fi""",
+        "__jt_a",
     ]
