@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,17 @@ class JobWatch:
         r = self.resolved
         r.job = r.gitlab.job(r.project, r.job_id)
         return r.job
+
+    def prefetch(self) -> None:
+        """Learn the job's details while the session runs, off its path (the connection
+        needed none), so the closing line can name the job even if REST fails by then."""
+        if self.resolved.job is None:
+            thread = threading.Thread(target=self._fetch, name="jobterm-job", daemon=True)
+            thread.start()
+
+    def _fetch(self) -> None:
+        with contextlib.suppress(JobtermError):
+            self.job()
 
     def is_held(self) -> bool:
         """Whether the runner holds the finished job for this terminal (read from its log)."""
@@ -201,7 +213,9 @@ async def _session(
             f"(leave with {_escape_hint(options)})\n"
         )
         env.stderr.flush()
-        return await run_interactive(conn, options, JobWatch(resolved), in_fd, out_fd)
+        watch = JobWatch(resolved)
+        watch.prefetch()
+        return await run_interactive(conn, options, watch, in_fd, out_fd)
 
 
 def _report(env: Environment, resolved: ResolvedJob, result: Result) -> int:
