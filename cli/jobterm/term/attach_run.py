@@ -190,8 +190,16 @@ def run_attach(
         options.term = env.environ.get("TERM") or None
     resolved = _resolve(env, job, project, host, wait, wait_timeout)
     with resolved:
+        # Said before connecting, as the session's set-up reads the window's size: a resize
+        # right after this line is then seen by the set-up, not raced by it. A refused
+        # handshake follows it with the one line that says why.
+        env.stderr.write(
+            f"jobterm: attached to {resolved.label} in {resolved.project} "
+            f"(leave with {_escape_hint(options)})\n"
+        )
+        env.stderr.flush()
         result = with_diagnosis(
-            resolved, lambda: asyncio.run(_session(env, resolved, options, in_fd, out_fd))
+            resolved, lambda: asyncio.run(_session(resolved, options, in_fd, out_fd))
         )
         return _report(env, resolved, result)
 
@@ -204,15 +212,10 @@ def _escape_hint(options: AttachOptions) -> str:
 
 
 async def _session(
-    env: Environment, resolved: ResolvedJob, options: AttachOptions, in_fd: int, out_fd: int
+    resolved: ResolvedJob, options: AttachOptions, in_fd: int, out_fd: int
 ) -> Result:
     conn = await TerminalConnection.open(resolved.target)
     async with conn:
-        env.stderr.write(
-            f"jobterm: attached to {resolved.label} in {resolved.project} "
-            f"(leave with {_escape_hint(options)})\n"
-        )
-        env.stderr.flush()
         watch = JobWatch(resolved)
         watch.prefetch()
         return await run_interactive(conn, options, watch, in_fd, out_fd)
