@@ -1,0 +1,85 @@
+"""`jobterm cp`: copy files and directories between this machine and a running job."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+from jobterm.commands.common import HostOption, ProjectOption
+from jobterm.completion import complete_job
+from jobterm.errors import UsageError
+
+HELP = """\
+Copy a file or directory out of a running job, or into it, like scp or kubectl cp.
+
+  jobterm cp JOB:REMOTE_PATH LOCAL_PATH     download
+  jobterm cp LOCAL_PATH JOB:REMOTE_PATH     upload
+
+JOB is a job id (the project comes from --project or this directory's git remote),
+PROJECT#ID, or the job's web URL. A relative REMOTE_PATH starts in the job's build
+directory ($CI_PROJECT_DIR). Directories are copied whole, with or without -r (modes,
+empty directories and symbolic links kept). Into an existing directory, the copy gets the
+source's name; otherwise the destination path is the copy's name.
+
+Every byte arrives as sent: a checksum is computed on both sides (sha256, or POSIX cksum
+where the job has no sha256sum; -v says which) and a difference is an error. Nothing is
+half written: the copy goes to a temporary name beside the destination and is renamed
+only once verified; on any failure the destination is untouched.
+"""
+
+
+def register(app: typer.Typer) -> None:
+    app.command("cp", help=HELP, no_args_is_help=True)(cp_command)
+
+
+def complete_operand(ctx: object, incomplete: str) -> list[tuple[str, str]]:
+    """Job references (as `JOB:`) for the remote side; the shell completes local paths."""
+    if ":" in incomplete:
+        return []
+    return [(f"{value}:", help_) for value, help_ in complete_job(ctx, incomplete)]
+
+
+def cp_command(
+    source: str = typer.Argument(
+        ..., metavar="SOURCE", show_default=False, autocompletion=complete_operand
+    ),
+    destination: str = typer.Argument(
+        ..., metavar="DEST", show_default=False, autocompletion=complete_operand
+    ),
+    recursive: bool = typer.Option(
+        False, "--recursive", "-r", help="Accepted for habit: directories are always copied whole."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Say which checksum verified the copy, and the size."
+    ),
+    project: str | None = ProjectOption,
+    host: str | None = HostOption,
+) -> None:
+    from jobterm.core.cpscript import split_operand
+    from jobterm.cp.progress import Bar
+    from jobterm.cp.run import CopyRequest, run_copy
+    from jobterm.env import Environment
+
+    env = Environment()
+    remote_src, remote_dst = split_operand(source), split_operand(destination)
+    if (remote_src is None) == (remote_dst is None):
+        raise UsageError(
+            "exactly one side of cp must be JOB:PATH" if remote_src else "no JOB:PATH side",
+            "e.g. `jobterm cp 123:report.xml .` or `jobterm cp fix.conf 123:conf/`",
+        )
+    job, remote = remote_src or remote_dst  # type: ignore[misc]
+    if not remote:
+        raise UsageError("the path in the job is empty", "write JOB:. for the build directory")
+    local = Path(destination if remote_src else source)
+    request = CopyRequest(job, os.fsencode(remote), local, remote_dst is not None, project, host)
+    show_bar = not quiet and env.stderr.isatty()
+    with Bar(show_bar, "upload" if request.upload else "download") as bar:
+        outcome = run_copy(env, request, bar)
+    if verbose:
+        env.stderr.write(
+            f"jobterm: copied {outcome.size} bytes to {outcome.destination}; "
+            f"{outcome.algorithm} matches on both sides ({outcome.checksum})\n"
+        )
