@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from fixtures_auth import auth_env_for, jobterm, login_stdin
-from fixtures_sandbox import SandboxInfo, launch_sandbox
+from fixtures_sandbox import launch_sandbox
 from util import scaled
 
 HAVE_BUSYBOX = shutil.which("busybox") is not None
@@ -30,7 +30,25 @@ SHELLS = [
 SHELL_ARGV = {"bash": ["bash", "-l"], "dash": ["dash"], "busybox": ["busybox", "sh"]}
 JOBS = {"bash": 301, "dash": 302, "busybox": 303, "nosha": 304, "victim": 305, "hostile": 306}
 #: What the exec and cp programs call; the "nosha" job gets these and nothing more.
-TOOLS = "sh stty cat sed base64 mktemp rm tar tee mkfifo du wc tr chmod mv mkdir cksum".split()
+TOOLS = [
+    "sh",
+    "stty",
+    "cat",
+    "sed",
+    "base64",
+    "mktemp",
+    "rm",
+    "tar",
+    "tee",
+    "mkfifo",
+    "du",
+    "wc",
+    "tr",
+    "chmod",
+    "mv",
+    "mkdir",
+    "cksum",
+]
 
 
 def _job(job_id: int, name: str, shell: list[str], build: Path) -> dict[str, Any]:
