@@ -30,25 +30,9 @@ SHELLS = [
 SHELL_ARGV = {"bash": ["bash", "-l"], "dash": ["dash"], "busybox": ["busybox", "sh"]}
 JOBS = {"bash": 301, "dash": 302, "busybox": 303, "nosha": 304, "victim": 305, "hostile": 306}
 #: What the exec and cp programs call; the "nosha" job gets these and nothing more.
-TOOLS = [
-    "sh",
-    "stty",
-    "cat",
-    "sed",
-    "base64",
-    "mktemp",
-    "rm",
-    "tar",
-    "tee",
-    "mkfifo",
-    "du",
-    "wc",
-    "tr",
-    "chmod",
-    "mv",
-    "mkdir",
-    "cksum",
-]
+EXEC_TOOLS = ["sh", "stty", "cat", "sed", "base64", "mktemp", "rm"]
+CP_TOOLS = ["tar", "tee", "mkfifo", "du", "wc", "tr", "chmod", "mv", "mkdir", "cksum"]
+TOOLS = [*EXEC_TOOLS, *CP_TOOLS]
 
 
 def _job(job_id: int, name: str, shell: list[str], build: Path) -> dict[str, Any]:
