@@ -204,6 +204,12 @@ def test_generated_job_urls_round_trip(scheme, labels, port, segments, job_id, s
     assert ref == JobRef(job_id, f"{scheme}://{netloc}", path)
 
 
+@given(st.lists(SEGMENT, min_size=1, max_size=4), st.integers(1, 10**12))
+def test_generated_project_refs_round_trip(segments, job_id):
+    project = "/".join(segments)
+    assert parse_job_ref(f"{project}#{job_id}") == JobRef(job_id, project=project)
+
+
 @given(
     st.lists(LABEL, min_size=1, max_size=3),
     st.lists(SEGMENT, min_size=2, max_size=4),

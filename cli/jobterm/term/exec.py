@@ -38,7 +38,7 @@ from jobterm.term.tty import raw_mode
 
 if TYPE_CHECKING:
     from jobterm.env import Environment
-    from jobterm.term.target import ResolvedJob
+    from jobterm.jobs.terminal import ResolvedJob
 
 __all__ = ["ExecOptions", "Streams", "exec_session", "run_exec"]
 
@@ -275,12 +275,6 @@ def run_exec(env: Environment, resolved: ResolvedJob, spec: ExecSpec, options: E
 
 def _job_state(resolved: ResolvedJob) -> str:
     """What the API says of the job after a dropped session, as a clause for the message."""
-    from jobterm.term.target import FINISHED
+    from jobterm.jobs.status import state_clause
 
-    try:
-        job = resolved.gitlab.job(resolved.project, int(resolved.job["id"]))
-    except JobtermError:
-        return ""
-    if job.get("status") in FINISHED:
-        return f" (job {job['id']} finished: {job.get('status')})"
-    return f" (job {job['id']} is {job.get('status')})"
+    return state_clause(resolved.gitlab, resolved.project, resolved.job_id)
