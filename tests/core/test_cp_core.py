@@ -224,7 +224,7 @@ def test_put_program_writes_verified_bytes_only(shell: list[str], tmp_path: Path
     assert (tmp_path / "f").read_bytes() == data
     assert (tmp_path / "f").stat().st_mode & 0o777 == 0o640
     assert parse_sum(done.stdout) == ("sha256", _sums(data).sha256)
-    bad = _run(shell, PUT_SCRIPT, argv, tmp_path, stdin=data[:-1] + b"!")
+    bad = _run(shell, PUT_SCRIPT, argv, tmp_path, stdin=data[:-1] + bytes([data[-1] ^ 1]))
     assert bad.returncode == RemoteStatus.MISMATCH
     assert (tmp_path / "f").read_bytes() == data  # untouched
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f"]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import typer
 
-from jobterm.commands.common import HostOption, ProjectOption
-from jobterm.completion import complete_job
+from jobterm.commands.common import HostOption, ProjectOption, environment
+from jobterm.completion.answers import complete_job
 from jobterm.errors import UsageError
 
 HELP = """\
@@ -42,6 +42,7 @@ def complete_operand(ctx: object, incomplete: str) -> list[tuple[str, str]]:
 
 
 def cp_command(
+    ctx: typer.Context,
     source: str = typer.Argument(
         ..., metavar="SOURCE", show_default=False, autocompletion=complete_operand
     ),
@@ -61,9 +62,8 @@ def cp_command(
     from jobterm.core.cpscript import split_operand
     from jobterm.cp.progress import Bar
     from jobterm.cp.run import CopyRequest, run_copy
-    from jobterm.env import Environment
 
-    env = Environment()
+    env = environment(ctx)
     remote_src, remote_dst = split_operand(source), split_operand(destination)
     if (remote_src is None) == (remote_dst is None):
         raise UsageError(

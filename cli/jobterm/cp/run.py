@@ -69,7 +69,7 @@ def run_copy(env: Environment, request: CopyRequest, progress: Progress) -> Outc
     """Do the copy the request describes; raises JobtermError with cp's exit codes."""
     from jobterm.cp.local import check_destination_dir
     from jobterm.cp.transfer import download, upload
-    from jobterm.term.target import resolve_terminal
+    from jobterm.jobs.terminal import resolve_terminal
 
     if request.upload:
         check_source(request.local)
