@@ -7,18 +7,21 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import sys
 import tarfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pexpect
 import pytest
 
 from fixtures_auth import auth_env_for, jobterm, login_stdin
-from fixtures_sandbox import launch_sandbox
+from fixtures_sandbox import launch_sandbox, running_job
 from util import scaled
 
 HAVE_BUSYBOX = shutil.which("busybox") is not None
@@ -37,16 +40,7 @@ TOOLS = [*EXEC_TOOLS, *CP_TOOLS]
 
 def _job(job_id: int, name: str, shell: list[str], build: Path) -> dict[str, Any]:
     build.mkdir(parents=True, exist_ok=True)
-    return {
-        "id": job_id,
-        "project": "demo/webapp",
-        "name": name,
-        "user": "demo",
-        "status": "running",
-        "script_seconds": None,
-        "shell": shell,
-        "build_dir": str(build),
-    }
+    return running_job(job_id, name, shell, build_dir=str(build))
 
 
 def _restricted_bin(root: Path, without: str = "sha256sum") -> Path:
@@ -286,3 +280,47 @@ def test_connection_killed_mid_upload(world: dict[str, Any], tmp_path: Path) -> 
     (tmp_path / "small").write_bytes(b"new")
     assert cp(world, tmp_path / "small", f"{JOBS['victim']}:small").returncode == 0
     assert leftovers(build) == []
+
+
+def test_ctrl_c_mid_download_leaves_nothing(world: dict[str, Any], tmp_path: Path) -> None:
+    with (world["builds"]["dash"] / "huge").open("wb") as huge:
+        huge.truncate(4 << 30)  # sparse: costs no disk in the job, long enough to interrupt
+    argv = [sys.executable, "-m", "jobterm", "cp", "-p", "demo/webapp"]
+    proc = subprocess.Popen(
+        [*argv, f"{JOBS['dash']}:huge", str(tmp_path / "huge")],
+        env=world["env"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + scaled(60)
+    while not any(p.stat().st_size for p in tmp_path.iterdir()):  # the copy is under way
+        assert time.monotonic() < deadline
+        assert proc.poll() is None
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=scaled(60))
+    assert proc.returncode == 130, err
+    assert err == b"jobterm: interrupted\n"
+    assert list(tmp_path.iterdir()) == []
+    (world["builds"]["dash"] / "huge").unlink()
+
+
+@pytest.mark.parametrize("quiet", [False, True], ids=["bar", "quiet"])
+def test_progress_bar_on_a_terminal_only(
+    world: dict[str, Any], tmp_path: Path, quiet: bool
+) -> None:
+    (world["builds"]["dash"] / "two-mb").write_bytes(os.urandom(2 << 20))
+    args = ["-m", "jobterm", "cp", "-p", "demo/webapp", *(["-q"] if quiet else [])]
+    args += [f"{JOBS['dash']}:two-mb", str(tmp_path / "two-mb")]
+    child = pexpect.spawn(sys.executable, args, env=world["env"], timeout=scaled(120))
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, child.before
+    shown = child.before.decode("utf-8", "replace")
+    if quiet:
+        assert shown == ""
+    else:
+        assert "download" in shown
+        assert "2.1 MB" in shown  # rich counts decimal megabytes
+    assert (tmp_path / "two-mb").stat().st_size == 2 << 20
