@@ -9,6 +9,8 @@ import pytest
 from completion_helpers import candidates, complete, isolated_env, seed_cache, seed_config
 
 URL = "http://127.0.0.1:9"  # nothing listens: any network use would fail, not hang
+JOB = ("plain", "101:", "build [build] main")
+PATHS = ("file", "", "")
 
 
 @pytest.fixture
@@ -22,11 +24,11 @@ def user(tmp_path: Path) -> dict[str, str]:
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
-        ("jobterm cp -p demo/webapp ", [("plain", "101:", "build [build] main")]),
-        ("jobterm cp -p demo/webapp 10", [("plain", "101:", "build [build] main")]),
-        ("jobterm cp -p demo/webapp ./report.xml 1", [("plain", "101:", "build [build] main")]),
+        ("jobterm cp -p demo/webapp ", [JOB, PATHS]),
+        ("jobterm cp -p demo/webapp 10", [JOB, PATHS]),
+        ("jobterm cp -p demo/webapp ./report.xml 1", [JOB, PATHS]),
         ("jobterm cp -p demo/webapp 101:", []),  # a remote path: nothing cheap to offer
-        ("jobterm cp -p demo/webapp 2", []),
+        ("jobterm cp -p demo/webapp ./rep", [PATHS]),  # the shell completes local paths
     ],
 )
 def test_cp_offers_job_references(user: dict[str, str], line: str, expected: list[object]) -> None:

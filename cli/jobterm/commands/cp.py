@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -34,20 +36,36 @@ def register(app: typer.Typer) -> None:
     app.command("cp", help=HELP, no_args_is_help=True)(cp_command)
 
 
-def complete_operand(ctx: object, incomplete: str) -> list[tuple[str, str]]:
-    """Job references (as `JOB:`) for the remote side; the shell completes local paths."""
+@dataclass(frozen=True)
+class Candidate:
+    """What click's completion reads of an item (value, help, type): `file` asks the shell
+    to complete paths itself when nothing else matches."""
+
+    value: str
+    help: str = ""
+    type: str = "plain"
+
+
+def complete_operand(ctx: object, param: object, incomplete: str) -> list[Candidate]:
+    """Job references (as `JOB:`) for the remote side, local paths from the shell."""
     if ":" in incomplete:
-        return []
-    return [(f"{value}:", help_) for value, help_ in complete_job(ctx, incomplete)]
+        return []  # a remote path: listing it would need a session in the job
+    jobs = [Candidate(f"{value}:", help_) for value, help_ in complete_job(ctx, incomplete)]
+    return [*[c for c in jobs if c.value.startswith(incomplete)], Candidate("", type="file")]
+
+
+# click reads only `value`, `help` and `type` of each item: a Candidate serves without
+# importing click's CompletionItem, which typer keeps in a private module.
+_OPERAND_COMPLETION: Any = complete_operand
 
 
 def cp_command(
     ctx: typer.Context,
     source: str = typer.Argument(
-        ..., metavar="SOURCE", show_default=False, autocompletion=complete_operand
+        ..., metavar="SOURCE", show_default=False, shell_complete=_OPERAND_COMPLETION
     ),
     destination: str = typer.Argument(
-        ..., metavar="DEST", show_default=False, autocompletion=complete_operand
+        ..., metavar="DEST", show_default=False, shell_complete=_OPERAND_COMPLETION
     ),
     recursive: bool = typer.Option(
         False, "--recursive", "-r", help="Accepted for habit: directories are always copied whole."
