@@ -93,7 +93,7 @@ def unpack(archive: Path, root: Path) -> None:
                 _extract(tar, member, root)
     except tarfile.TarError as exc:
         raise UnsafeArchive(
-            f"the directory from the job is not a readable tar stream ({exc})",
+            f"the directory from the job is not a readable tar stream ({shown(str(exc))})",
             "nothing was written; try again, or look in the job with `jobterm attach`",
         ) from None
 

@@ -26,7 +26,6 @@ from jobterm.core.cpscript import (
     GetStream,
     Header,
     RemoteStatus,
-    Sums,
     get_argv,
     parse_sum,
     put_argv,
@@ -34,8 +33,8 @@ from jobterm.core.cpscript import (
 from jobterm.core.execproto import ExecSpec, StdinMode, Stream
 from jobterm.core.execrun import ExecOptions
 from jobterm.cp.archive import pack, shown
+from jobterm.cp.failures import garbled, mismatch, remote_failure
 from jobterm.cp.local import Landing, final_path
-from jobterm.errors import ExitCode, JobtermError
 from jobterm.term.connection import TerminalTarget
 from jobterm.term.exec import Streams, exec_session
 from jobterm.term.exec_io import Sink, Source
@@ -88,16 +87,13 @@ class _Receiver(_Answer):
         self.checksum = Checksum()
         self.landing: Landing | None = None
         self._fd = -1
+        self._total = 0
 
     async def write(self, data: bytes) -> None:
         try:
             pieces = self._stream.feed(data)
         except BadStream as exc:
-            raise JobtermError(
-                f"the job's answer to the download is not what jobterm sent for ({exc})",
-                "look in the job with `jobterm attach`, or run with --debug",
-                code=ExitCode.COPY_FAILED,
-            ) from None
+            raise garbled(str(exc)) from None
         for piece in pieces:
             if isinstance(piece, Header):
                 self._land(piece)
@@ -174,13 +170,13 @@ async def download(
             raise remote_failure(status, remote, upload=False)
         landing = receiver.landing
         if landing is None:
-            raise _garbled("no header")
+            raise garbled("no header")
         algorithm, theirs = _their_sum(trailer.data)
         ours = receiver.checksum.sums().get(algorithm)
         if ours != theirs:
-            raise _mismatch(algorithm, ours, theirs)
+            raise mismatch(algorithm, ours, theirs)
         landing.commit()
-        return Outcome(algorithm, ours, receiver.checksum.size, str(landing.final))
+        return Outcome(algorithm, ours, receiver.checksum.size, shown(str(landing.final)))
     finally:
         if receiver.landing is not None:
             receiver.landing.discard()
@@ -190,7 +186,7 @@ def _their_sum(answer: bytes) -> tuple[str, str]:
     lines = answer.strip(b"\r\n").split(b"\n")
     parsed = parse_sum(lines[-1]) if lines else None
     if parsed is None:
-        raise _garbled(f"checksum line {answer[-80:]!r}")
+        raise garbled(f"checksum line {answer[-80:]!r}")
     return parsed
 
 
@@ -213,97 +209,17 @@ async def upload(target: TerminalTarget, local: Path, remote: bytes, progress: P
         spec = ExecSpec(put_argv(remote, kind, name, mode, sums), stdin=StdinMode.PIPE)
         status = await exec_session(target, spec, _Upload(source, answer), ExecOptions())
     if status != RemoteStatus.OK:
-        raise remote_failure(status, remote, upload=True, sums=sums)
+        raise remote_failure(status, remote, upload=True)
     algorithm, theirs = _their_sum(answer.data)
     if sums.get(algorithm) != theirs:
-        raise _mismatch(algorithm, sums.get(algorithm), theirs)
-    return Outcome(algorithm, theirs, checksum.size, os.fsdecode(remote))
+        raise mismatch(algorithm, sums.get(algorithm), theirs)
+    return Outcome(algorithm, theirs, checksum.size, shown(os.fsdecode(remote)))
 
 
 def _payload(local: Path, kind: str) -> IO[bytes]:
     if kind == "file":
         return open(local, "rb")
-    spool = tempfile.TemporaryFile(prefix="jobterm-cp-")  # noqa: SIM115 - as above
-    pack(local, spool)
+    spool = tempfile.TemporaryFile(prefix="jobterm-cp-")  # noqa: SIM115 - the caller closes it
+    pack(local.resolve(), spool)  # a link to a directory: its contents, as cp -r does
     spool.seek(0)
     return spool
-
-
-# ---------------------------------------------------------------- errors
-
-
-def _garbled(what: str) -> JobtermError:
-    return JobtermError(
-        f"the job's answer to the copy is garbled ({what})",
-        "look in the job with `jobterm attach`, or run with --debug",
-        code=ExitCode.COPY_FAILED,
-    )
-
-
-def _mismatch(algorithm: str, ours: str, theirs: str) -> JobtermError:
-    return JobtermError(
-        f"the {algorithm} checksum differs on the two sides ({ours} here, {theirs} in the job)",
-        "nothing was put in place; try again",
-        code=ExitCode.CHECKSUM_MISMATCH,
-    )
-
-
-_REMOTE: dict[int, tuple[str, str, ExitCode]] = {
-    RemoteStatus.NOT_FOUND: (
-        "{path}: no such file or directory in the job",
-        "check the path (relative paths start in $CI_PROJECT_DIR)",
-        ExitCode.NO_SUCH_PATH,
-    ),
-    RemoteStatus.DENIED: (
-        "{path}: permission denied in the job",
-        "the job's user may not {verb} it",
-        ExitCode.PERMISSION_DENIED,
-    ),
-    RemoteStatus.IN_THE_WAY: (
-        "{path} exists in the job and is of the other kind (file or directory)",
-        "remove it, or give another destination",
-        ExitCode.IN_THE_WAY,
-    ),
-    RemoteStatus.NO_TAR: (
-        "the job has no `tar`, which copying a directory needs",
-        "copy the files one by one",
-        ExitCode.COPY_FAILED,
-    ),
-    RemoteStatus.NOT_REGULAR: (
-        "{path} is not a regular file or directory in the job",
-        "cp copies files and directories",
-        ExitCode.NO_SUCH_PATH,
-    ),
-    RemoteStatus.WRITE_FAILED: (
-        "writing {path} failed in the job (disk full, or a tool missing)",
-        "look with `jobterm exec JOB -- df -h`",
-        ExitCode.COPY_FAILED,
-    ),
-    RemoteStatus.READ_FAILED: (
-        "reading {path} failed in the job midway",
-        "try again",
-        ExitCode.COPY_FAILED,
-    ),
-    RemoteStatus.MISMATCH: (
-        "what arrived in the job differs from what was sent",
-        "nothing was put in place; try again",
-        ExitCode.CHECKSUM_MISMATCH,
-    ),
-}
-
-
-def remote_failure(
-    status: int, remote: bytes, *, upload: bool, sums: Sums | None = None
-) -> JobtermError:
-    """The error for the remote program's exit status."""
-    known = _REMOTE.get(status)
-    if known is None:
-        return JobtermError(
-            f"the copy failed in the job (status {status})",
-            "look in the job with `jobterm attach`, or run with --debug",
-            code=ExitCode.COPY_FAILED,
-        )
-    message, hint, code = known
-    path = shown(os.fsdecode(remote))
-    verb = "write" if upload else "read"
-    return JobtermError(message.format(path=path), hint.format(verb=verb), code=code)
