@@ -6,6 +6,8 @@ import hashlib
 import os
 import shutil
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -253,12 +255,40 @@ def test_put_program_refusals(
     assert not any(p.name.startswith(".jobterm-cp") for p in tmp_path.rglob("*"))
 
 
-@pytest.mark.skipif(AS_ROOT, reason="root may read and write anything")
+@pytest.fixture
+def unprivileged() -> Iterator[tuple[list[str], Path]]:
+    """A prefix that runs a command as a user without privileges, and a folder it may use
+    (as root, permission bits would not stop anything)."""
+    if not AS_ROOT:
+        folder = Path(tempfile.mkdtemp(prefix="jobterm-cp-perm-"))
+        yield [], folder
+    elif shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv: permissions cannot be tested")
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="jobterm-cp-perm-"))
+        os.chown(folder, 65534, 65534)
+        yield ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"], folder
+    for path in folder.iterdir():
+        path.chmod(0o755)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.mark.parametrize("shell", SHELLS)
-def test_permission_denied_both_programs(shell: list[str], tmp_path: Path) -> None:
-    (tmp_path / "locked").write_bytes(b"x")
-    (tmp_path / "locked").chmod(0)
-    assert _run(shell, GET_SCRIPT, [b"locked"], tmp_path).returncode == RemoteStatus.DENIED
-    (tmp_path / "ro").mkdir(mode=0o555)
-    argv = put_argv(b"ro/f", "file", b"f", 0o644, _sums(b""))[4:]
-    assert _run(shell, PUT_SCRIPT, list(argv), tmp_path).returncode == RemoteStatus.DENIED
+def test_permission_denied_both_programs(
+    shell: list[str], unprivileged: tuple[list[str], Path]
+) -> None:
+    prefix, folder = unprivileged
+    (folder / "locked").mkdir()
+    (folder / "locked" / "f").write_bytes(b"x")
+    (folder / "unreadable").write_bytes(b"x")
+    (folder / "unreadable").chmod(0)
+    (folder / "ro").mkdir(mode=0o555)
+    for path in (folder / "locked", folder / "unreadable", folder / "ro"):
+        os.chown(path, os.getuid(), os.getgid())  # not the user's own
+    (folder / "locked").chmod(0o700)
+    argv = [*prefix, *shell]
+    assert _run(argv, GET_SCRIPT, [b"unreadable"], folder).returncode == RemoteStatus.DENIED
+    assert _run(argv, GET_SCRIPT, [b"locked"], folder).returncode == RemoteStatus.DENIED
+    put = put_argv(b"ro/f", "file", b"f", 0o644, _sums(b""))[4:]
+    assert _run(argv, PUT_SCRIPT, list(put), folder).returncode == RemoteStatus.DENIED
+    assert list((folder / "ro").iterdir()) == []
