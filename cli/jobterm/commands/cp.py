@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import typer
 
 from jobterm.commands.common import HostOption, ProjectOption, environment
 from jobterm.completion.answers import complete_job
-from jobterm.errors import UsageError
 
 HELP = """\
 Copy a file or directory out of a running job, or into it, like scp or kubectl cp.
@@ -77,22 +74,11 @@ def cp_command(
     project: str | None = ProjectOption,
     host: str | None = HostOption,
 ) -> None:
-    from jobterm.core.cpscript import split_operand
     from jobterm.cp.progress import Bar
     from jobterm.cp.run import CopyRequest, run_copy
 
     env = environment(ctx)
-    remote_src, remote_dst = split_operand(source), split_operand(destination)
-    if (remote_src is None) == (remote_dst is None):
-        raise UsageError(
-            "exactly one side of cp must be JOB:PATH" if remote_src else "no JOB:PATH side",
-            "e.g. `jobterm cp 123:report.xml .` or `jobterm cp fix.conf 123:conf/`",
-        )
-    job, remote = remote_src or remote_dst  # type: ignore[misc]
-    if not remote:
-        raise UsageError("the path in the job is empty", "write JOB:. for the build directory")
-    local = Path(destination if remote_src else source)
-    request = CopyRequest(job, os.fsencode(remote), local, remote_dst is not None, project, host)
+    request = CopyRequest.from_operands(source, destination, project=project, host=host)
     show_bar = not quiet and env.stderr.isatty()
     with Bar(show_bar, "upload" if request.upload else "download") as bar:
         outcome = run_copy(env, request, bar)

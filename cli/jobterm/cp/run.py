@@ -21,6 +21,7 @@ from jobterm.errors import (
     ExitCode,
     JobStateError,
     JobtermError,
+    UsageError,
 )
 
 if TYPE_CHECKING:
@@ -36,6 +37,26 @@ class CopyRequest:
     upload: bool
     project: str | None = None
     host: str | None = None
+
+    @classmethod
+    def from_operands(
+        cls, source: str, destination: str, *, project: str | None, host: str | None
+    ) -> CopyRequest:
+        """Which side is `JOB:PATH` decides the direction; exactly one must be."""
+        from jobterm.core.cpscript import split_operand
+
+        remote_src, remote_dst = split_operand(source), split_operand(destination)
+        if (remote_src is None) == (remote_dst is None):
+            raise UsageError(
+                "both sides of cp are JOB:PATH" if remote_src else "neither side of cp is JOB:PATH",
+                "one side is local: e.g. `jobterm cp 123:report.xml .` or "
+                "`jobterm cp fix.conf 123:conf/`",
+            )
+        job, remote = remote_src or remote_dst or ("", "")
+        if not remote:
+            raise UsageError("the path in the job is empty", "write JOB:. for the build directory")
+        local = Path(destination if remote_src else source)
+        return cls(job, os.fsencode(remote), local, remote_dst is not None, project, host)
 
 
 def check_source(local: Path) -> None:
