@@ -175,6 +175,7 @@ async def download(
         ours = receiver.checksum.sums().get(algorithm)
         if ours != theirs:
             raise mismatch(algorithm, ours, theirs)
+        log.debug("download verified: %s %s, %d bytes", algorithm, ours, receiver.checksum.size)
         landing.commit()
         return Outcome(algorithm, ours, receiver.checksum.size, shown(str(landing.final)))
     finally:
@@ -213,6 +214,7 @@ async def upload(target: TerminalTarget, local: Path, remote: bytes, progress: P
     algorithm, theirs = _their_sum(answer.data)
     if sums.get(algorithm) != theirs:
         raise mismatch(algorithm, sums.get(algorithm), theirs)
+    log.debug("upload verified: %s %s, %d bytes", algorithm, theirs, checksum.size)
     return Outcome(algorithm, theirs, checksum.size, shown(os.fsdecode(remote)))
 
 
