@@ -31,7 +31,15 @@ SHELLS = [
     pytest.param("busybox", marks=pytest.mark.skipif(not HAVE_BUSYBOX, reason="no busybox")),
 ]
 SHELL_ARGV = {"bash": ["bash", "-l"], "dash": ["dash"], "busybox": ["busybox", "sh"]}
-JOBS = {"bash": 301, "dash": 302, "busybox": 303, "nosha": 304, "victim": 305, "hostile": 306}
+JOBS = {
+    "bash": 301,
+    "dash": 302,
+    "busybox": 303,
+    "nosha": 304,
+    "victim": 305,
+    "hostile": 306,
+    "done": 307,
+}
 #: What the exec and cp programs call; the "nosha" job gets these and nothing more.
 EXEC_TOOLS = ["sh", "stty", "cat", "sed", "base64", "mktemp", "rm"]
 CP_TOOLS = ["tar", "tee", "mkfifo", "du", "wc", "tr", "chmod", "mv", "mkdir", "cksum"]
@@ -70,7 +78,7 @@ def _hostile_bin(root: Path) -> Path:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     root = tmp_path_factory.mktemp("cp")
-    builds = {name: root / "builds" / name for name in JOBS}
+    builds = {name: root / "builds" / name for name in JOBS if name != "done"}
     dash = shutil.which("dash") or "dash"
     nosha = ["env", f"PATH={_restricted_bin(root)}", dash]
     hostile = ["env", f"PATH={_hostile_bin(root)}:{os.defpath}", dash]
@@ -78,8 +86,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     jobs = [
         _job(job_id, name, shells[name], builds[name])
         for name, job_id in JOBS.items()
-        if name != "busybox" or HAVE_BUSYBOX
+        if name in builds and (name != "busybox" or HAVE_BUSYBOX)
     ]
+    jobs.append(running_job(JOBS["done"], "done", ["dash"], status="success"))
     sandbox = launch_sandbox({"jobs": jobs}, (), root)
     try:
         env = auth_env_for(root / "auth", sandbox.url)
@@ -324,3 +333,9 @@ def test_progress_bar_on_a_terminal_only(
         assert "download" in shown
         assert "2.1 MB" in shown  # rich counts decimal megabytes
     assert (tmp_path / "two-mb").stat().st_size == 2 << 20
+
+
+def test_a_job_that_is_not_running(world: dict[str, Any], tmp_path: Path) -> None:
+    err = failed(cp(world, f"{JOBS['done']}:x", tmp_path / "x"), 5)
+    assert "jobterm debug" in err
+    assert list(tmp_path.iterdir()) == []
