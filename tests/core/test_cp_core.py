@@ -172,6 +172,7 @@ def _run(shell: list[str], script: bytes, args: list[bytes], build: Path, stdin:
     env = {
         "PATH": os.defpath + ":/usr/local/bin",
         "CI_PROJECT_DIR": str(build),
+        "CI_JOB_ID": "7",
         "TMPDIR": str(build.parent),
     }
     return subprocess.run(
@@ -292,3 +293,20 @@ def test_permission_denied_both_programs(
     put = put_argv(b"ro/f", "file", b"f", 0o644, _sums(b""))[4:]
     assert _run(argv, PUT_SCRIPT, list(put), folder).returncode == RemoteStatus.DENIED
     assert list((folder / "ro").iterdir()) == []
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_leftovers_of_this_job_are_swept_and_no_others(shell: list[str], tmp_path: Path) -> None:
+    """What a killed session of this job left is removed; another job's copy (a shared
+    folder such as /tmp) is left alone, and so are the user's own files."""
+    (tmp_path / ".jobterm-cp.7.AbCdEf").write_bytes(b"stale")
+    (tmp_path / ".jobterm-cp.7.XyZwVu.d").mkdir()
+    (tmp_path / ".jobterm-cp.8.AbCdEf").write_bytes(b"another job's, in flight")
+    (tmp_path / ".jobterm-cp.7").write_bytes(b"not ours: no random part")
+    argv = put_argv(b"f", "file", b"f", 0o644, _sums(b"x"))[4:]
+    assert _run(shell, PUT_SCRIPT, list(argv), tmp_path, stdin=b"x").returncode == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".jobterm-cp.7",
+        ".jobterm-cp.8.AbCdEf",
+        "f",
+    ]

@@ -21,8 +21,9 @@ directory first). Any failure or signal removes the temporary; the destination i
 half written. It prints the checksum it computed on stdout.
 
 A session that is killed (SIGKILL after the hang-up) leaves its temporary behind; the next
-program run in that folder removes every `.jobterm-cp.*` there. That is safe because a job
-has at most one terminal session at a time, so no other copy can be using them.
+program run in that folder removes the temporaries of its own job there (named
+`.jobterm-cp.<CI_JOB_ID>.XXXXXX`). That is safe because a job has at most one terminal
+session at a time, so no other copy can be using them; other jobs' (a shared /tmp) are left.
 
 Each failure the programs detect has its own exit status (`RemoteStatus`).
 """
@@ -62,7 +63,8 @@ op() { case $1 in -*) printf './%s' "$1";; *) printf '%s' "$1";; esac; }
 if command -v sha256sum >/dev/null 2>&1; then a=sha256; else a=cksum; fi
 sum() { if [ $a = sha256 ]; then sha256sum; else cksum; fi; }
 trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM
-sweep() { for o in "$1"/.jobterm-cp.??????*; do [ -e "$o" ] && rm -rf "$o"; done; }
+case ${CI_JOB_ID:-} in *[!0-9]*|'') tag=.jobterm-cp.0;; *) tag=.jobterm-cp.$CI_JOB_ID;; esac
+sweep() { for o in "$1/$tag".??????*; do [ -e "$o" ] && rm -rf "$o"; done; }
 """
 
 GET_SCRIPT: Final = (
@@ -81,7 +83,7 @@ else
   exit 70
 fi
 r=${TMPDIR:-/tmp}; sweep "$r"
-t=$(mktemp -d "$r/.jobterm-cp.XXXXXX" 2>/dev/null) || exit 75
+t=$(mktemp -d "$r/$tag.XXXXXX" 2>/dev/null) || exit 75
 trap 'rm -rf "$t"' EXIT
 mkfifo "$t/f" || exit 75
 sum <"$t/f" >"$t/s" &
@@ -110,7 +112,7 @@ elif [ -d "$f" ]; then
   exit 72
 fi
 sweep "$dir"
-t=$(mktemp "$dir/.jobterm-cp.XXXXXX" 2>/dev/null) || exit 71
+t=$(mktemp "$dir/$tag.XXXXXX" 2>/dev/null) || exit 71
 trap 'rm -rf "$t" "$t.d"' EXIT
 cat >"$t" || exit 75
 set -- $(sum <"$t")
