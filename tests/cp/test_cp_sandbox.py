@@ -189,6 +189,7 @@ def make_tree(root: Path) -> None:
     (root / "sub dir" / "with space.txt").write_bytes(b"space\n")
     (root / "sub dir" / "new\nline").write_bytes(b"newline\n")
     (root / "link").symlink_to("sub dir/with space.txt")
+    os.link(root / "run.sh", root / "sub dir" / "hard link")
 
 
 def snapshot(root: Path) -> dict[str, tuple[str, int, bytes]]:
@@ -217,6 +218,7 @@ def test_tree_round_trips(world: dict[str, Any], tmp_path: Path, shell: str) -> 
     assert snapshot(remote) == snapshot(tmp_path / "tree")
     down = cp(world, f"{job}:tree-{shell}", tmp_path / "back")
     assert down.returncode == 0, down.stderr
+    assert down.stderr == b""
     assert snapshot(tmp_path / "back") == snapshot(tmp_path / "tree")
     assert leftovers(tmp_path) == []
 
