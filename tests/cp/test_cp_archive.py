@@ -145,3 +145,15 @@ def test_a_fair_tree_round_trips_through_pack_and_unpack(tmp_path: Path) -> None
     assert (root / "sub dir" / "new\nline").read_bytes() == b"n"
     assert stat.S_IMODE((root / "x").stat().st_mode) == 0o600
     assert os.readlink(root / "link") == "sub dir/new\nline"
+
+
+def test_owners_from_the_job_are_not_kept(tmp_path: Path, filters: bool) -> None:
+    def foreign(tar: tarfile.TarFile) -> None:
+        info = tarfile.TarInfo("f")
+        info.size, info.uid, info.gid, info.uname = 1, 12345, 12345, "nobody"
+        tar.addfile(info, io.BytesIO(b"x"))
+
+    root = tmp_path / "copy"
+    root.mkdir()
+    unpack(craft(tmp_path / "t.tar", [foreign]), root)
+    assert (root / "f").stat().st_uid == os.getuid()

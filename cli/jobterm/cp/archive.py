@@ -102,6 +102,8 @@ def _extract(tar: tarfile.TarFile, member: tarfile.TarInfo, root: Path) -> None:
     if member.name in (".", "./", ""):
         return  # the root itself: its mode is set by the caller
     options: dict[str, Any] = {"filter": "data"} if HAS_FILTERS else {}
+    if not HAS_FILTERS:  # what the data filter does to owners: they are ours, not the job's
+        member.uid, member.gid, member.uname, member.gname = os.getuid(), os.getgid(), "", ""
     try:
         tar.extract(member, root, **options)
     except _FILTER_ERRORS as exc:  # the second guard caught what the first did not
