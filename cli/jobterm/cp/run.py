@@ -27,6 +27,7 @@ from jobterm.errors import (
 if TYPE_CHECKING:
     from jobterm.cp.transfer import Outcome, Progress
     from jobterm.env import Environment
+    from jobterm.term.connection import TerminalTarget
 
 
 @dataclass(frozen=True)
@@ -89,8 +90,7 @@ def check_source(local: Path) -> None:
 def run_copy(env: Environment, request: CopyRequest, progress: Progress) -> Outcome:
     """Do the copy the request describes; raises JobtermError with cp's exit codes."""
     from jobterm.cp.local import check_destination_dir
-    from jobterm.cp.transfer import download, upload
-    from jobterm.jobs.terminal import resolve_terminal
+    from jobterm.jobs.terminal import resolve_terminal, with_diagnosis
 
     if request.upload:
         check_source(request.local)
@@ -98,30 +98,35 @@ def run_copy(env: Environment, request: CopyRequest, progress: Progress) -> Outc
         check_destination_dir(request.local)
     try:
         resolved = resolve_terminal(env, request.job, project=request.project, host=request.host)
+        with resolved:  # connect first: REST says why only if the terminal refuses
+            return with_diagnosis(resolved, lambda: _copy(resolved.target, request, progress))
     except JobStateError as exc:
         exc.hint = "cp needs a running job; to keep a finished job around, see `jobterm debug`"
         raise
-    with resolved.gitlab:
-        target = resolved.target
-        if request.upload:
-            transfer = upload(target, request.local, request.remote, progress)
-        else:
-            transfer = download(target, request.remote, request.local, progress)
-        try:
-            return asyncio.run(transfer)
-        except ConnectionLostError as exc:
-            raise ConnectionLostError(
-                f"the connection to the job ended during the copy ({exc.message})",
-                "nothing was put in place; try again",
-            ) from None
-        except JobtermError as exc:
-            if exc.exit_code == ExitCode.EXEC_FAILED:  # the job's shell could not set up
-                exc.exit_code = ExitCode.COPY_FAILED
-            raise
-        except OSError as exc:  # writing here failed: disk full, a folder gone, permissions
-            code = ExitCode.PERMISSION_DENIED if exc.errno == errno.EACCES else ExitCode.COPY_FAILED
-            raise JobtermError(
-                f"writing the copy here failed: {exc.strerror or exc}",
-                "nothing was put in place; free some space or choose another destination",
-                code=code,
-            ) from None
+
+
+def _copy(target: TerminalTarget, request: CopyRequest, progress: Progress) -> Outcome:
+    from jobterm.cp.transfer import download, upload
+
+    if request.upload:
+        transfer = upload(target, request.local, request.remote, progress)
+    else:
+        transfer = download(target, request.remote, request.local, progress)
+    try:
+        return asyncio.run(transfer)
+    except ConnectionLostError as exc:
+        raise ConnectionLostError(
+            f"the connection to the job ended during the copy ({exc.message})",
+            "nothing was put in place; try again",
+        ) from None
+    except JobtermError as exc:
+        if exc.exit_code == ExitCode.EXEC_FAILED:  # the job's shell could not set up
+            exc.exit_code = ExitCode.COPY_FAILED
+        raise
+    except OSError as exc:  # writing here failed: disk full, a folder gone, permissions
+        code = ExitCode.PERMISSION_DENIED if exc.errno == errno.EACCES else ExitCode.COPY_FAILED
+        raise JobtermError(
+            f"writing the copy here failed: {exc.strerror or exc}",
+            "nothing was put in place; free some space or choose another destination",
+            code=code,
+        ) from None
