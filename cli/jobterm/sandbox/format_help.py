@@ -17,8 +17,8 @@ Config file (TOML); every part optional, entries merge into the defaults by key:
   lockout_threshold = 10          # failed sign-ins before the account locks
   unlock_after = 600              # seconds until such a lockout ends by itself
   [[settings.faults]]             # REST faults: server_error, rate_limit, html,
-  kind = "rate_limit"             #   sign_in_redirect; optional path (prefix), times,
-  times = 2                       #   status (server_error), retry_after (rate_limit)
+  kind = "rate_limit"             #   sign_in_redirect, reset; optional path (prefix), method,
+  times = 2                       #   times, status (server_error), retry_after (rate_limit)
   [[users]]                       # key: username
   username = "carol"
   password = "carol-pass"         # also: name, email, token (glpat-...), totp_secret,
