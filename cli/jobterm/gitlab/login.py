@@ -17,7 +17,7 @@ from jobterm.core.cookies import CookieInputError, is_session_name, parse_cookie
 from jobterm.core.hosts import Host, parse_host
 from jobterm.env import Environment
 from jobterm.errors import AuthError, JobtermError, UsageError
-from jobterm.gitlab.config import Config, HostConfig, load_config
+from jobterm.gitlab.config import Config, HostConfig, load_config, update_config
 from jobterm.gitlab.credentials import Secrets, SecretStore, storage_for
 from jobterm.gitlab.http import WebClient, clean_token
 from jobterm.gitlab.session import web_client
@@ -107,10 +107,7 @@ def run_login(env: Environment, options: LoginOptions) -> LoginResult:
     store.save(host.name, secrets, entry.secrets)
     if old is not None and old.secrets != entry.secrets:
         _drop_old(store, host, old)
-    config.hosts[host.name] = entry
-    if config.default_host not in config.hosts:
-        config.default_host = host.name
-    config.save()
+    update_config(env, lambda config: config.put(host.name, entry))
     web_session = any(is_session_name(name) for name in secrets.cookies)
     return LoginResult(
         host,

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from jobterm.errors import ConfigError
+from jobterm.files import BadText, read_text
 from jobterm.sandbox.state import (
     FAULT_KINDS,
     Fault,
@@ -39,11 +40,12 @@ def load_config(path: Path) -> dict[str, Any]:
     else:  # pragma: no cover - exercised on 3.10 only
         import tomli as tomllib
     try:
-        with path.open("rb") as handle:
-            data: dict[str, Any] = tomllib.load(handle)
-            return data
+        data: dict[str, Any] = tomllib.loads(read_text(path))
+        return data
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}", "check the --config path") from exc
+    except BadText as exc:
+        raise ConfigError(f"{path}: {exc}", "save it as UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}", "fix the file") from exc
 

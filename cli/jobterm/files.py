@@ -1,0 +1,103 @@
+"""Every file jobterm writes goes through here: private modes, atomic replace, locked updates.
+
+* Files are created 0600 and directories 0700 whatever the umask (`os.open` with an explicit
+  mode, then `fchmod`, since a umask can only narrow a mode and an old file keeps its own).
+* `write_private` replaces a file atomically (a temporary file beside it, fsync, rename): a
+  reader sees the old text or the new, never half of it.
+* `locked(path)` holds an exclusive `fcntl.flock` on `<path>.lock` beside the file, so a
+  read-modify-write by one jobterm process cannot interleave with another's (three `jobterm
+  login` runs in parallel must keep all three hosts). The lock file is never removed:
+  removing it would let two processes hold locks on two different files.
+* `read_text` decodes UTF-8 and says which line holds a byte that is not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+
+
+class BadText(ValueError):
+    """A file's bytes are not UTF-8: where (1-based line and column) and what."""
+
+    def __init__(self, line: int, column: int, reason: str) -> None:
+        super().__init__(f"line {line}, column {column}: {reason}")
+        self.line = line
+        self.column = column
+
+
+def decode_utf8(data: bytes) -> str:
+    """`data` as text; BadText naming the line of the first byte that is not UTF-8."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start]
+        line = before.count(b"\n") + 1
+        column = exc.start - (before.rfind(b"\n") + 1) + 1
+        byte = data[exc.start : exc.start + 1].hex()
+        raise BadText(line, column, f"byte 0x{byte} is not UTF-8 text") from None
+
+
+def read_text(path: Path) -> str:
+    """The UTF-8 text of `path` (OSError, or BadText with the line, as they come)."""
+    return decode_utf8(path.read_bytes())
+
+
+def private_dir(path: Path) -> None:
+    """Create `path` (and missing parents) with mode 0700; an existing one is left as it is."""
+    if path.is_dir():
+        return
+    path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    os.chmod(path, DIR_MODE)  # mkdir's mode passes through the umask: make it exact
+
+
+def open_private(path: Path, *, binary: bool = False) -> IO[str] | IO[bytes]:
+    """A new (or truncated) file at `path`, mode 0600, for writing; its directory 0700."""
+    private_dir(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, FILE_MODE)
+    try:
+        os.fchmod(fd, FILE_MODE)
+        if binary:
+            return os.fdopen(fd, "wb")
+        return os.fdopen(fd, "w", encoding="utf-8")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def write_private(path: Path, data: str | bytes) -> None:
+    """Replace `path` atomically with `data`, readable by its owner only (OSError as is)."""
+    private_dir(path.parent)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, FILE_MODE)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(fd, FILE_MODE)
+            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+            handle.flush()
+            os.fsync(fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold the exclusive lock of `path` (on `<path>.lock`) for a read-modify-write."""
+    private_dir(path.parent)
+    lock_path = path.with_name(path.name + ".lock")
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
