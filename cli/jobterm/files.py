@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -50,22 +51,31 @@ def read_text(path: Path) -> str:
     return decode_utf8(path.read_bytes())
 
 
-def private_dir(path: Path) -> None:
-    """Create `path` (and missing parents) with mode 0700; an existing one is left as it is."""
-    if path.is_dir():
-        return
-    path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-    os.chmod(path, DIR_MODE)  # mkdir's mode passes through the umask: make it exact
+def private_dir(path: Path | str) -> None:
+    """Create `path` and its missing parents with mode 0700 (whatever the umask); existing
+    directories are left as they are (they are the user's)."""
+    path = Path(path)
+    missing = []
+    while not path.is_dir():
+        missing.append(path)
+        if path.parent == path:
+            break
+        path = path.parent
+    for directory in reversed(missing):
+        try:
+            directory.mkdir(mode=DIR_MODE)
+        except FileExistsError:
+            continue  # a parallel jobterm made it
+        os.chmod(directory, DIR_MODE)  # mkdir's mode went through the umask
 
 
-def open_private(path: Path, *, binary: bool = False) -> IO[str] | IO[bytes]:
-    """A new (or truncated) file at `path`, mode 0600, for writing; its directory 0700."""
-    private_dir(path.parent)
+def open_private(path: Path) -> IO[str]:
+    """A new (or truncated) text file at `path` for writing, mode 0600. Its directory must
+    exist (it is the user's choice). A device or pipe (`/dev/stdout`) is opened as it is."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, FILE_MODE)
     try:
-        os.fchmod(fd, FILE_MODE)
-        if binary:
-            return os.fdopen(fd, "wb")
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            os.fchmod(fd, FILE_MODE)  # an old file keeps its mode through O_TRUNC
         return os.fdopen(fd, "w", encoding="utf-8")
     except BaseException:
         os.close(fd)
