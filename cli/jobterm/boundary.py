@@ -17,11 +17,14 @@ def _wants_debug(args: list[str]) -> bool:
 
 
 def format_error(exc: JobtermError) -> str:
-    """One line: what went wrong, then what to do next."""
+    """One line: what went wrong, then what to do next (with any secret masked: a message
+    may quote what the user typed, such as a URL with a password in it)."""
+    from jobterm.core.redact import redact
+
     text = f"jobterm: {exc.message}"
     if exc.hint:
         text += f" ({exc.hint})"
-    return text
+    return redact(text)
 
 
 def run_cli(args: list[str]) -> int:
