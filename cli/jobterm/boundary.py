@@ -46,12 +46,11 @@ def run_cli(args: list[str]) -> int:
     except typer.Exit as exc:
         return int(exc.exit_code)
     except typer.TyperException as exc:
-        # click's usage errors (vendored by typer): print as click does, exit 2.
-        show = getattr(exc, "show", None)
-        if show is not None:
-            show()
-        else:
-            sys.stderr.write(f"jobterm: {exc.message}\n")
+        # click's usage errors (vendored by typer): print as click does, minus any secret
+        # the user typed in the wrong place, exit 2.
+        from jobterm.usage import show_usage_error
+
+        show_usage_error(exc, args, command, sys.stderr)
         return int(getattr(exc, "exit_code", ExitCode.USAGE))
     except (typer.Abort, KeyboardInterrupt):
         sys.stderr.write("jobterm: interrupted\n")
