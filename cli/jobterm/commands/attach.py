@@ -7,7 +7,12 @@ from pathlib import Path
 
 import typer
 
-from jobterm.commands.common import HostOption, ProjectOption, parse_escape_char
+from jobterm.commands.common import (
+    HostOption,
+    ProjectOption,
+    WaitTimeoutOption,
+    parse_escape_char,
+)
 from jobterm.completion import complete_job
 
 HELP = """\
@@ -35,9 +40,7 @@ def attach(
     project: str | None = ProjectOption,
     host: str | None = HostOption,
     wait: bool = typer.Option(False, "--wait", help="If the job is pending, wait until it runs."),
-    wait_timeout: float = typer.Option(
-        600.0, "--wait-timeout", metavar="SECONDS", help="How long --wait waits."
-    ),
+    wait_timeout: float = WaitTimeoutOption,
     escape_char: str = typer.Option(
         "~", "--escape-char", "-e", help="Escape character, or 'none' to disable escapes."
     ),
@@ -54,13 +57,14 @@ def attach(
         "do not echo: only token-shaped text is redacted).",
     ),
 ) -> None:
+    from jobterm.core.duration import seconds_from_env
     from jobterm.env import Environment
     from jobterm.term.attach import AttachOptions
     from jobterm.term.attach_run import run_attach
 
     options = AttachOptions(
         escape_char=parse_escape_char(escape_char),
-        watch_interval=float(os.environ.get("JOBTERM_WATCH_INTERVAL", "5")),
+        watch_interval=seconds_from_env(os.environ, "JOBTERM_WATCH_INTERVAL", 5.0),
         resize=not no_resize,
         record=record,
         record_input=record_input,

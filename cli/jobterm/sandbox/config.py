@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import secrets
 import sys
 from pathlib import Path
@@ -88,6 +89,10 @@ def _apply(obj: Any, values: dict[str, Any], what: str) -> None:
         current = getattr(obj, key)
         if current is not None and value is not None and not _same_kind(current, value):
             raise ConfigError(f"config: {what}.{key} has the wrong type", _HINT)
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if number and not (math.isfinite(value) and value >= 0):
+            # TOML has nan and inf; no count, id or duration of the sandbox can be one.
+            raise ConfigError(f"config: {what}.{key} must be a number >= 0, not {value}", _HINT)
         setattr(obj, key, value)
 
 
