@@ -6,7 +6,8 @@ import logging
 import sys
 import traceback
 
-from jobterm.errors import ExitCode, JobtermError
+from jobterm.errors import ExitCode, JobtermError, ReaderGone
+from jobterm.stdio import CLOSED_STDOUT_MESSAGE, is_closed_stdout_error, silence_stdout
 
 
 def _wants_debug(args: list[str]) -> bool:
@@ -38,6 +39,9 @@ def run_cli(args: list[str]) -> int:
     command = build_command()
     try:
         result = command.main(args=args, prog_name="jobterm", standalone_mode=False)
+    except ReaderGone as exc:
+        silence_stdout()
+        return int(exc.exit_code)
     except JobtermError as exc:
         if debug:
             _print_traceback()
@@ -57,26 +61,34 @@ def run_cli(args: list[str]) -> int:
         return int(ExitCode.INTERRUPTED)
     except BrokenPipeError:
         # The reader of our stdout went away (e.g. `jobterm jobs | head`): not an error.
-        _silence_stdout()
+        silence_stdout()
         return int(ExitCode.OK)
     except SystemExit:
         # click (vendored by typer) turns EPIPE into sys.exit(1) after wrapping the streams;
         # that is the same reader-went-away case as above.
         if type(sys.stdout).__name__ == "PacifyFlushWrapper":
-            _silence_stdout()
+            silence_stdout()
             return int(ExitCode.OK)
         raise
     except Exception as exc:
-        logging.getLogger("jobterm").debug("unexpected error", exc_info=True)
-        if debug:
-            _print_traceback()
-        name = type(exc).__name__
-        sys.stderr.write(
-            f"jobterm: internal error: {name} (run again with --debug to see where; "
-            "please report it)\n"
-        )
-        return int(ExitCode.ERROR)
+        return _unexpected(exc, debug)
     return int(result) if isinstance(result, int) else int(ExitCode.OK)
+
+
+def _unexpected(exc: Exception, debug: bool) -> int:
+    """An exception no part of jobterm turned into an error: one line, exit 1."""
+    if is_closed_stdout_error(exc):  # `>&-`: say so, as cat and ls do
+        sys.stderr.write(CLOSED_STDOUT_MESSAGE + "\n")
+        silence_stdout()
+        return int(ExitCode.ERROR)
+    logging.getLogger("jobterm").debug("unexpected error", exc_info=True)
+    if debug:
+        _print_traceback()
+    sys.stderr.write(
+        f"jobterm: internal error: {type(exc).__name__} (run again with --debug to see where; "
+        "please report it)\n"
+    )
+    return int(ExitCode.ERROR)
 
 
 def _print_traceback() -> None:
@@ -84,13 +96,3 @@ def _print_traceback() -> None:
     from jobterm.core.redact import redact
 
     sys.stderr.write(redact(traceback.format_exc()))
-
-
-def _silence_stdout() -> None:
-    import os
-
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except OSError:
-        pass

@@ -52,7 +52,9 @@ class Asker:
 
     def __init__(self, env: Environment, *, from_stdin: bool) -> None:
         self.env = env
-        self.from_stdin = from_stdin or not env.stdin_isatty
+        # On a terminal, always the hidden prompt: reading the terminal as "stdin" would
+        # echo the secret, and wait without a word until something is typed.
+        self.from_stdin = not env.stdin_isatty
 
     def _prompt(self, label: str, *, hidden: bool) -> str:
         from prompt_toolkit import prompt

@@ -47,6 +47,7 @@ from jobterm.errors import (
     ConnectionLostError,
     ExitCode,
     JobtermError,
+    ReaderGone,
     TimeoutExpired,
 )
 from jobterm.term.connection import SessionEnded, TerminalConnection, TerminalTarget
@@ -353,7 +354,9 @@ def run_exec(env: Environment, resolved: ResolvedJob, spec: ExecSpec, options: E
         if exc.exit_code not in (ExitCode.TIMEOUT, ExitCode.INTERRUPTED):
             exc.exit_code = ExitCode.EXEC_FAILED
         raise
-    except OSError as exc:  # writing our stdout failed (e.g. `| head` went away)
+    except BrokenPipeError:  # the reader of our stdout went away (`| head`)
+        raise ReaderGone() from None
+    except OSError as exc:  # writing our stdout failed (e.g. it is closed)
         raise JobtermError(
             f"could not write the command's output: {exc.strerror or exc}",
             code=ExitCode.EXEC_FAILED,
