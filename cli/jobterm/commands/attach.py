@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import typer
@@ -11,15 +10,17 @@ from jobterm.commands.common import (
     HostOption,
     ProjectOption,
     WaitTimeoutOption,
+    environment,
     parse_escape_char,
 )
-from jobterm.completion import complete_job
+from jobterm.completion.answers import complete_job
 
 HELP = """\
 Open the terminal of a running job, like SSH into it.
 
-JOB is a job id (the project comes from --project or this directory's git remote) or the
-job's web URL. With no JOB on a terminal, pick one of your running jobs.
+JOB is a job id (the project comes from --project or this directory's git remote),
+PROJECT#ID (group/app#123), or the job's web URL. With no JOB on a terminal, pick one of
+your running jobs.
 
 Escapes, typed at the start of a line: ~. disconnect, ~# status, ~r apply your terminal's
 size, ~? help, ~~ a literal ~. Ctrl-C goes to the job.
@@ -34,8 +35,12 @@ def register(app: typer.Typer) -> None:
 
 
 def attach(
+    ctx: typer.Context,
     job: str | None = typer.Argument(
-        None, help="Job id or job URL.", show_default=False, autocompletion=complete_job
+        None,
+        help="Job id, PROJECT#ID, or job URL.",
+        show_default=False,
+        autocompletion=complete_job,
     ),
     project: str | None = ProjectOption,
     host: str | None = HostOption,
@@ -58,19 +63,19 @@ def attach(
     ),
 ) -> None:
     from jobterm.core.duration import seconds_from_env
-    from jobterm.env import Environment
     from jobterm.term.attach import AttachOptions
     from jobterm.term.attach_run import run_attach
 
+    env = environment(ctx)
     options = AttachOptions(
         escape_char=parse_escape_char(escape_char),
-        watch_interval=seconds_from_env(os.environ, "JOBTERM_WATCH_INTERVAL", 5.0),
+        watch_interval=seconds_from_env(env.environ, "JOBTERM_WATCH_INTERVAL", 5.0),
         resize=not no_resize,
         record=record,
         record_input=record_input,
     )
     code = run_attach(
-        Environment(),
+        env,
         job,
         project=project,
         host=host,

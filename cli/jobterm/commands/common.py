@@ -7,7 +7,8 @@ from typing import Any
 
 import typer
 
-from jobterm.completion import complete_host, complete_project
+from jobterm.completion.answers import complete_host, complete_project
+from jobterm.env import Environment
 from jobterm.errors import UsageError
 
 ProjectOption = typer.Option(
@@ -51,6 +52,11 @@ WaitTimeoutOption = typer.Option(
     parser=duration(allow_zero=True),
     help="How long --wait waits (e.g. 90s, 10m).",
 )
+
+
+def environment(ctx: typer.Context) -> Environment:
+    """The command's Environment: the one the root callback built (app.py), passed down."""
+    return ctx.ensure_object(Environment)
 
 
 _CARET_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_?"

@@ -6,8 +6,14 @@ import os
 
 import typer
 
-from jobterm.commands.common import HostOption, ProjectOption, WaitTimeoutOption, duration
-from jobterm.completion import complete_job
+from jobterm.commands.common import (
+    HostOption,
+    ProjectOption,
+    WaitTimeoutOption,
+    duration,
+    environment,
+)
+from jobterm.completion.answers import complete_job
 from jobterm.core.execproto import ExecSpec, StdinMode, shell_argv
 from jobterm.env import Environment
 from jobterm.errors import ExitCode, JobtermError, UsageError
@@ -18,9 +24,9 @@ Run one command in a running job and exit with its status, like `ssh host CMD`.
   jobterm exec JOB -- CMD [ARG...]     run CMD with exactly these arguments
   jobterm exec JOB -c 'SHELL LINE'     run a command line with the job's sh
 
-JOB is a job id (the project comes from --project or this directory's git remote) or the
-job's web URL. Each run opens a new terminal session in the job (only one may be open at a
-time) and ends it afterwards.
+JOB is a job id (the project comes from --project or this directory's git remote),
+PROJECT#ID (group/app#123), or the job's web URL. Each run opens a new terminal session in
+the job (only one may be open at a time) and ends it afterwards.
 
 stdout gets exactly the bytes the command wrote. The job's terminal merges stderr into
 stdout; --stderr keeps them apart by saving stderr in a temporary file in the job and
@@ -41,10 +47,11 @@ def register(app: typer.Typer) -> None:
 
 
 def exec_command(
+    ctx: typer.Context,
     job: str = typer.Argument(
         ...,
         metavar="JOB",
-        help="Job id or job URL.",
+        help="Job id, PROJECT#ID, or job URL.",
         show_default=False,
         autocompletion=complete_job,
     ),
@@ -78,7 +85,7 @@ def exec_command(
     wait: bool = typer.Option(False, "--wait", help="If the job is pending, wait until it runs."),
     wait_timeout: float = WaitTimeoutOption,
 ) -> None:
-    env = Environment()
+    env = environment(ctx)
     spec = build_spec(env, command or [], shell, interactive, no_stdin, tty, stderr)
     raise typer.Exit(_run(env, job, spec, timeout, project, host, wait, wait_timeout))
 
@@ -133,8 +140,8 @@ def _run(
     wait: bool,
     wait_timeout: float,
 ) -> int:
+    from jobterm.jobs.terminal import resolve_terminal
     from jobterm.term.exec import ExecOptions, run_exec
-    from jobterm.term.target import resolve_terminal
 
     try:
         resolved = resolve_terminal(
