@@ -4,22 +4,27 @@
   mode, then `fchmod`, since a umask can only narrow a mode and an old file keeps its own).
 * `write_private` replaces a file atomically (a temporary file beside it, fsync, rename): a
   reader sees the old text or the new, never half of it.
-* `locked(path)` holds an exclusive `fcntl.flock` on `<path>.lock` beside the file, so a
+* `Locked(path)` holds an exclusive `fcntl.flock` on `<path>.lock` beside the file, so a
   read-modify-write by one jobterm process cannot interleave with another's (three `jobterm
   login` runs in parallel must keep all three hosts). The lock file is never removed:
   removing it would let two processes hold locks on two different files.
 * `read_text` decodes UTF-8 and says which line holds a byte that is not.
+
+Shell completion writes its cache through here too, so this module imports only os, stat
+and fcntl (no pathlib, typing or contextlib): paths are `str` or `os.PathLike`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import os
 import stat
-from collections.abc import Iterator
-from pathlib import Path
-from typing import IO
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import IO
+
+    PathLike = str | os.PathLike[str]
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -46,30 +51,32 @@ def decode_utf8(data: bytes) -> str:
         raise BadText(line, column, f"byte 0x{byte} is not UTF-8 text") from None
 
 
-def read_text(path: Path) -> str:
+def read_text(path: PathLike) -> str:
     """The UTF-8 text of `path` (OSError, or BadText with the line, as they come)."""
-    return decode_utf8(path.read_bytes())
+    with open(path, "rb") as handle:
+        return decode_utf8(handle.read())
 
 
-def private_dir(path: Path | str) -> None:
+def private_dir(path: PathLike) -> None:
     """Create `path` and its missing parents with mode 0700 (whatever the umask); existing
     directories are left as they are (they are the user's)."""
-    path = Path(path)
+    path = os.path.abspath(os.fspath(path))
     missing = []
-    while not path.is_dir():
+    while not os.path.isdir(path):
         missing.append(path)
-        if path.parent == path:
+        parent = os.path.dirname(path)
+        if parent == path:
             break
-        path = path.parent
+        path = parent
     for directory in reversed(missing):
         try:
-            directory.mkdir(mode=DIR_MODE)
+            os.mkdir(directory, DIR_MODE)
         except FileExistsError:
             continue  # a parallel jobterm made it
         os.chmod(directory, DIR_MODE)  # mkdir's mode went through the umask
 
 
-def open_private(path: Path) -> IO[str]:
+def open_private(path: PathLike) -> IO[str]:
     """A new (or truncated) text file at `path` for writing, mode 0600. Its directory must
     exist (it is the user's choice). A device or pipe (`/dev/stdout`) is opened as it is."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, FILE_MODE)
@@ -82,10 +89,12 @@ def open_private(path: Path) -> IO[str]:
         raise
 
 
-def write_private(path: Path, data: str | bytes) -> None:
+def write_private(path: PathLike, data: str | bytes) -> None:
     """Replace `path` atomically with `data`, readable by its owner only (OSError as is)."""
-    private_dir(path.parent)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    path = os.fspath(path)
+    directory, name = os.path.split(path)
+    private_dir(directory or ".")
+    tmp = os.path.join(directory, f".{name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, FILE_MODE)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -94,20 +103,30 @@ def write_private(path: Path, data: str | bytes) -> None:
             handle.flush()
             os.fsync(fd)
     except BaseException:
-        with contextlib.suppress(OSError):
+        try:  # noqa: SIM105 - contextlib would cost an import on every Tab
             os.unlink(tmp)
+        except OSError:
+            pass
         raise
     os.replace(tmp, path)
 
 
-@contextlib.contextmanager
-def locked(path: Path) -> Iterator[None]:
-    """Hold the exclusive lock of `path` (on `<path>.lock`) for a read-modify-write."""
-    private_dir(path.parent)
-    lock_path = path.with_name(path.name + ".lock")
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
+class Locked:
+    """`with Locked(path):` holds the exclusive lock of `path` (on `<path>.lock`) for a
+    read-modify-write. Closing the lock file releases it, also when the process dies."""
+
+    def __init__(self, path: PathLike) -> None:
+        self.lock_path = os.fspath(path) + ".lock"
+        self.fd = -1
+
+    def __enter__(self) -> None:
+        private_dir(os.path.dirname(self.lock_path) or ".")
+        self.fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(self.fd)
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.fd)

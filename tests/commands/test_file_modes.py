@@ -3,7 +3,8 @@
 Each path that creates files runs with the process umask at 000 (children inherit it), in
 fresh directories, and every file and directory it left there is checked: the config and
 secrets files of `login`, their lock files, the completion cache and CLI spec that `jobs`
-and Tab write, an `attach --record` recording (new, and replacing a world-readable one),
+and Tab write, the scripts and rc files `--install-completion` writes, an `attach --record`
+recording (new, and replacing a world-readable one),
 and the temporary file `exec --stderr` keeps the command's stderr in, in the job.
 """
 
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from completion_helpers import complete
 from fixtures_auth import auth_env_for, jobterm, login_stdin
 from util import scaled
 
@@ -68,6 +70,29 @@ def test_private_files_class_login(umask_000, sandbox, tmp_path, storage):
     if storage:
         assert "config/jobterm/secrets.json" in created
     assert_private(tmp_path / "mine" / "config")
+
+
+def test_private_files_class_cache_and_spec(umask_000, sandbox, tmp_path):
+    """`jobs` fills the completion cache, Tab writes the CLI spec and starts refreshers."""
+    env = fresh_env(tmp_path, sandbox.url)
+    args = ["login", sandbox.url, "--username", "demo", "--password-stdin"]
+    assert jobterm(args, env, stdin=login_stdin(sandbox, "demo")).returncode == 0
+    assert jobterm(["jobs", "--project", "demo/webapp"], env).returncode == 0
+    assert complete(env, "bash", "jobterm att").returncode == 0
+    assert complete(env, "bash", "jobterm attach --project demo/tools/cli ").returncode == 0
+    created = modes_under(tmp_path / "mine")
+    assert {"cache/jobterm/completion.json", "cache/jobterm/cli-spec.json"} <= set(created)
+    assert_private(tmp_path / "mine")
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_private_files_class_install_completion(umask_000, tmp_path, shell):
+    env = auth_env_for(tmp_path / "user")
+    home = tmp_path / "home"
+    env.update(HOME=str(home), SHELL=f"/bin/{shell}", XDG_CONFIG_HOME=str(home / ".config"))
+    result = jobterm(["--install-completion"], env)
+    assert result.returncode == 0, result.stderr
+    assert_private(home)
 
 
 def test_private_files_class_recording(umask_000, spawn_jobterm, signed_in_env, tmp_path):

@@ -2,8 +2,8 @@
 
 Class (lost update): N processes each writing their own keys into one file at the same time
 lose none of them, and a reader polling meanwhile always finds a whole, parseable file.
-Checked for the config (`update_config`, what `login` and `logout` use) and for the
-`--insecure-storage` secrets file.
+Checked for the config (`update_config`, what `login` and `logout` use), the
+`--insecure-storage` secrets file and the completion cache (refreshers and `jobterm jobs`).
 
 Class (undecodable file): a byte that is not UTF-8 in any file jobterm reads as text gives
 one line naming the file, the line and what is wrong, the config-error exit code, and no
@@ -44,6 +44,14 @@ store = SecretStore(Environment(environ={"JOBTERM_CONFIG_DIR": sys.argv[1]}))
 for key in range(int(sys.argv[3])):
     name = f"w{sys.argv[2]}-k{key}.example.com"
     store.save(name, Secrets(cookies={"_gitlab_session": name}), FILE)
+"""
+
+CACHE_WRITER = """
+import sys
+from jobterm.completion.cache import remember_jobs
+for key in range(int(sys.argv[3])):
+    name = f"w{sys.argv[2]}-k{key}.example.com"
+    remember_jobs(sys.argv[1], name, "g/p", [{"id": key, "name": "build"}])
 """
 
 READER = """
@@ -94,6 +102,12 @@ def test_lost_update_class_secrets_file(tmp_path):
     assert set(data) == expected_names()
     assert unparseable == 0
     assert (tmp_path / "secrets.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_lost_update_class_completion_cache(tmp_path):
+    data, unparseable = run_writers(CACHE_WRITER, tmp_path, tmp_path / "completion.json")
+    assert set(data["hosts"]) == expected_names()  # type: ignore[arg-type]
+    assert unparseable == 0
 
 
 # -- files that are not UTF-8 -------------------------------------------------------------

@@ -23,7 +23,7 @@ from typing import Any
 from jobterm.core.hosts import Host, parse_host
 from jobterm.env import Environment
 from jobterm.errors import ConfigError, UsageError
-from jobterm.files import BadText, locked, read_text, write_private
+from jobterm.files import BadText, Locked, read_text, write_private
 
 CONFIG_FILE = "config.json"
 KEYRING = "keyring"
@@ -101,7 +101,7 @@ def update_config(env: Environment, change: Callable[[Config], None]) -> Config:
     parallel jobterm (another `login`) cannot slip a write in between and lose it."""
     path = env.config_dir / CONFIG_FILE
     try:
-        with locked(path):
+        with Locked(path):
             config = load_config(env)
             change(config)
             config.save()

@@ -22,7 +22,7 @@ from typing import Any
 
 from jobterm.env import Environment
 from jobterm.errors import ConfigError
-from jobterm.files import BadText, locked, read_text
+from jobterm.files import BadText, Locked, read_text
 from jobterm.gitlab.config import FILE, KEYRING, save_private
 
 SERVICE = "jobterm"
@@ -125,7 +125,7 @@ class SecretStore:
     def _file_lock(self) -> Iterator[None]:
         """The file's lock, for a read-modify-write that a parallel jobterm cannot undo."""
         try:
-            with locked(self.file_path):
+            with Locked(self.file_path):
                 yield
         except OSError as exc:
             raise ConfigError(
