@@ -21,11 +21,12 @@ def format_error(exc: JobtermError) -> str:
     """One line: what went wrong, then what to do next (with any secret masked: a message
     may quote what the user typed, such as a URL with a password in it)."""
     from jobterm.core.redact import redact
+    from jobterm.core.safetext import visible
 
     text = f"jobterm: {exc.message}"
     if exc.hint:
         text += f" ({exc.hint})"
-    return redact(text)
+    return visible(redact(text))  # messages quote the server's names and words
 
 
 def run_cli(args: list[str]) -> int:
@@ -94,5 +95,6 @@ def _unexpected(exc: Exception, debug: bool) -> int:
 def _print_traceback() -> None:
     """--debug: the traceback, through the same redaction as the debug log."""
     from jobterm.core.redact import redact
+    from jobterm.core.safetext import visible
 
-    sys.stderr.write(redact(traceback.format_exc()))
+    sys.stderr.write(visible(redact(traceback.format_exc()), keep_newlines=True))

@@ -20,6 +20,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from jobterm.core.redact import MASK, redact
+from jobterm.core.safetext import visible
 
 if TYPE_CHECKING:
     from typer._click import Command
@@ -75,4 +76,5 @@ def show_usage_error(exc: Any, args: list[str], root: Command, stream: Any) -> N
         show(file=buffer)
     else:
         buffer.write(f"jobterm: {getattr(exc, 'message', exc)}\n")
-    stream.write(mask(buffer.getvalue(), words_to_mask(args, root)))
+    text = mask(buffer.getvalue(), words_to_mask(args, root))
+    stream.write(visible(text, keep_newlines=True))

@@ -83,7 +83,10 @@ def register(app: typer.Typer) -> None:
         )
         env = environment(ctx)
         result = run_login(env, options)
+        from jobterm.core.safetext import visible
+
         name = result.host.name
+        result.username = visible(result.username, one_line=True)  # the server's word
         if result.web_session:
             typer.echo(
                 f"Signed in to {name} as {result.username}; secrets kept in {result.storage}."

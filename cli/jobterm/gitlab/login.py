@@ -15,6 +15,7 @@ from typing import Any
 
 from jobterm.core.cookies import CookieInputError, is_session_name, parse_cookie_input
 from jobterm.core.hosts import Host, parse_host
+from jobterm.core.safetext import visible
 from jobterm.env import Environment
 from jobterm.errors import AuthError, JobtermError, UsageError
 from jobterm.gitlab.config import Config, HostConfig, load_config, update_config
@@ -83,7 +84,7 @@ class Asker:
 
     def code(self, what: str, flash: str) -> str:
         if flash and not self.from_stdin:
-            self.env.stderr.write(f"{flash}\n")
+            self.env.stderr.write(f"{visible(flash)}\n")  # the page's words: untrusted
         return self.line(
             what[:1].upper() + what[1:],
             hint=f"the server asks for a {what}: put it on the line after the password",

@@ -124,8 +124,8 @@ def make_fault(values: Any) -> Fault:
     times_ok = fault.times is None or (type(fault.times) is int and fault.times >= 0)
     if not times_ok or type(fault.status) is not int or not 400 <= fault.status <= 599:
         raise ConfigError("config: a fault's times must be >= 0 and status 400-599", _HINT)
-    if not isinstance(fault.method, (str, type(None))):
-        raise ConfigError("config: a fault's method is a string such as POST", _HINT)
+    if not all(isinstance(v, (str, type(None))) for v in (fault.method, fault.message)):
+        raise ConfigError("config: a fault's method and message are strings", _HINT)
     if type(fault.retry_after) is not int or not fault.path.startswith("/"):
         raise ConfigError("config: a fault's retry_after is whole seconds, path starts /", _HINT)
     return fault

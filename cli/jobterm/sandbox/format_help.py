@@ -18,7 +18,7 @@ Config file (TOML); every part optional, entries merge into the defaults by key:
   unlock_after = 600              # seconds until such a lockout ends by itself
   [[settings.faults]]             # REST faults: server_error, rate_limit, html,
   kind = "rate_limit"             #   sign_in_redirect, reset; optional path (prefix), method,
-  times = 2                       #   times, status (server_error), retry_after (rate_limit)
+  times = 2                       #   times, status and message (server_error), retry_after
   [[users]]                       # key: username
   username = "carol"
   password = "carol-pass"         # also: name, email, token (glpat-...), totp_secret,

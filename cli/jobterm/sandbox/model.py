@@ -162,6 +162,7 @@ class Fault:
     status: int = 500
     retry_after: int = 1
     method: str | None = None
+    message: str | None = None  # server_error: the JSON body's message (else GitLab's own)
 
 
 FAULT_KINDS = frozenset({"server_error", "rate_limit", "html", "sign_in_redirect", "reset"})

@@ -107,7 +107,7 @@ def fault_response(state: SandboxState, fault: Fault) -> web.Response:
         return html(body)
     if fault.kind == "sign_in_redirect":
         return web.Response(status=302, headers={"Location": state.base_url + "/users/sign_in"})
-    return api_error(fault.status)
+    return api_error(fault.status, fault.message)
 
 
 # -- cookies and sessions --------------------------------------------------------------------
