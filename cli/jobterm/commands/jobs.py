@@ -134,6 +134,7 @@ def _duration(seconds: int | None) -> str:
 def to_json(listing: Listing) -> str:
     import json
 
+    from jobterm.core.redact import redact
     from jobterm.jobs.listing import running_seconds
 
     rows = []
@@ -153,7 +154,7 @@ def to_json(listing: Listing) -> str:
                 "terminal": {"yes": True, "no": False}.get(
                     listing.terminals.get(int(job["id"]), "no")
                 ),
-                "web_url": job.get("web_url", ""),
+                "web_url": redact(str(job.get("web_url", ""))),  # never a user:password@
             }
         )
     return json.dumps(rows, indent=2)
