@@ -6,7 +6,7 @@ import logging
 import sys
 import traceback
 
-from jobterm.errors import ExitCode, JobtermError, ReaderGone
+from jobterm.errors import ExitCode, JobtermError
 from jobterm.stdio import CLOSED_STDOUT_MESSAGE, is_closed_stdout_error, silence_stdout
 
 
@@ -40,9 +40,6 @@ def run_cli(args: list[str]) -> int:
     command = build_command()
     try:
         result = command.main(args=args, prog_name="jobterm", standalone_mode=False)
-    except ReaderGone as exc:
-        silence_stdout()
-        return int(exc.exit_code)
     except JobtermError as exc:
         if debug:
             _print_traceback()

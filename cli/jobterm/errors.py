@@ -28,7 +28,6 @@ class ExitCode(IntEnum):
     TIMEOUT = 12  # --timeout / --wait-timeout passed
     JOB_ENDED = 13  # attach: the job finished while attached (not a failure of jobterm)
     INTERRUPTED = 130  # SIGINT
-    BROKEN_PIPE = 141  # exec: the reader of stdout went away (128 + SIGPIPE, as the command)
     EXEC_FAILED = 255  # exec: jobterm failed, no exit status from the command (as ssh does)
 
 
@@ -100,13 +99,3 @@ class ProtocolError(JobtermError):
     """The peer broke the protocol (bad frame, bad page). Whose fault: the server's."""
 
     exit_code = ExitCode.SERVER
-
-
-class ReaderGone(JobtermError):
-    """The reader of our stdout went away (`| head`): end quietly, as a command killed by
-    SIGPIPE does."""
-
-    exit_code = ExitCode.BROKEN_PIPE
-
-    def __init__(self) -> None:
-        super().__init__("")

@@ -3,12 +3,12 @@
 * A stream the caller closed (`jobterm jobs >&-`, `<&-`, `2>&-`) is reopened on /dev/null
   before anything else happens, so that no file jobterm opens later gets its number (the
   config file would otherwise become "stdout"). A closed stdout is reopened read-only: writing
-  to it still fails (EBADF), as it would have, and `closed_stdout_message` turns that into
+  to it still fails (EBADF), as it would have, and the boundary turns that into
   one line instead of an internal error. A closed stdin reads as empty.
 * A reader that goes away (`jobterm jobs | head -1`) is not an error of jobterm's: listings
-  end quietly with 0 (the reader got what it wanted); `exec` has its own code (141, as the
-  command itself would have had from SIGPIPE). `silence_stdout` points fd 1 at /dev/null so
-  the interpreter's last flush cannot complain.
+  end quietly with 0 (the reader got what it wanted); `exec` keeps its own rule (255 and one
+  line). `silence_stdout` points fd 1 at /dev/null so the interpreter's last flush cannot
+  complain.
 """
 
 from __future__ import annotations

@@ -27,10 +27,11 @@ def running_for(job: dict[str, Any], now: datetime | None = None) -> str:
 def describe(job: dict[str, Any]) -> str:
     """One line of the menu; names are the server's, so their control characters are shown."""
     pipeline = (job.get("pipeline") or {}).get("id", "?")
+    name, stage, ref = (
+        visible(str(job.get(k, "")), one_line=True) for k in ("name", "stage", "ref")
+    )
     return visible(
-        f"{job['id']}  {job.get('name', '')}  [{job.get('stage', '')}]  "
-        f"{job.get('ref', '')}  pipeline {pipeline}  running {running_for(job)}",
-        one_line=True,
+        f"{job['id']}  {name}  [{stage}]  {ref}  pipeline {pipeline}  running {running_for(job)}"
     )
 
 

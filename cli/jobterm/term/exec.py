@@ -36,7 +36,6 @@ from jobterm.errors import (
     ConnectionLostError,
     ExitCode,
     JobtermError,
-    ReaderGone,
     TimeoutExpired,
 )
 from jobterm.term.connection import SessionEnded, TerminalConnection, TerminalTarget
@@ -261,9 +260,7 @@ def run_exec(env: Environment, resolved: ResolvedJob, spec: ExecSpec, options: E
         if exc.exit_code not in (ExitCode.TIMEOUT, ExitCode.INTERRUPTED):
             exc.exit_code = ExitCode.EXEC_FAILED
         raise
-    except BrokenPipeError:  # the reader of our stdout went away (`| head`)
-        raise ReaderGone() from None
-    except OSError as exc:  # writing our stdout failed (e.g. it is closed)
+    except OSError as exc:  # writing our stdout failed (`| head` went away, or `>&-`)
         raise JobtermError(
             f"could not write the command's output: {exc.strerror or exc}",
             code=ExitCode.EXEC_FAILED,
