@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from fixtures_auth import jobterm
+from fixtures_auth import auth_env_for, jobterm
 from fixtures_sandbox import launch_sandbox
 from reliability import shown, sign_in
 from util import scaled
@@ -143,3 +143,13 @@ def test_hostile_server_strings_class_job_picker(spawn_jobterm, env):
     run.child.sendcontrol("c")
     run.wait_done()
     assert_no_raw_hostile(shown(run))
+
+
+def test_hostile_server_strings_class_page_flash(world, tmp_path):
+    """The LDAP form's failure flash quotes the user name back into the page jobterm reads:
+    whatever of it jobterm shows stays inert."""
+    env = auth_env_for(tmp_path, world.url)
+    args = ["login", world.url, "--ldap", "-u", hostile("who"), "--password-stdin"]
+    result = jobterm(args, env, stdin="wrong\n")
+    assert result.returncode == 3, result.stderr
+    assert_inert(result)
