@@ -171,6 +171,7 @@ class WebClient:
         params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
         form: Mapping[str, str] | None = None,
         safe_post: bool = False,
+        json_body: Any = None,
     ) -> httpx.Response:
         """`path` is relative to the host's base URL ("/api/v4/user"), or an absolute URL.
 
@@ -194,7 +195,7 @@ class WebClient:
 
         def try_once() -> httpx.Response:
             response = self.client.request(
-                method, url, headers=all_headers, params=params, data=form
+                method, url, headers=all_headers, params=params, data=form, json=json_body
             )
             response.read()
             return response

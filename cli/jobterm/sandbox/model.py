@@ -165,7 +165,9 @@ class Fault:
     message: str | None = None  # server_error: the JSON body's message (else GitLab's own)
 
 
-FAULT_KINDS = frozenset({"server_error", "rate_limit", "html", "sign_in_redirect", "reset"})
+FAULT_KINDS = frozenset(
+    {"server_error", "rate_limit", "html", "sign_in_redirect", "bot_challenge", "reset"}
+)
 
 
 @dataclass
@@ -183,6 +185,9 @@ class Settings:
     unlock_after: float = 600.0  # Devise's unlock_in: a lockout ends by itself 10 min later
     email_verification_lockout_threshold: int = 3
     session_cookie_suffix: str = ""  # development/Geo instances: "_gitlab_session_<suffix>"
+    signin_style: str = "classic"  # "gitlab18": sign-in pages as GitLab 18 renders them
+    broadcast_message: str = ""  # an admin broadcast banner on the sign-in pages
+    signup_enabled: bool = False  # classic style: the registration form beside sign-in
     faults: list[Fault] = field(default_factory=list)
 
     @property
