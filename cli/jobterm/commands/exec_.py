@@ -9,7 +9,13 @@ import typer
 from typer._click import core as click
 from typer.core import TyperCommand
 
-from jobterm.commands.common import HostOption, ProjectOption, environment
+from jobterm.commands.common import (
+    HostOption,
+    ProjectOption,
+    WaitTimeoutOption,
+    duration,
+    environment,
+)
 from jobterm.completion.answers import complete_job
 from jobterm.core.execproto import ExecSpec, StdinMode, shell_argv
 from jobterm.env import Environment
@@ -88,14 +94,16 @@ def exec_command(
         False, "--stderr", help="Keep stderr apart (sent after the command ends)."
     ),
     timeout: float | None = typer.Option(
-        None, "--timeout", metavar="SECONDS", help="Interrupt the command after this long."
+        None,
+        "--timeout",
+        metavar="DURATION",
+        parser=duration(),
+        help="Interrupt the command after this long (e.g. 30, 90s, 5m).",
     ),
     project: str | None = ProjectOption,
     host: str | None = HostOption,
     wait: bool = typer.Option(False, "--wait", help="If the job is pending, wait until it runs."),
-    wait_timeout: float = typer.Option(
-        600.0, "--wait-timeout", metavar="SECONDS", help="How long --wait waits."
-    ),
+    wait_timeout: float = WaitTimeoutOption,
     as_json: bool = typer.Option(
         False, "--json", help="One JSON line per job: status, error and output."
     ),
@@ -106,8 +114,6 @@ def exec_command(
     if many and (interactive or tty):
         raise UsageError("-i and -t take one JOB", "several jobs cannot share one input")
     spec = build_spec(env, command, shell, interactive, no_stdin or many, tty, stderr)
-    if timeout is not None and timeout <= 0:
-        raise UsageError("--timeout must be more than 0 seconds")
     if not many:
         raise typer.Exit(_run(env, job, spec, timeout, project, host, wait, wait_timeout))
     from jobterm.term.exec import ExecOptions

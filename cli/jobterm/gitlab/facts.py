@@ -20,8 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from jobterm.errors import ConfigError
-from jobterm.gitlab.config import write_private
+from jobterm.files import write_private
 
 FILE = "facts.json"
 MAX_AGE = 24 * 3600.0
@@ -71,5 +70,5 @@ class Facts:
     def _save(self, entry: dict[str, Any]) -> None:
         data = self._all()
         data[self.host] = entry
-        with contextlib.suppress(ConfigError):  # a cache that cannot be written is no error
+        with contextlib.suppress(OSError):  # a cache that cannot be written is no error
             write_private(self.path, json.dumps(data, indent=1) + "\n")
