@@ -37,6 +37,7 @@ class JobWatch:
     def __init__(self, resolved: ResolvedJob) -> None:
         self.resolved = resolved
         self.held_told = False
+        self._prefetch: threading.Thread | None = None
 
     def job(self) -> dict[str, Any]:
         r = self.resolved
@@ -44,11 +45,17 @@ class JobWatch:
         return r.job
 
     def prefetch(self) -> None:
-        """Learn the job's details while the session runs, off its path (the connection
-        needed none), so the closing line can name the job even if REST fails by then."""
+        """Learn the job's details in a thread while the terminal connects and the session
+        runs (the connection needs none), so the closing line can name the job even if REST
+        fails by the end."""
         if self.resolved.job is None:
-            thread = threading.Thread(target=self._fetch, name="jobterm-job", daemon=True)
-            thread.start()
+            self._prefetch = threading.Thread(target=self._fetch, name="jobterm-job", daemon=True)
+            self._prefetch.start()
+
+    def settle(self, timeout: float = 2.0) -> None:
+        """Let a prefetch still under way finish first (briefly), rather than ask twice."""
+        if self._prefetch is not None:
+            self._prefetch.join(timeout)
 
     def _fetch(self) -> None:
         with contextlib.suppress(JobtermError):
@@ -200,9 +207,12 @@ def run_attach(
             f"(leave with {_escape_hint(options)})\n"
         )
         env.stderr.flush()
+        watch = JobWatch(resolved)
+        watch.prefetch()  # concurrently: the handshake does not wait for it
         result = with_diagnosis(
-            resolved, lambda: asyncio.run(_session(resolved, options, in_fd, out_fd))
+            resolved, lambda: asyncio.run(_session(resolved, watch, options, in_fd, out_fd))
         )
+        watch.settle()
         return _report(env, resolved, result)
 
 
@@ -214,12 +224,10 @@ def _escape_hint(options: AttachOptions) -> str:
 
 
 async def _session(
-    resolved: ResolvedJob, options: AttachOptions, in_fd: int, out_fd: int
+    resolved: ResolvedJob, watch: JobWatch, options: AttachOptions, in_fd: int, out_fd: int
 ) -> Result:
     conn = await TerminalConnection.open(resolved.target)
     async with conn:
-        watch = JobWatch(resolved)
-        watch.prefetch()
         return await run_interactive(conn, options, watch, in_fd, out_fd)
 
 
