@@ -118,6 +118,16 @@ def test_a_terminal_attached_when_the_script_ends_holds_the_job(srv: TerminalSan
     connected = log.index("Terminal is connected")
     assert log.index("Terminal disconnected") > connected
     assert log.endswith("ERROR: Job failed: exit code 1\x1b[0;m\n")
+    # jobterm's reader of logs understands the sandbox's the way it understands a runner's.
+    from jobterm.core.joblog import JobFinished, JobLogReader
+
+    reader = JobLogReader()
+    reader.feed(log.encode())
+    reader.finish()
+    summary = reader.summary
+    assert (summary.executor, summary.last_command) == ("shell", "false")
+    assert (summary.script_ended, summary.terminal_held) == (True, "30m0s")
+    assert summary.finished == JobFinished(False, 1, "exit code 1")
 
 
 def test_the_docker_executor_drops_the_terminal_with_the_script(srv: TerminalSandbox) -> None:
