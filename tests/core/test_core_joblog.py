@@ -172,7 +172,7 @@ def test_a_huge_line_is_shown_in_parts() -> None:
     assert reader.finish() == [Text(b"x" * 10)]
 
 
-_UNSAFE = re.compile(r"\x1b(?!\[[0-9;:]*m)|[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f]")
+_UNSAFE = re.compile(r"\x1b(?!\[[0-9;:]*m)|[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f-\x9f]")
 
 
 @given(st.binary(max_size=400), st.lists(st.integers(0, 400), max_size=8))
