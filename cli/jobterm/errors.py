@@ -27,6 +27,7 @@ class ExitCode(IntEnum):
     CONFIG = 11  # config file or keyring unusable
     TIMEOUT = 12  # --timeout / --wait-timeout passed
     JOB_ENDED = 13  # attach: the job finished while attached (not a failure of jobterm)
+    SCRIPT_ENDED_FIRST = 14  # debug: the job's script ended before a terminal could attach
     INTERRUPTED = 130  # SIGINT
     EXEC_FAILED = 255  # exec: jobterm failed, no exit status from the command (as ssh does)
 
