@@ -26,7 +26,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from jobterm.core.joblog import Executor, JobFinished, ScriptEnded, Summary, TerminalHeld
+from jobterm.core.joblog import (
+    Executor,
+    JobFinished,
+    ScriptEnded,
+    Summary,
+    TerminalHeld,
+    one_line,
+)
 from jobterm.errors import ExitCode
 
 HANDSHAKE_RETRY = 0.1  # seconds between handshakes while the runner's session comes up
@@ -86,7 +93,7 @@ class Leave:
 
 @dataclass(frozen=True, slots=True)
 class ShellEnded:
-    pass
+    dropped: bool = False  # the server ended the session (not the user leaving)
 
 
 FlowEvent = (
@@ -168,7 +175,7 @@ class DebugFlow:
         if isinstance(event, Leave):
             return self._leave(event.interrupted)
         if self.phase is Phase.SHELL:
-            return self._finish(None, wait_final=True) if isinstance(event, ShellEnded) else []
+            return self._shell_ended(event) if isinstance(event, ShellEnded) else []
         if isinstance(event, LogUnavailable):
             return self._log_unavailable(event.reason)
         if isinstance(event, LogFact):
@@ -196,13 +203,8 @@ class DebugFlow:
         if isinstance(event, ShellKey) and not self.s.exec_mode:
             return self._hand_over()
         if isinstance(event, TerminalDropped):
-            if self.summary.executor == "docker" and self.summary.script_ended:
-                return self._finish(
-                    None,
-                    f"job {self.s.job_id}'s shell ended with its script: with the docker "
-                    "executor the build container, and its terminal, stop when the script ends",
-                    wait_final=True,
-                )
+            if self.summary.executor == "docker":
+                return self._finish(None, self._docker_ended(), wait_final=True)
             self.phase = Phase.CONNECTING
             self.reconnecting = True
             return [Say("the terminal connection dropped; opening it again"), Connect(0.0)]
@@ -240,20 +242,27 @@ class DebugFlow:
         if self.phase is Phase.CONNECTING or self.reconnecting:
             seconds = max(event.now - self.s.started, 0.0)
             return self._finish(
-                ExitCode.SCRIPT_ENDED_FIRST,
-                f"{job} finished ({event.status}) {seconds:.0f} s after it started, before a "
-                "terminal could attach; GitLab holds a job only for a terminal attached before "
-                "its script ends",
-                "its log is above; `jobterm debug` retries it again",
+                ExitCode.SCRIPT_ENDED_FIRST, *ended_first(job, event.status, seconds)
             )
         if self.summary.executor == "docker":
-            message = (
-                f"{job}'s shell ended with its script: with the docker executor the build "
-                "container, and its terminal, stop when the script ends"
-            )
+            message = self._docker_ended()
         else:
             message = f"{job} finished ({event.status}) without waiting for the terminal"
         return self._finish(None, message, wait_final=True)
+
+    def _shell_ended(self, event: ShellEnded) -> list[Action]:
+        message = ""
+        if event.dropped and self.summary.executor == "docker":
+            message = self._docker_ended()
+        elif event.dropped:
+            message = f"the terminal session of job {self.s.job_id} ended"
+        return self._finish(None, message, wait_final=True)
+
+    def _docker_ended(self) -> str:
+        return (
+            f"job {self.s.job_id}'s shell ended with its script: with the docker executor "
+            "the build container, and its terminal, stop when the script ends"
+        )
 
     def _fact(self, fact: Executor | ScriptEnded | TerminalHeld | JobFinished) -> list[Action]:
         if isinstance(fact, Executor) and self.phase is Phase.WAITING:
@@ -300,15 +309,24 @@ class DebugFlow:
         return [Finish(code, message, hint, wait_final)]
 
 
+def ended_first(job: str, status: str, seconds: float) -> tuple[str, str]:
+    """The message and hint when the script ended before a terminal could attach."""
+    return (
+        f"{job} finished ({status}) {seconds:.0f} s after it started, before a terminal could "
+        "attach; GitLab holds a job only for a terminal attached before its script ends",
+        "its log is above; `jobterm debug` retries it again",
+    )
+
+
 def banner(job_id: int, summary: Summary, escape: str) -> str:
     """What the user reads when the terminal becomes theirs."""
     leave = f"exit or {escape}." if escape else "exit"
     if summary.terminal_held is None:
         first = f"job {job_id}'s script is still running; this shell is beside it"
     elif summary.last_command is not None:
-        first = f"job {job_id}'s script ended after `{_one_line(summary.last_command)}`"
+        first = f"job {job_id}'s script ended after `{one_line(summary.last_command)}`"
         if summary.last_output:
-            first += f": {_one_line(summary.last_output)}"
+            first += f": {one_line(summary.last_output)}"
     else:
         first = f"job {job_id}'s script ended"
     lines = [first, "you are in the job's build directory, with its variables"]
@@ -317,9 +335,3 @@ def banner(job_id: int, summary: Summary, escape: str) -> str:
     else:
         lines.append(f"leave with {leave}")
     return "\n".join(lines)
-
-
-def _one_line(text: str, limit: int = 200) -> str:
-    """Text from the log (already without escapes) as one short line."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -202,3 +202,10 @@ def _neutralise(text: str) -> str:
         return sequence if _SGR.fullmatch(sequence) else ""
 
     return _CONTROLS.sub("", _ESCAPE.sub(keep_colours, text))
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    """Any text from the server (a job name, a line of its log) as one short, plain line:
+    no escape or control sequence, whitespace collapsed, cut at `limit` characters."""
+    flat = " ".join(_SGR.sub("", _neutralise(text)).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
