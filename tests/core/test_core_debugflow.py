@@ -242,3 +242,14 @@ def test_the_flow_reads_the_same_summary_as_the_log_reader() -> None:
     f = DebugFlow(Settings(job_id=1, started=0.0), reader.summary)
     f.summary.terminal_held = "30m0s"
     assert banner(1, f.summary, "~").startswith("job 1's script ended after `false`")
+
+
+def test_rest_refusing_the_session_finishes_with_auth() -> None:
+    from jobterm.core.debugflow import SignedOut
+
+    f = flow()
+    f.start()
+    f.feed(TerminalOpened(100.2))
+    done = finish_of(f.feed(SignedOut()))
+    assert done.code == ExitCode.AUTH
+    assert "expired while waiting for job 7's terminal" in done.message

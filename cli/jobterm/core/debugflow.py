@@ -82,6 +82,11 @@ class JobStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class SignedOut:
+    """REST stopped accepting the web session (it expired, or was signed out)."""
+
+
+@dataclass(frozen=True, slots=True)
 class ShellKey:
     """~s typed while the log is shown."""
 
@@ -103,6 +108,7 @@ FlowEvent = (
     | LogFact
     | LogUnavailable
     | JobStatus
+    | SignedOut
     | ShellKey
     | Leave
     | ShellEnded
@@ -178,6 +184,8 @@ class DebugFlow:
             return self._shell_ended(event) if isinstance(event, ShellEnded) else []
         if isinstance(event, LogUnavailable):
             return self._log_unavailable(event.reason)
+        if isinstance(event, SignedOut):
+            return self._signed_out("expired while waiting for")
         if isinstance(event, LogFact):
             return self._fact(event.fact)
         if isinstance(event, JobStatus):
@@ -213,11 +221,8 @@ class DebugFlow:
     def _refused(self, event: TerminalRefused) -> list[Action]:
         job = f"job {self.s.job_id}"
         if event.status in (301, 302, 303, 401):
-            what = "expired while waiting for" if self.reconnecting else "was not accepted by"
-            return self._finish(
-                ExitCode.AUTH,
-                f"your GitLab session {what} {job}'s terminal; the job goes on without one",
-                "run `jobterm login`, then `jobterm debug` again",
+            return self._signed_out(
+                "expired while waiting for" if self.reconnecting else "was not accepted by"
             )
         if event.now - self.s.started < self.s.session_wait:
             return [Connect(HANDSHAKE_RETRY)]
@@ -233,6 +238,14 @@ class DebugFlow:
             f"{job} is running but its terminal did not open within {waited}: its runner has "
             "no session server",
             "the runner needs a [session_server] section in its config.toml",
+        )
+
+    def _signed_out(self, what: str) -> list[Action]:
+        return self._finish(
+            ExitCode.AUTH,
+            f"your GitLab session {what} job {self.s.job_id}'s terminal; the job goes on "
+            "without one",
+            "run `jobterm login`, then `jobterm debug` again",
         )
 
     def _status(self, event: JobStatus) -> list[Action]:

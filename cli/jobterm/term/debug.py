@@ -227,7 +227,7 @@ class DebugRun:
             try:
                 job = await asyncio.to_thread(self.gl.job, self.project, self.job_id)
             except JobtermError as exc:
-                self.queue.put_nowait(_Fatal(exc))
+                self.queue.put_nowait(await self._poll_failed(exc))
                 return
             self.job = job
             self.queue.put_nowait(flow.JobStatus(str(job.get("status")), time.monotonic()))
@@ -235,6 +235,19 @@ class DebugRun:
                 self.queue.put_nowait(_Tick(job))
             running = self.flow is not None or job.get("status") == "running"
             await asyncio.sleep(self.opts.log_interval if running else self.opts.pending_interval)
+
+    async def _poll_failed(self, error: JobtermError) -> Any:
+        """A REST look at the job failed: a signed-out session (GitLab then answers 404 for
+        a private project) is the flow's business; anything else ends the run."""
+        if not isinstance(error, AuthError | NotFoundError):
+            return _Fatal(error)
+        try:
+            await asyncio.to_thread(self.gl.user)
+        except AuthError:
+            return flow.SignedOut() if self.flow is not None else _Fatal(error)
+        except JobtermError:
+            pass
+        return _Fatal(error)
 
     async def _poll_log(self) -> None:
         try:
