@@ -45,10 +45,10 @@ bench: $(STAMP)
 
 ## completions: regenerate completions/ from the CLI
 completions: $(STAMP)
-	$(BIN)/python -m jobterm.completion_gen completions
+	$(BIN)/python -m jobterm.completion.gen completions
 
 check-completions: $(STAMP)
-	$(BIN)/python -m jobterm.completion_gen --check completions
+	$(BIN)/python -m jobterm.completion.gen --check completions
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

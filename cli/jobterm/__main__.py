@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typer._click import Command
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -12,10 +16,10 @@ def main(argv: list[str] | None = None) -> int:
     Kept free of heavy imports: `--version` and completion requests must start fast.
     """
     args = list(sys.argv[1:] if argv is None else argv)
-    if "_JOBTERM_COMPLETE" in os.environ:  # a shell asking for completions: see completion.py
-        from jobterm.completion import main as complete
+    if "_JOBTERM_COMPLETE" in os.environ:  # a shell asking for completions: see completion/
+        from jobterm.completion.respond import main as complete
 
-        return complete(os.environ, sys.stdout)
+        return complete(os.environ, sys.stdout, _build_cli)
     if args == ["--version"] or args == ["-V"]:
         from jobterm import __version__
 
@@ -24,6 +28,13 @@ def main(argv: list[str] | None = None) -> int:
     from jobterm.boundary import run_cli
 
     return run_cli(args)
+
+
+def _build_cli() -> Command:
+    """The click command, for the completions only the CLI itself can give."""
+    from jobterm.app import build_command
+
+    return build_command()
 
 
 if __name__ == "__main__":

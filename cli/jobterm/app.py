@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from jobterm import __version__
-from jobterm.completion_gen import InstallCompletionOption, ShowCompletionOption
+from jobterm.completion.install import InstallCompletionOption, ShowCompletionOption
 
 if TYPE_CHECKING:
     from typer._click import Command
@@ -57,11 +57,12 @@ def build_app() -> typer.Typer:
         pretty_exceptions_enable=False,
         rich_markup_mode=None,
         context_settings={"help_option_names": ["-h", "--help"]},
-        add_completion=False,  # jobterm's own, below: its scripts speak completion.py's protocol
+        add_completion=False,  # jobterm's own, below: its scripts speak jobterm's protocol
     )
 
     @app.callback()
     def _root(
+        ctx: typer.Context,
         debug: bool = typer.Option(
             False, "--debug", help="Show a redacted log of HTTP/WebSocket traffic and tracebacks."
         ),
@@ -77,6 +78,9 @@ def build_app() -> typer.Typer:
         show_completion: bool = ShowCompletionOption,
     ) -> None:
         """Debug a running GitLab CI job from your terminal."""
+        from jobterm.env import Environment
+
+        ctx.obj = Environment()  # the one the commands use (`commands.common.environment`)
 
     for name in COMMAND_MODULES:
         try:

@@ -21,8 +21,8 @@ from completion_helpers import (
     seed_config,
     values,
 )
-from jobterm import completion_gen
-from jobterm.completion import COMMANDS, classify, split_words
+from jobterm.completion import gen as completion_gen
+from jobterm.completion.protocol import COMMANDS, classify, split_words
 from util import scaled
 
 URL = "http://127.0.0.1:9"  # nothing listens: any network use would fail, not hang
@@ -152,7 +152,7 @@ def test_commands_and_options_come_from_the_cli(user: dict[str, str]) -> None:
 
 
 def test_fast_path_table_matches_the_cli() -> None:
-    """Every option `completion.COMMANDS` names exists on that verb, with the right arity."""
+    """Every option `protocol.COMMANDS` names exists on that verb, with the right arity."""
     from jobterm.app import build_command
 
     cli = build_command()
@@ -168,6 +168,14 @@ def test_fast_path_table_matches_the_cli() -> None:
         assert flags_of <= flags, (name, flags_of - flags)
         positional = [p for p in commands[name].params if getattr(p, "opts", [""])[0][:1] != "-"]
         assert has_job == any(p.name == "job" for p in positional), name
+
+
+def test_scripts_call_the_program_the_cli_names() -> None:
+    from jobterm.app import build_command
+    from jobterm.completion.protocol import PROG
+
+    assert build_command().name == PROG
+    assert f"complete -F _{PROG}_completion {PROG}" in completion_gen.script("bash")
 
 
 def test_classify_sends_unknown_lines_to_typer() -> None:
@@ -209,7 +217,7 @@ def test_cached_completion_imports_neither_typer_nor_anything_heavy(
 
 def test_generated_scripts_match_the_cli() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "jobterm.completion_gen", "--check", str(REPO / "completions")],
+        [sys.executable, "-m", "jobterm.completion.gen", "--check", str(REPO / "completions")],
         capture_output=True,
         text=True,
         timeout=scaled(60),
@@ -294,7 +302,7 @@ def shlex_quote(text: str) -> str:
     ],
 )
 def test_fast_path_finds_the_same_directories(environ: dict[str, str]) -> None:
-    from jobterm.completion_where import cache_dir, config_dir
+    from jobterm.completion.where import cache_dir, config_dir
     from jobterm.env import Environment
 
     env = Environment(environ=environ)
@@ -316,10 +324,10 @@ def test_fast_path_finds_the_same_directories(environ: dict[str, str]) -> None:
 def test_fast_path_picks_the_host_the_commands_pick(
     tmp_path: Path, chosen: str | None, gitlab_host: str | None
 ) -> None:
-    """completion.signed_in_host agrees with gitlab.session.resolve_host (the commands')."""
+    """where.signed_in_host agrees with gitlab.session.resolve_host (the commands')."""
     import json
 
-    from jobterm.completion_where import read_config, signed_in_host
+    from jobterm.completion.where import read_config, signed_in_host
     from jobterm.env import Environment
     from jobterm.gitlab.config import load_config
     from jobterm.gitlab.session import resolve_host

@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from completion_helpers import candidates, complete, imported_modules, isolated_env
-from jobterm import completion, completion_spec
 from jobterm.app import build_command
+from jobterm.completion import protocol
+from jobterm.completion import spec as completion_spec
+from jobterm.completion.resolve import click_answer
 
 LINES = [
     "jobterm ",
@@ -26,6 +28,8 @@ LINES = [
     "jobterm attach --escape-char ^] --no-resize -",
     "jobterm attach --record ",
     "jobterm attach --record out.cast -",
+    "jobterm attach --record=out",
+    "jobterm attach -p=demo",
     "jobterm attach --wait-timeout ",
     "jobterm attach 101 ",
     "jobterm attach 101 -",
@@ -44,13 +48,13 @@ LINES = [
 
 
 def typer_answer(line: str) -> list[tuple[str, str, str]]:
-    request = completion.read_request(_environ(line))
+    request = protocol.read_request(_environ(line))
     assert request is not None
-    return completion.slow_answer(request)
+    return click_answer(build_command(), request[1], request[2])
 
 
 def _environ(line: str) -> dict[str, str]:
-    words = completion.split_words(line)
+    words = protocol.split_words(line)
     index = len(words) if line.endswith(" ") else len(words) - 1
     return {"_JOBTERM_COMPLETE": "complete_bash", "COMP_WORDS": line, "COMP_CWORD": str(index)}
 
@@ -62,19 +66,34 @@ def spec() -> completion_spec.Spec:
 
 @pytest.mark.parametrize("line", LINES)
 def test_spec_agrees_with_typer(spec: completion_spec.Spec, line: str) -> None:
-    request = completion.read_request(_environ(line))
+    request = protocol.read_request(_environ(line))
     assert request is not None
     _, args, incomplete = request
     mine = completion_spec.answer(spec, args, incomplete)
     if mine is None:
         return  # the fast path hands this one to typer: nothing to compare
-    assert mine == typer_answer(line)
+    if mine == [("", "", "file")]:
+        # a path's value: click offers nothing and leaves it to the shell, as the spec does
+        assert typer_answer(line) == []
+    else:
+        assert mine == typer_answer(line)
+
+
+def test_click_resolves_through_typer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The slow path's one import from typer's vendored click (`resolve._resolver_class`)
+    still resolves verbs, option names and a parameter's own completion."""
+    monkeypatch.setenv("JOBTERM_CONFIG_DIR", str(tmp_path))  # nobody signed in
+    cli = build_command()
+    verbs = click_answer(cli, [], "")
+    assert ("attach", "Open the terminal of a running job, like...", "plain") in verbs
+    assert {"--project", "--all"} <= {value for value, _, _ in click_answer(cli, ["jobs"], "--")}
+    assert click_answer(cli, ["attach", "--host"], "") == []  # signed out: no hosts, no error
 
 
 def test_spec_decides_the_common_lines(spec: completion_spec.Spec) -> None:
     """The point of the spec: verbs and option names never need typer."""
     for line in ("jobterm ", "jobterm j", "jobterm --", "jobterm attach --", "jobterm jobs -"):
-        request = completion.read_request(_environ(line))
+        request = protocol.read_request(_environ(line))
         assert request is not None
         assert completion_spec.answer(spec, request[1], request[2]), line
 

@@ -1,10 +1,10 @@
-"""Where completion looks, without the imports of jobterm.gitlab (see completion.py): the
+"""Where completion looks, without the imports of jobterm.gitlab (see answers.py): the
 config and cache directories, the hosts in the config file and the one a command would use,
 and the projects of this directory's git remotes.
 
 Each mirrors what the commands do (`Environment.config_dir`/`cache_dir`,
-`gitlab.config.load_config`, `gitlab.session.resolve_host`, `term.target.git_remote_projects`);
-`tests/test_completion_protocol.py` checks they agree.
+`gitlab.config.load_config`, `gitlab.session.resolve_host`, `jobs.locate.git_remote_projects`);
+`tests/completion/test_completion_protocol.py` checks they agree.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@
         "jobs": {"group/app": {"t": 1700000000.0, "items": [[123, "test", "test", "main"]]}}}}}
 
 `t` is when the entry was last refreshed. A completion request answers from the cache at once;
-when the entry is older than its TTL (or missing) it starts `python -m jobterm.completion_cache
+when the entry is older than its TTL (or missing) it starts `python -m jobterm.completion.cache
 refresh ...` as a detached process (own session, no terminal, stdio on /dev/null, so it can
 never prompt and the shell never waits for it). Only for a *missing* entry does the request
 wait, at most `WAIT_BOUND` seconds, for that process to fill it in. A lock file per entry keeps
@@ -225,7 +225,7 @@ def start_refresh(
 
     if not _take_lock(_lock_path(cache_dir, host, project)):
         return False
-    argv = [sys.executable, "-m", "jobterm.completion_cache", "refresh", host]
+    argv = [sys.executable, "-m", "jobterm.completion.cache", "refresh", host]
     argv += ["--project", project] if project is not None else ["--projects"]
     child_env = {k: v for k, v in environ.items() if k not in PROTOCOL_VARS}
     child_env["JOBTERM_CACHE_DIR"] = os.fspath(cache_dir)
@@ -261,7 +261,7 @@ def refresh(env: Environment, host: str, project: str | None) -> int:
     """Fetch one entry and store it (the detached refresher's work). Exit status."""
     from jobterm.errors import AuthError, JobtermError
     from jobterm.gitlab.session import open_gitlab
-    from jobterm.term.picker import my_running_jobs
+    from jobterm.jobs.picker import my_running_jobs
 
     cache_dir = env.cache_dir
     try:
@@ -285,7 +285,7 @@ def refresh(env: Environment, host: str, project: str | None) -> int:
 
 
 def main(argv: list[str]) -> int:
-    """`python -m jobterm.completion_cache refresh HOST (--project P | --projects)`."""
+    """`python -m jobterm.completion.cache refresh HOST (--project P | --projects)`."""
     from jobterm.env import Environment
 
     if len(argv) == 4 and argv[0] == "refresh" and argv[2] == "--project":
@@ -293,7 +293,7 @@ def main(argv: list[str]) -> int:
     if len(argv) == 3 and argv[0] == "refresh" and argv[2] == "--projects":
         return refresh(Environment(), argv[1], None)
     sys.stderr.write(
-        "usage: python -m jobterm.completion_cache refresh HOST (--project P | --projects)\n"
+        "usage: python -m jobterm.completion.cache refresh HOST (--project P | --projects)\n"
     )
     return 2
 

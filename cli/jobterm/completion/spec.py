@@ -2,7 +2,7 @@
 does not import typer (which, building and coercing parameters through pydantic, costs a few
 hundred milliseconds).
 
-The first completion that has to ask typer (`completion.slow_answer`) also writes
+The first completion that has to ask typer (`resolve.slow_answer`) also writes
 `<cache dir>/cli-spec.json` from the real click command: every verb with its short help,
 every option with its names, help, whether it takes a value (and is a path, or has choices),
 and the positional arguments (verbs with verbs of their own are left to typer). The
@@ -11,8 +11,8 @@ CLI) makes an edited or upgraded jobterm rebuild it.
 
 `answer()` then resolves a command line the way click's completion does (verbs; options not
 given yet; an option's value; the first argument without a value) and returns None whenever
-the spec cannot decide, so typer answers instead. `tests/test_completion_spec.py` checks the
-two agree over many command lines.
+the spec cannot decide, so typer answers instead. `tests/completion/test_completion_spec.py` checks
+the two agree over many command lines.
 """
 
 from __future__ import annotations
@@ -35,9 +35,9 @@ SPEC_FILE = "cli-spec.json"
 def fingerprint() -> str:
     from jobterm import __version__
 
-    package = os.path.dirname(os.path.abspath(__file__))
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     newest, count = 0.0, 0
-    for directory in (package, os.path.join(package, "commands")):
+    for directory in (package, *(os.path.join(package, d) for d in ("commands", "completion"))):
         try:
             with os.scandir(directory) as entries:
                 for entry in entries:
@@ -95,8 +95,12 @@ def _describe(command: Command, ctx: Any) -> dict[str, Any]:
     for param in command.get_params(ctx):
         opts = [*getattr(param, "opts", []), *getattr(param, "secondary_opts", [])]
         if opts and opts[0].startswith("-"):
+            # typer 0.29 describes a parameter's type in `type_descriptor`; earlier releases
+            # (and click itself) in `param.type`, a click.Path or click.Choice.
             descriptor = getattr(param, "type_descriptor", None)
-            choices = getattr(descriptor, "choices", None) if descriptor else None
+            kind = getattr(param, "type", None)
+            choices = getattr(descriptor or kind, "choices", None)
+            is_path = getattr(descriptor, "is_path", False) or getattr(kind, "name", "") == "path"
             options.append(
                 {
                     "names": opts,
@@ -104,7 +108,7 @@ def _describe(command: Command, ctx: Any) -> dict[str, Any]:
                     "value": not (getattr(param, "is_flag", False) or getattr(param, "count", 0)),
                     "multiple": bool(getattr(param, "multiple", False)),
                     "hidden": bool(getattr(param, "hidden", False)),
-                    "path": bool(getattr(descriptor, "is_path", False)),
+                    "path": bool(is_path),
                     "choices": [str(c) for c in choices] if choices else None,
                 }
             )
@@ -115,7 +119,7 @@ def _describe(command: Command, ctx: Any) -> dict[str, Any]:
 
 
 def commands_table(spec: Spec) -> dict[str, tuple[frozenset[str], frozenset[str], bool]]:
-    """`completion.COMMANDS` as the spec knows it: every verb, every option."""
+    """`protocol.COMMANDS` as the spec knows it: every verb, every option."""
     table = {}
     for name, command in spec["commands"].items():
         values = frozenset(n for o in command["options"] if o["value"] for n in o["names"])
@@ -175,8 +179,6 @@ def _value_of(option: dict[str, Any], incomplete: str) -> list[Item] | None:
 
 def answer(spec: Spec, args: list[str], incomplete: str) -> list[Item] | None:
     """Completions of `incomplete` after `args`, as click would give them; None: ask typer."""
-    if "=" in incomplete and incomplete.startswith("-"):
-        return None
     root = spec["root"]
     if any(option["value"] for option in root["options"]):
         return None  # the split below assumes the root's options are flags
@@ -199,6 +201,11 @@ def _complete_level(
     used, positionals, pending = walked
     if pending is not None:
         return _value_of(pending, incomplete)
+    if incomplete.startswith("-") and "=" in incomplete:
+        # `--record=out.c` as zsh and fish pass it: a path option's value is the shell's to
+        # complete (click offers nothing there); for any other, ask typer
+        joined = _find(level["options"], incomplete.partition("=")[0])
+        return [("", "", "file")] if joined is not None and joined["path"] else None
     if incomplete.startswith("-"):
         return _option_names(level["options"], used, incomplete)
     if verbs is not None:

@@ -1,0 +1,17 @@
+"""Shell completion for bash, zsh and fish.
+
+    protocol.py  what the shell sends and what jobterm answers; where a word stands on the line
+    respond.py   one request, start to end (called by `jobterm.__main__`)
+    answers.py   job ids, projects and hosts from the cache and config, without typer
+    resolve.py   the slow path: the click command resolves the line
+    spec.py      a cached description of the CLI, so verbs and options need no typer either
+    cache.py     the cache of jobs and projects, and its detached refresher
+    where.py     the config and cache directories, signed-in hosts, git remotes
+    gen.py       the scripts in `completions/` (`make completions`, `make check-completions`)
+    install.py   `--install-completion` and `--show-completion`
+
+Imports go one way: respond -> answers/resolve -> protocol, spec, cache, where. Nothing here
+imports `jobterm.app` or `jobterm.commands`: the application hands its click command to
+`respond.main`, and imports `install.py` and `answers.py` itself. This file imports nothing,
+so each module loads only what it needs on every Tab.
+"""
