@@ -6,8 +6,8 @@ import os
 
 import typer
 
-from jobterm.commands.common import HostOption, ProjectOption, parse_escape_char
-from jobterm.completion import complete_job
+from jobterm.commands.common import HostOption, ProjectOption, environment, parse_escape_char
+from jobterm.completion.answers import complete_job
 
 HELP = """\
 Get a shell in a job that failed: retry it and hold it when its script ends.
@@ -32,6 +32,7 @@ def register(app: typer.Typer) -> None:
 
 
 def debug(
+    ctx: typer.Context,
     job: str | None = typer.Argument(
         None, help="Job id or job URL.", show_default=False, autocompletion=complete_job
     ),
@@ -57,12 +58,11 @@ def debug(
         False, "--no-resize", help="Do not set the job's terminal size and TERM."
     ),
 ) -> None:
-    from jobterm.env import Environment
     from jobterm.term.attach import AttachOptions
     from jobterm.term.debug import DebugOptions
     from jobterm.term.debug_run import run_debug
 
-    env = Environment()
+    env = environment(ctx)
     spec = None
     if exec_command is not None:
         from jobterm.commands.exec_ import build_spec

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from jobterm.commands.common import HostOption, ProjectOption
-from jobterm.completion import complete_job
+from jobterm.commands.common import HostOption, ProjectOption, environment
+from jobterm.completion.answers import complete_job
 
 HELP = """\
 Print a job's log (what its page shows), finished or running.
@@ -25,6 +25,7 @@ def register(app: typer.Typer) -> None:
 
 
 def logs(
+    ctx: typer.Context,
     job: str | None = typer.Argument(
         None, help="Job id or job URL.", show_default=False, autocompletion=complete_job
     ),
@@ -33,12 +34,13 @@ def logs(
     project: str | None = ProjectOption,
     host: str | None = HostOption,
 ) -> None:
-    from jobterm.env import Environment
-    from jobterm.term.logs import DEFAULT_INTERVAL, locate_job, run_logs
+    from jobterm.jobs.actions import open_job
+    from jobterm.term.logs import DEFAULT_INTERVAL, run_logs
 
-    env = Environment()
+    env = environment(ctx)
     interval = float(env.environ.get("JOBTERM_LOG_INTERVAL", DEFAULT_INTERVAL))
-    gl, path, found = locate_job(env, job, project=project, host=host)
+    gl, proj, found = open_job(env, job, project=project, host=host, need_web_session=False)
     with gl:
+        path = proj["path_with_namespace"]
         code = run_logs(env, gl, path, found, follow=follow, raw=raw, interval=interval)
     raise typer.Exit(code)

@@ -41,10 +41,12 @@ from jobterm.core.joblog import (
     one_line,
 )
 from jobterm.errors import AuthError, BusyError, ExitCode, JobtermError, NotFoundError
+from jobterm.jobs.actions import cancel_job, read_trace_bytes
+from jobterm.jobs.status import FINISHED
 from jobterm.term.attach import AttachOptions, AttachSession, Outcome
 from jobterm.term.connection import SessionEnded, TerminalConnection, TerminalTarget
 from jobterm.term.debug_io import DEBUG_HELP, ShellInfo, cbreak_mode, read_some
-from jobterm.term.logs import FINISHED, LogFollower, fetch_trace
+from jobterm.term.logs import LogFollower
 from jobterm.term.tty import raw_mode, write_all
 
 if TYPE_CHECKING:
@@ -102,7 +104,7 @@ class DebugRun:
         self.in_fd, self.out_fd, self.err_fd = fds
         self.log_fd = self.err_fd if opts.exec_spec is not None else self.out_fd
         self.reader = JobLogReader(colour=os.isatty(self.log_fd))
-        self.follower = LogFollower(lambda: fetch_trace(gl, project, self.job_id), self.reader)
+        self.follower = LogFollower(lambda: read_trace_bytes(gl, project, self.job_id), self.reader)
         self.queue: asyncio.Queue[Any] = asyncio.Queue()
         self.tasks: set[asyncio.Task[None]] = set()
         self.flow: flow.DebugFlow | None = None
@@ -337,7 +339,7 @@ class DebugRun:
 
     def _cancel_job(self) -> None:
         with contextlib.suppress(JobtermError):
-            self.gl.cancel_job(self.project, self.job_id)
+            cancel_job(self.gl, self.project, self.job_id)
 
     @contextlib.contextmanager
     def _cbreak(self) -> Iterator[None]:
@@ -357,10 +359,14 @@ class DebugRun:
         self._say(banner)
         if self.opts.exec_spec is not None:
             from jobterm.core.execproto import Protocol
-            from jobterm.term.exec import ExecOptions, ExecRun, Streams
+            from jobterm.core.execrun import ExecMachine, ExecOptions
+            from jobterm.term.exec import ExecRun, Streams
 
             streams = Streams(self.in_fd, self.out_fd, self.err_fd)
-            run = ExecRun(conn, Protocol(self.opts.exec_spec), streams, ExecOptions())
+            machine = ExecMachine(
+                Protocol(self.opts.exec_spec), ExecOptions(), stdin_is_tty=os.isatty(self.in_fd)
+            )
+            run = ExecRun(conn, machine, streams)
             return await run.run(), False
         self.leave_cbreak()
         loop = asyncio.get_running_loop()

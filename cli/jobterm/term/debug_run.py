@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from jobterm.core.joblog import one_line
 from jobterm.errors import ExitCode, ForbiddenError, JobStateError, JobtermError, UsageError
-from jobterm.term.logs import FINISHED, locate_job
+from jobterm.jobs.status import FINISHED
 
 if TYPE_CHECKING:
     from jobterm.env import Environment
     from jobterm.gitlab.api import GitLab
+    from jobterm.term.connection import TerminalTarget
     from jobterm.term.debug import DebugOptions, Ending
 
 
@@ -41,7 +43,12 @@ def run_debug(
         )
     if options.attach.term is None:
         options.attach.term = env.environ.get("TERM") or None
-    gl, path, job = locate_job(env, job_ref, project=project, host=host, need_web_session=True)
+    from jobterm.jobs.actions import open_job
+
+    gl, proj, job = open_job(
+        env, job_ref, project=project, host=host, need_web_session=True, pick=_picker(env)
+    )
+    path = proj["path_with_namespace"]
     with gl:
         status = str(job.get("status"))
         if if_failed and status != "failed":
@@ -74,29 +81,28 @@ def _job_to_follow(
             f"job {job_id} already finished ({one_line(status)}) and --no-retry was given",
             "drop --no-retry to run it again with a terminal",
         )
-    try:
-        new = gl.retry_job(path, job_id)
-    except ForbiddenError as exc:
-        raise JobStateError(
-            f"job {job_id} cannot be retried: {exc.message}",
-            "the project may be archived, or you may not run its pipelines",
-        ) from None
+    from jobterm.jobs.actions import retry_job
+
+    new = retry_job(gl, path, job_id)
     url = one_line(str(new.get("web_url", "")))
     _say(env, f"job {job_id} {one_line(status)}; retried it as job {new['id']}: {url}")
     return new
 
 
-def _target(gl: GitLab, job: dict[str, Any]) -> Any:
-    from jobterm.term.connection import TerminalTarget
-    from jobterm.term.target import ws_url_for
+def _target(gl: GitLab, job: dict[str, Any]) -> TerminalTarget:
+    from jobterm.jobs.locate import ws_url_for
+    from jobterm.jobs.terminal import terminal_target
 
-    return TerminalTarget(
-        ws_url=ws_url_for(job["web_url"], gl.host),
-        cookie_header=gl.cookie_header(),
-        ssl_context=gl.ssl_context(),
-        host_label=gl.host.name,
-        job_id=int(job["id"]),
-    )
+    return terminal_target(gl, ws_url_for(job["web_url"], gl.host), int(job["id"]))
+
+
+def _picker(env: Environment) -> Callable[[GitLab, str], int] | None:
+    """With no JOB on a terminal: choose among your recent failed jobs."""
+    if not (env.stdin_isatty and env.stdout_isatty):
+        return None
+    from jobterm.jobs.picker import pick_failed_job
+
+    return pick_failed_job
 
 
 def _report(env: Environment, ending: Ending) -> int:

@@ -13,32 +13,21 @@ stored.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from jobterm.core.joblog import Event, JobLogReader, Text, one_line
 from jobterm.errors import ExitCode
+from jobterm.jobs.actions import read_trace_bytes
+from jobterm.jobs.status import FINISHED
 
 if TYPE_CHECKING:
     from jobterm.env import Environment
     from jobterm.gitlab.api import GitLab
 
-FINISHED = frozenset({"success", "failed", "canceled", "skipped"})
 DEFAULT_INTERVAL = 0.5  # seconds between polls of a followed log
-
-
-def fetch_trace(gl: GitLab, project: str, job_id: int) -> bytes:
-    """The job's whole log, as stored (untrusted bytes)."""
-    from urllib.parse import quote
-
-    from jobterm.gitlab.http import check_status
-
-    what = f"the log of job {job_id}"
-    path = f"/projects/{quote(project, safe='')}/jobs/{int(job_id)}/trace"
-    response = gl.api_response("GET", path, what=what)
-    check_status(response, gl.host, what)
-    return bytes(response.content)
 
 
 class LogFollower:
@@ -83,7 +72,8 @@ def run_logs(
 ) -> int:
     job_id = int(job["id"])
     colour = env.stdout_isatty and "NO_COLOR" not in env.environ
-    follower = LogFollower(lambda: fetch_trace(gl, project, job_id), JobLogReader(colour), raw)
+    fetch = functools.partial(read_trace_bytes, gl, project, job_id)
+    follower = LogFollower(fetch, JobLogReader(colour), raw)
     write_text(env.stdout, follower.poll())
     if not follow:
         write_text(env.stdout, follower.finish())
@@ -98,29 +88,3 @@ def run_logs(
     name = one_line(str(job.get("name", "")))
     env.stderr.write(f"jobterm: job {job_id} '{name}' finished: {one_line(str(status))}\n")
     return int(ExitCode.OK if status == "success" else ExitCode.ERROR)
-
-
-def locate_job(
-    env: Environment,
-    job_ref: str | None,
-    *,
-    project: str | None,
-    host: str | None,
-    need_web_session: bool = False,
-) -> tuple[GitLab, str, dict[str, Any]]:
-    """The signed-in client, the project's path and the job's JSON for a JOB argument."""
-    from jobterm.core.jobs import parse_job_ref
-    from jobterm.errors import UsageError
-    from jobterm.gitlab.session import open_gitlab
-    from jobterm.term.target import pick_project
-
-    if not job_ref:
-        raise UsageError("no JOB given", "pass a job id or URL (see `jobterm jobs --all`)")
-    ref = parse_job_ref(job_ref)
-    gl = open_gitlab(env, ref.origin or host, need_web_session=need_web_session)
-    try:
-        path = gl.project(pick_project(gl, ref, project))["path_with_namespace"]
-        return gl, path, gl.job(path, ref.job_id)
-    except BaseException:
-        gl.close()
-        raise
