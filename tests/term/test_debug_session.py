@@ -3,6 +3,7 @@ scripts: retry, the live log, the held job's shell, the docker executor, --exec.
 
 from __future__ import annotations
 
+import io
 import re
 import time
 from pathlib import Path
@@ -67,9 +68,10 @@ def wait_status(sandbox: Any, job_id: int, status: str) -> dict[str, Any]:
 
 
 def screen_of(run: Any, rows: int = 24, cols: int = 80) -> list[str]:
+    """What the user's terminal shows now: everything jobterm wrote, through a terminal
+    emulator."""
     screen = pyte.Screen(cols, rows)
-    stream = pyte.ByteStream(screen)
-    stream.feed(run.child.before or b"")
+    pyte.ByteStream(screen).feed(run.child.logfile_read.getvalue())
     return [line.rstrip() for line in screen.display]
 
 
@@ -79,6 +81,7 @@ def test_debug_retries_shows_the_log_live_and_gives_a_shell_in_the_held_job(
     sandbox = make_sandbox(world(tmp_path))
     env = dict(signed_in(sandbox), JOBTERM_LOG_INTERVAL="0.2")
     run = spawn_jobterm(["debug", "950", "--project", "demo/webapp"], env)
+    run.child.logfile_read = io.BytesIO()
     new = retried_id(run)
     assert new != 950
     run.child.expect("step-one")  # the script's line, while it still runs
@@ -96,7 +99,10 @@ def test_debug_retries_shows_the_log_live_and_gives_a_shell_in_the_held_job(
     run.child.send("cat left-behind.txt; echo id=$CI_JOB_ID\r")
     run.child.expect(f"id={new}")
     shown = screen_of(run)
-    assert "evidence" in shown, shown
+    banner = [n for n, line in enumerate(shown) if "script ended after `cat expected.txt`" in line]
+    assert banner, shown  # the banner, then the shell's own lines under it
+    assert "evidence" in shown[banner[0] :], shown
+    assert f"id={new}" in shown[banner[0] :], shown
     job = sandbox.admin("GET", f"/jobs/{new}")
     assert (job["status"], job["held_for_terminal"]) == ("running", True)
     run.child.send("exit\r")
