@@ -50,8 +50,11 @@ def debug(spawn_jobterm: Any, env: dict[str, str], job: int, *extra: str) -> Any
 def test_the_script_ends_before_a_terminal_could_attach(
     tmp_path, spawn_jobterm, make_sandbox, signed_in
 ):
-    sandbox = make_sandbox(world(tmp_path))
-    run = debug(spawn_jobterm, signed_in(sandbox), 960)
+    sandbox = make_sandbox(world(tmp_path, prepare_seconds=0))
+    # The terminal cannot open (Workhorse answers 500): the quick script is sure to end first.
+    sandbox.admin("PUT", "/terminal/faults", runner_unreachable=True)
+    env = dict(signed_in(sandbox), JOBTERM_LOG_INTERVAL="0.2", JOBTERM_SESSION_WAIT="60")
+    run = spawn_jobterm(["debug", "960", "--project", "demo/webapp"], env)
     new = retried_id(run)
     run.child.expect("quick-line")  # the log is shown before the message that points at it
     run.child.expect(

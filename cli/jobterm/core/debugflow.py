@@ -264,11 +264,10 @@ class DebugFlow:
         return self._finish(None, message, wait_final=True)
 
     def _shell_ended(self, event: ShellEnded) -> list[Action]:
-        message = ""
-        if event.dropped and self.summary.executor == "docker":
-            message = self._docker_ended()
-        elif event.dropped:
-            message = f"the terminal session of job {self.s.job_id} ended"
+        # The shell's `exit` drops the connection too: only the docker case needs words.
+        message = (
+            self._docker_ended() if event.dropped and self.summary.executor == "docker" else ""
+        )
         return self._finish(None, message, wait_final=True)
 
     def _docker_ended(self) -> str:

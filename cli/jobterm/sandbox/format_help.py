@@ -14,6 +14,7 @@ Config file (TOML); every part optional, entries merge into the defaults by key:
   pipelines_api = true            # false: /api/v4/pipelines answers 404 (older GitLab)
   session_timeout = 1800          # runner: how long a job waits for an attached terminal
   retry_pending_seconds = 1       # how long a retried job waits for a runner
+  prepare_seconds = 1             # how long a runner prepares before a real script runs
   ping_interval = 30              # seconds between WebSocket Pings on a terminal
   lockout_threshold = 10          # failed sign-ins before the account locks
   unlock_after = 600              # seconds until such a lockout ends by itself

@@ -179,6 +179,7 @@ class Settings:
     known_sign_in_duration: float = 14 * 24 * 3600.0
     session_timeout: float = 1800.0  # runner [session_server] session_timeout
     retry_pending_seconds: float = 1.0  # a retried job waits this long for a runner
+    prepare_seconds: float = 1.0  # a running job's runner prepares this long before its script
     ping_interval: float = 30.0  # WebSocket Ping period of the terminal
     reauthorize_interval: float = 300.0  # Workhorse re-checks a terminal's authorization
     password_authentication_enabled: bool = True

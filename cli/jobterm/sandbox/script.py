@@ -1,6 +1,7 @@
 """Jobs' scripts, really run: what a GitLab Runner's shell executor does with `script:`.
 
-Theory of operation. A job with `script = [...]` gets, when it becomes running, one shell
+Theory of operation. A job with `script = [...]` gets, when it becomes running and the runner's
+preparation (`prepare_seconds`) is over, one shell
 process (bash, else sh) in a new session, in the job's fresh build directory, with the job's
 CI variables (buildenv.py), the same directory and variables its terminal's shell gets. The
 shell reads a script from its stdin that echoes each command as "$ command" (bold green)
@@ -93,6 +94,10 @@ class ScriptRunner:
 
     async def _execute(self, job: Job) -> int:
         state = self.state
+        # The runner prepares the executor and fetches the sources before the script runs.
+        await asyncio.sleep(state.settings.prepare_seconds)
+        if job.status != "running":
+            return 1
         directory = build_dir(self.work_dir, state, job)
         env = ci_environment(state, job, state.users[job.user], directory, self.work_dir / "home")
         bash = shutil.which("bash", path=env["PATH"])
