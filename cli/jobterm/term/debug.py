@@ -61,7 +61,7 @@ class DebugOptions:
     exec_spec: ExecSpec | None = None
     cancel_on_interrupt: bool = False
     log_interval: float = 0.5
-    pending_interval: float = 0.25
+    pending_interval: float = 0.2
     session_wait: float = 15.0
     final_wait: float = 10.0
 
@@ -118,6 +118,9 @@ class DebugRun:
     # -- the loop ----------------------------------------------------------------------------
 
     async def run(self) -> Ending:
+        # Imported now, not at the first handshake: that one races the job's script.
+        import websockets.asyncio.client  # noqa: F401
+
         loop = asyncio.get_running_loop()
         signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
         for signum in signals:
