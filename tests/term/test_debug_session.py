@@ -175,3 +175,69 @@ def test_if_failed_and_no_retry(tmp_path, make_sandbox, signed_in):
     )
     assert done.returncode == 5
     assert "already finished (failed) and --no-retry was given" in done.stderr
+
+
+def test_shell_now_gives_the_shell_while_the_script_runs(
+    tmp_path, spawn_jobterm, make_sandbox, signed_in
+):
+    sandbox = make_sandbox(world(tmp_path))
+    env = dict(signed_in(sandbox), JOBTERM_LOG_INTERVAL="0.2")
+    run = spawn_jobterm(["debug", "950", "--project", "demo/webapp", "--shell-now"], env)
+    new = retried_id(run)
+    run.child.expect("script is still running; this shell is beside it")
+    time.sleep(0.3)
+    run.child.send(f"touch {tmp_path / 'go-950'}\r")
+    deadline = time.monotonic() + scaled(15)
+    while not sandbox.admin("GET", f"/jobs/{new}")["held_for_terminal"]:  # the script ended
+        assert time.monotonic() < deadline, "the job was not held for the shell"
+        time.sleep(0.05)
+    run.child.send("cat left-behind.txt\r")
+    run.child.expect("evidence")
+    run.child.send("exit\r")
+    run.child.expect(f"job {new} 'flaky' finished: failed")
+    assert run.wait_done() == 1
+
+
+def test_no_job_picks_among_recent_failed_jobs(tmp_path, spawn_jobterm, make_sandbox, signed_in):
+    sandbox = make_sandbox(world(tmp_path))
+    env = dict(signed_in(sandbox), JOBTERM_LOG_INTERVAL="0.2")
+    run = spawn_jobterm(["debug", "--project", "demo/webapp"], env)
+    run.child.expect("Debug which failed job in demo/webapp")
+    run.child.expect("952")  # the newest failed job comes first
+    run.child.send("\r")
+    new = retried_id(run)
+    run.child.expect("the job is held until you leave")
+    time.sleep(0.3)
+    run.child.send("exit\r")
+    run.child.expect(f"job {new} 'report' finished: failed")
+    assert run.wait_done() == 1
+    assert run.terminal_restored()
+
+
+def test_a_job_gitlab_will_not_retry(tmp_path, make_sandbox, signed_in):
+    from fixtures_auth import jobterm
+
+    config = world(tmp_path)
+    config["jobs"].append(
+        {"id": 955, "project": 3, "name": "legacy", "status": "failed", "script": ["false"]}
+    )
+    sandbox = make_sandbox(config)
+    done = jobterm(["debug", "955", "-p", "demo/legacy", "--exec", "true"], signed_in(sandbox))
+    assert done.returncode == 5
+    assert done.stderr.count("\n") == 1
+    assert "job 955 of demo/legacy cannot be retried" in done.stderr
+
+
+def test_exec_with_the_docker_executor_says_the_command_did_not_run(
+    tmp_path, make_sandbox, signed_in
+):
+    from fixtures_auth import jobterm
+
+    (tmp_path / "go-951").touch()  # the script runs straight through
+    sandbox = make_sandbox(world(tmp_path))
+    env = dict(signed_in(sandbox), JOBTERM_LOG_INTERVAL="0.2")
+    done = jobterm(["debug", "951", "-p", "demo/webapp", "--exec", "echo ran"], env)
+    assert done.returncode == 255
+    assert "ran" not in done.stdout
+    assert "shell ended with its script: with the docker executor" in done.stderr
+    assert "the command did not run" in done.stderr

@@ -403,9 +403,12 @@ class DebugRun:
             return Ending(
                 128 - status, f"signal {-status} received; left job {self.job_id}", job=job
             )
+        if job is None and action.wait_final:  # Ctrl-C while waiting for the final status
+            return Ending(130, f"stopped waiting; job {self.job_id} finishes by itself")
         return Ending(action.code, action.message, action.hint, job, status)
 
-    async def _final_status(self) -> dict[str, Any]:
+    async def _final_status(self) -> dict[str, Any] | None:
+        """The job once finished (or as it is after `final_wait`); None on Ctrl-C."""
         deadline = time.monotonic() + self.opts.final_wait
         job = self.job
         while True:
@@ -415,4 +418,10 @@ class DebugRun:
                 self._notice_clear()
                 return job
             self._status_line(f"waiting for job {self.job_id} to finish…")
-            await asyncio.sleep(0.2)
+            try:
+                event = await asyncio.wait_for(self.queue.get(), 0.2)
+            except asyncio.TimeoutError:
+                continue
+            if isinstance(event, flow.Leave):
+                self._notice_clear()
+                return None

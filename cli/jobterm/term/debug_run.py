@@ -59,7 +59,7 @@ def run_debug(
 
         target = _target(gl, job)
         ending = asyncio.run(DebugRun(gl, path, job, target, options, fds).run())
-        return _report(env, ending)
+        return _report(env, ending, exec_mode=options.exec_spec is not None)
 
 
 def _job_to_follow(
@@ -105,7 +105,7 @@ def _picker(env: Environment) -> Callable[[GitLab, str], int] | None:
     return pick_failed_job
 
 
-def _report(env: Environment, ending: Ending) -> int:
+def _report(env: Environment, ending: Ending, exec_mode: bool = False) -> int:
     if ending.message and ending.code not in (None, 0, 130) and ending.code < 128:
         raise JobtermError(ending.message, ending.hint, code=ExitCode(ending.code))
     if ending.message:
@@ -122,6 +122,9 @@ def _report(env: Environment, ending: Ending) -> int:
         return ending.exec_status
     if ending.code is not None:
         return ending.code
+    if exec_mode:  # the command never ran (e.g. the docker executor ended the shell first)
+        _say(env, "the command did not run")
+        return int(ExitCode.EXEC_FAILED)
     return int(ExitCode.OK) if job is not None and job.get("status") == "success" else 1
 
 
