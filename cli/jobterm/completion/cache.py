@@ -8,7 +8,7 @@
         "jobs": {"group/app": {"t": 1700000000.0, "items": [[123, "test", "test", "main"]]}}}}}
 
 `t` is when the entry was last refreshed. A completion request answers from the cache at once;
-when the entry is older than its TTL (or missing) it starts `python -m jobterm.completion.refresh
+when the entry is older than its TTL (or missing) it starts `python -m jobterm.completion.cache
 refresh ...` as a detached process (own session, no terminal, stdio on /dev/null, so it can
 never prompt and the shell never waits for it). Only for a *missing* entry does the request
 wait, at most `WAIT_BOUND` seconds, for that process to fill it in. A lock file per entry keeps
@@ -32,6 +32,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
     from typing import Any
+
+    from jobterm.env import Environment
+    from jobterm.jobs.listing import Listing
 
     Entry = dict[str, Any]
     PathLike = str | os.PathLike[str]
@@ -154,6 +157,20 @@ def remember_projects(
     _update(cache_dir, host, change)
 
 
+def remember_listing(cache_dir: PathLike, listing: Listing, typed: str | None) -> None:
+    """What `jobterm jobs` just fetched is what completion offers: keep it here."""
+    if listing.member_projects:
+        remember_projects(cache_dir, listing.host, listing.member_projects)
+    projects = set(listing.by_project)
+    if not listing.everywhere and listing.where:
+        projects.add(listing.where)
+    for path in projects:
+        jobs = [j for j in listing.by_project.get(path, []) if j.get("status") in JOB_STATUSES]
+        remember_jobs(cache_dir, listing.host, path, jobs)
+        if typed and typed != path and path == listing.where:
+            remember_jobs(cache_dir, listing.host, typed, jobs)
+
+
 def touch_entry(cache_dir: PathLike, host: str, project: str | None) -> None:
     """Mark an entry as just checked, keeping its items (the refresh failed; retry after TTL)."""
 
@@ -208,7 +225,7 @@ def _take_lock(path: str) -> bool:
     return True
 
 
-def unlock(cache_dir: PathLike, host: str, project: str | None) -> None:
+def _unlock(cache_dir: PathLike, host: str, project: str | None) -> None:
     try:  # noqa: SIM105 - contextlib would cost an import on every Tab
         os.unlink(_lock_path(cache_dir, host, project))
     except OSError:
@@ -226,7 +243,7 @@ def start_refresh(
 
     if not _take_lock(_lock_path(cache_dir, host, project)):
         return False
-    argv = [sys.executable, "-m", "jobterm.completion.refresh", "refresh", host]
+    argv = [sys.executable, "-m", "jobterm.completion.cache", "refresh", host]
     argv += ["--project", project] if project is not None else ["--projects"]
     child_env = {k: v for k, v in environ.items() if k not in PROTOCOL_VARS}
     child_env["JOBTERM_CACHE_DIR"] = os.fspath(cache_dir)
@@ -241,7 +258,7 @@ def start_refresh(
             close_fds=True,
         )
     except OSError:
-        unlock(cache_dir, host, project)
+        _unlock(cache_dir, host, project)
         return False
     return True
 
@@ -256,3 +273,49 @@ def wait_for(
         if present(data) or time.monotonic() >= deadline:
             return data
         time.sleep(0.02)
+
+
+def refresh(env: Environment, host: str, project: str | None) -> int:
+    """Fetch one entry and store it (the detached refresher's work). Exit status."""
+    from jobterm.errors import AuthError, JobtermError
+    from jobterm.gitlab.session import open_gitlab
+    from jobterm.jobs.listing import list_jobs
+
+    cache_dir = env.cache_dir
+    try:
+        # check=True: an expired session is renewed (remember-me) here, in the background
+        with open_gitlab(env, host, need_web_session=False, check=True) as gl:
+            if project is None:
+                remember_projects(cache_dir, host, gl.projects(membership=True, max_pages=3))
+            else:
+                jobs = list_jobs(gl, project, JOB_STATUSES, limit=CACHED_JOBS)
+                remember_jobs(cache_dir, host, project, jobs)
+        return 0
+    except AuthError:
+        # Signed out or expired: offer nothing, as when signed out (an empty, fresh entry).
+        forget_host(cache_dir, host)
+        touch_entry(cache_dir, host, project)
+        return 3
+    except (JobtermError, OSError, ValueError, KeyError, TypeError):
+        touch_entry(cache_dir, host, project)  # keep what we had; try again after the TTL
+        return 1
+    finally:
+        _unlock(cache_dir, host, project)
+
+
+def main(argv: list[str]) -> int:
+    """`python -m jobterm.completion.cache refresh HOST (--project P | --projects)`."""
+    from jobterm.env import Environment
+
+    if len(argv) == 4 and argv[0] == "refresh" and argv[2] == "--project":
+        return refresh(Environment(), argv[1], argv[3])
+    if len(argv) == 3 and argv[0] == "refresh" and argv[2] == "--projects":
+        return refresh(Environment(), argv[1], None)
+    sys.stderr.write(
+        "usage: python -m jobterm.completion.cache refresh HOST (--project P | --projects)\n"
+    )
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
