@@ -184,3 +184,21 @@ def test_ctrl_c_while_pending(tmp_path, spawn_jobterm, make_sandbox, signed_in):
     run.child.expect(f"cancelled job {new} before it started")
     assert run.wait_done() == 130
     wait_status(sandbox, new, "canceled")
+
+
+def test_a_terminal_that_answers_404_at_first_is_retried_quickly(
+    tmp_path, spawn_jobterm, make_sandbox, signed_in
+):
+    sandbox = make_sandbox(world(tmp_path, terminal_ready_after=1.5))
+    env = dict(signed_in(sandbox), JOBTERM_LOG_INTERVAL="0.2", JOBTERM_SESSION_WAIT="30")
+    run = spawn_jobterm(["debug", "961", "--project", "demo/webapp"], env)
+    new = retried_id(run)
+    run.child.expect("step-one")
+    wait_attached(sandbox, new)
+    job = sandbox.admin("GET", f"/jobs/{new}")
+    assert job["status"] == "running"
+    (tmp_path / "go").touch()
+    run.child.expect("the job is held until you leave")
+    time.sleep(0.3)
+    run.child.send("exit\r")
+    assert run.wait_done() == 1

@@ -6,7 +6,13 @@ import os
 
 import typer
 
-from jobterm.commands.common import HostOption, ProjectOption, environment, parse_escape_char
+from jobterm.commands.common import (
+    HostOption,
+    ProjectOption,
+    env_seconds,
+    environment,
+    parse_escape_char,
+)
 from jobterm.completion.answers import complete_job
 
 HELP = """\
@@ -59,7 +65,7 @@ def debug(
     ),
 ) -> None:
     from jobterm.term.attach import AttachOptions
-    from jobterm.term.debug import DebugOptions
+    from jobterm.term.debug_io import DebugOptions
     from jobterm.term.debug_run import run_debug
 
     env = environment(ctx)
@@ -77,8 +83,8 @@ def debug(
         shell_now=shell_now,
         exec_spec=spec,
         cancel_on_interrupt=cancel_on_interrupt,
-        log_interval=float(os.environ.get("JOBTERM_LOG_INTERVAL", "0.5")),
-        session_wait=float(os.environ.get("JOBTERM_SESSION_WAIT", "15")),
+        log_interval=env_seconds(env, "JOBTERM_LOG_INTERVAL", 0.5),
+        session_wait=env_seconds(env, "JOBTERM_SESSION_WAIT", 15.0),
     )
     code = run_debug(
         env,

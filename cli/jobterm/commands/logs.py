@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from jobterm.commands.common import HostOption, ProjectOption, environment
+from jobterm.commands.common import HostOption, ProjectOption, env_seconds, environment
 from jobterm.completion.answers import complete_job
 
 HELP = """\
@@ -38,7 +38,7 @@ def logs(
     from jobterm.term.logs import DEFAULT_INTERVAL, run_logs
 
     env = environment(ctx)
-    interval = float(env.environ.get("JOBTERM_LOG_INTERVAL", DEFAULT_INTERVAL))
+    interval = env_seconds(env, "JOBTERM_LOG_INTERVAL", DEFAULT_INTERVAL)
     gl, proj, found = open_job(env, job, project=project, host=host, need_web_session=False)
     with gl:
         path = proj["path_with_namespace"]

@@ -15,6 +15,7 @@ Config file (TOML); every part optional, entries merge into the defaults by key:
   session_timeout = 1800          # runner: how long a job waits for an attached terminal
   retry_pending_seconds = 1       # how long a retried job waits for a runner
   prepare_seconds = 1             # how long a runner prepares before a real script runs
+  terminal_ready_after = 0        # a job's terminal answers 404 this long after it starts
   ping_interval = 30              # seconds between WebSocket Pings on a terminal
   lockout_threshold = 10          # failed sign-ins before the account locks
   unlock_after = 600              # seconds until such a lockout ends by itself

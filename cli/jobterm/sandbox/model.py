@@ -180,6 +180,7 @@ class Settings:
     session_timeout: float = 1800.0  # runner [session_server] session_timeout
     retry_pending_seconds: float = 1.0  # a retried job waits this long for a runner
     prepare_seconds: float = 1.0  # a running job's runner prepares this long before its script
+    terminal_ready_after: float = 0.0  # a job's terminal answers 404 this long after it starts
     ping_interval: float = 30.0  # WebSocket Ping period of the terminal
     reauthorize_interval: float = 300.0  # Workhorse re-checks a terminal's authorization
     password_authentication_enabled: bool = True

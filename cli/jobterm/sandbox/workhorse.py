@@ -168,6 +168,8 @@ def _authorize(request: web.Request) -> tuple[User, str, Job] | web.Response:
     if job is None:
         return _not_found()
     reason = state.terminal_denial(auth.user, job)
+    if reason is None and now < (job.started_at or 0.0) + state.settings.terminal_ready_after:
+        reason = "the runner's session is not up yet"  # Rails: no runner session URL yet
     if reason is not None:
         log.info("terminal of job %s refused: %s", job.id, reason)
         return _not_found()

@@ -27,7 +27,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Coroutine, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from jobterm.core import debugflow as flow
@@ -43,38 +43,22 @@ from jobterm.core.joblog import (
 from jobterm.errors import AuthError, BusyError, ExitCode, JobtermError, NotFoundError
 from jobterm.jobs.actions import cancel_job, read_trace_bytes
 from jobterm.jobs.status import FINISHED
-from jobterm.term.attach import AttachOptions, AttachSession, Outcome
+from jobterm.term.attach import AttachSession, Outcome
 from jobterm.term.connection import SessionEnded, TerminalConnection, TerminalTarget
-from jobterm.term.debug_io import DEBUG_HELP, ShellInfo, cbreak_mode, read_some
+from jobterm.term.debug_io import (
+    DEBUG_HELP,
+    DebugOptions,
+    Ending,
+    Notices,
+    ShellInfo,
+    cbreak_mode,
+    read_some,
+)
 from jobterm.term.logs import LogFollower
 from jobterm.term.tty import raw_mode, write_all
 
 if TYPE_CHECKING:
-    from jobterm.core.execproto import ExecSpec
     from jobterm.gitlab.api import GitLab
-
-
-@dataclass
-class DebugOptions:
-    attach: AttachOptions = field(default_factory=AttachOptions)
-    shell_now: bool = False
-    exec_spec: ExecSpec | None = None
-    cancel_on_interrupt: bool = False
-    log_interval: float = 0.5
-    pending_interval: float = 0.2
-    session_wait: float = 15.0
-    final_wait: float = 10.0
-
-
-@dataclass
-class Ending:
-    """How the run ended: an exit code, the line to print, the job's final JSON if known."""
-
-    code: int | None
-    message: str = ""
-    hint: str | None = None
-    job: dict[str, Any] | None = None
-    exec_status: int | None = None
 
 
 @dataclass(frozen=True)
@@ -112,7 +96,7 @@ class DebugRun:
         self.drain: asyncio.Task[None] | None = None
         self.shown_escape = shown(opts.attach.escape_char) if opts.attach.escape_char else ""
         self.waiting_since = time.monotonic()
-        self.status_shown = False
+        self.notes = Notices(self.err_fd)
         self.leave_cbreak: Callable[[], None] = lambda: None
 
     # -- the loop ----------------------------------------------------------------------------
@@ -164,20 +148,7 @@ class DebugRun:
                 "terminal",
             )
         if isinstance(event, flow.JobStatus) and event.status == "running":
-            self._notice_clear()
-            settings = flow.Settings(
-                job_id=self.job_id,
-                started=event.now,
-                session_wait=self.opts.session_wait,
-                shell_now=self.opts.shell_now,
-                exec_mode=self.opts.exec_spec is not None,
-                cancel_on_interrupt=self.opts.cancel_on_interrupt,
-                escape=self.shown_escape,
-            )
-            self.flow = flow.DebugFlow(settings, self.reader.summary)
-            for action in self.flow.start():
-                assert isinstance(action, flow.Connect)
-                self._spawn(self._connect(action.delay))
+            self._begin(event.now)
         elif isinstance(event, flow.JobStatus) and event.status in FINISHED:
             status = one_line(event.status)
             if self.job.get("started_at") is None:
@@ -190,14 +161,31 @@ class DebugRun:
         elif isinstance(event, _Tick):
             waited = time.monotonic() - self.waiting_since
             status = one_line(str(event.job.get("status")))
-            self._status_line(
+            self.notes.status(
                 f"job {self.job_id} is {status} ({waited:.0f} s); waiting for a runner…"
             )
         return None
 
+    def _begin(self, now: float) -> None:
+        """The job runs: from now on the flow decides, starting with the handshake."""
+        self.notes.clear()
+        settings = flow.Settings(
+            job_id=self.job_id,
+            started=now,
+            session_wait=self.opts.session_wait,
+            shell_now=self.opts.shell_now,
+            exec_mode=self.opts.exec_spec is not None,
+            cancel_on_interrupt=self.opts.cancel_on_interrupt,
+            escape=self.shown_escape,
+        )
+        self.flow = flow.DebugFlow(settings, self.reader.summary)
+        for action in self.flow.start():
+            assert isinstance(action, flow.Connect)
+            self._spawn(self._connect(action.delay))
+
     async def _do(self, action: flow.Action) -> Ending | None:
         if isinstance(action, flow.Say):
-            self._say(action.text)
+            self.notes.say(action.text)
         elif isinstance(action, flow.Connect):
             self._spawn(self._connect(action.delay))
         elif isinstance(action, flow.CancelJob):
@@ -318,27 +306,9 @@ class DebugRun:
         elif action is Action.DISCONNECT:
             self.queue.put_nowait(flow.Leave(False))
         elif action is Action.HELP:
-            self._say(DEBUG_HELP.format(c=self.shown_escape or "~").rstrip("\n"))
+            self.notes.say(DEBUG_HELP.format(c=self.shown_escape or "~").rstrip("\n"))
 
     # -- actions -----------------------------------------------------------------------------
-
-    def _say(self, text: str) -> None:
-        self._notice_clear()
-        lines = "".join(f"jobterm: {line}\n" for line in text.split("\n"))
-        with contextlib.suppress(OSError):
-            write_all(self.err_fd, lines.encode())
-
-    def _status_line(self, text: str) -> None:
-        if os.isatty(self.err_fd):
-            with contextlib.suppress(OSError):
-                write_all(self.err_fd, f"\r\x1b[2Kjobterm: {text}".encode())
-            self.status_shown = True
-
-    def _notice_clear(self) -> None:
-        if self.status_shown:
-            self.status_shown = False
-            with contextlib.suppress(OSError):
-                write_all(self.err_fd, b"\r\x1b[2K")
 
     def _cancel_job(self) -> None:
         with contextlib.suppress(JobtermError):
@@ -359,7 +329,7 @@ class DebugRun:
         await self._stop_tasks()
         conn = self.conn
         assert conn is not None
-        self._say(banner)
+        self.notes.say(banner)
         if self.opts.exec_spec is not None:
             from jobterm.core.execproto import Protocol
             from jobterm.core.execrun import ExecMachine, ExecOptions
@@ -387,7 +357,7 @@ class DebugRun:
         if result.outcome is Outcome.SIGNALLED and result.signal is not None:
             return -result.signal, False
         if result.outcome is Outcome.LOST and result.error is not None:
-            self._say(f"the terminal connection was lost: {result.error.message}")
+            self.notes.say(f"the terminal connection was lost: {result.error.message}")
         return None, result.outcome is not Outcome.DETACHED
 
     async def _finish(self, action: flow.Finish, status: int | None) -> Ending:
@@ -415,13 +385,13 @@ class DebugRun:
             with contextlib.suppress(JobtermError):
                 job = await asyncio.to_thread(self.gl.job, self.project, self.job_id)
             if job.get("status") in FINISHED or time.monotonic() >= deadline:
-                self._notice_clear()
+                self.notes.clear()
                 return job
-            self._status_line(f"waiting for job {self.job_id} to finish…")
+            self.notes.status(f"waiting for job {self.job_id} to finish…")
             try:
                 event = await asyncio.wait_for(self.queue.get(), 0.2)
             except asyncio.TimeoutError:
                 continue
             if isinstance(event, flow.Leave):
-                self._notice_clear()
+                self.notes.clear()
                 return None

@@ -1,5 +1,5 @@
-"""The local side of `jobterm debug` while the log shows: keys in cbreak mode, and what
-`~#` says once the shell is the user's."""
+"""The local side of `jobterm debug`: its options and ending, keys in cbreak mode while the
+log shows, jobterm's own lines on stderr, and what `~#` says once the shell is the user's."""
 
 from __future__ import annotations
 
@@ -9,12 +9,16 @@ import os
 import termios
 import tty
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from jobterm.core.joblog import Summary, one_line
 from jobterm.errors import JobtermError
+from jobterm.term.attach import AttachOptions
+from jobterm.term.tty import write_all
 
 if TYPE_CHECKING:
+    from jobterm.core.execproto import ExecSpec
     from jobterm.gitlab.api import GitLab
 
 DEBUG_HELP = """\
@@ -23,6 +27,56 @@ While the job's log is shown (type them at the start of a line):
  {c}.   leave (the job runs on and finishes by itself)
  {c}?   this help
 Ctrl-C leaves too. When the script ends, the shell becomes yours by itself."""
+
+
+@dataclass
+class DebugOptions:
+    attach: AttachOptions = field(default_factory=AttachOptions)
+    shell_now: bool = False
+    exec_spec: ExecSpec | None = None
+    cancel_on_interrupt: bool = False
+    log_interval: float = 0.5
+    pending_interval: float = 0.2
+    session_wait: float = 15.0
+    final_wait: float = 10.0
+
+
+@dataclass
+class Ending:
+    """How the run ended: an exit code, the line to print, the job's final JSON if known."""
+
+    code: int | None
+    message: str = ""
+    hint: str | None = None
+    job: dict[str, Any] | None = None
+    exec_status: int | None = None
+
+
+class Notices:
+    """jobterm's own lines on stderr ("jobterm: …"), and one status line that the next
+    line replaces (only on a terminal)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.shown = False
+
+    def say(self, text: str) -> None:
+        self.clear()
+        lines = "".join(f"jobterm: {line}\n" for line in text.split("\n"))
+        with contextlib.suppress(OSError):
+            write_all(self.fd, lines.encode())
+
+    def status(self, text: str) -> None:
+        if os.isatty(self.fd):
+            with contextlib.suppress(OSError):
+                write_all(self.fd, f"\r\x1b[2Kjobterm: {text}".encode())
+            self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            self.shown = False
+            with contextlib.suppress(OSError):
+                write_all(self.fd, b"\r\x1b[2K")
 
 
 @contextlib.contextmanager

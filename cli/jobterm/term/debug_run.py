@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from jobterm.env import Environment
     from jobterm.gitlab.api import GitLab
     from jobterm.term.connection import TerminalTarget
-    from jobterm.term.debug import DebugOptions, Ending
+    from jobterm.term.debug_io import DebugOptions, Ending
 
 
 def run_debug(
