@@ -40,7 +40,10 @@ def register(app: typer.Typer) -> None:
 def debug(
     ctx: typer.Context,
     job: str | None = typer.Argument(
-        None, help="Job id or job URL.", show_default=False, autocompletion=complete_job
+        None,
+        help="Job id, PROJECT#ID, or job URL.",
+        show_default=False,
+        autocompletion=complete_job,
     ),
     project: str | None = ProjectOption,
     host: str | None = HostOption,

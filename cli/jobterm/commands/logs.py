@@ -27,7 +27,10 @@ def register(app: typer.Typer) -> None:
 def logs(
     ctx: typer.Context,
     job: str | None = typer.Argument(
-        None, help="Job id or job URL.", show_default=False, autocompletion=complete_job
+        None,
+        help="Job id, PROJECT#ID, or job URL.",
+        show_default=False,
+        autocompletion=complete_job,
     ),
     follow: bool = typer.Option(False, "--follow", "-f", help="Follow the log to the job's end."),
     raw: bool = typer.Option(False, "--raw", help="The log's bytes as stored, unfiltered."),

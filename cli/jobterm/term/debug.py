@@ -93,7 +93,7 @@ class DebugRun:
         self.tasks: set[asyncio.Task[None]] = set()
         self.flow: flow.DebugFlow | None = None
         self.conn: TerminalConnection | None = None
-        self.drain: asyncio.Task[None] | None = None
+        self.handed_over = False
         self.shown_escape = shown(opts.attach.escape_char) if opts.attach.escape_char else ""
         self.waiting_since = time.monotonic()
         self.notes = Notices(self.err_fd)
@@ -268,20 +268,13 @@ class DebugRun:
         try:
             conn = await TerminalConnection.open(self.target)
         except (NotFoundError, BusyError, AuthError) as exc:
-            status = (
-                404
-                if isinstance(exc, NotFoundError)
-                else 500
-                if isinstance(exc, BusyError)
-                else 401
-            )
-            self.queue.put_nowait(flow.TerminalRefused(status, time.monotonic()))
+            self.queue.put_nowait(flow.TerminalRefused(_http_status(exc), time.monotonic()))
             return
         except JobtermError as exc:
             self.queue.put_nowait(_Fatal(exc))
             return
         self.conn = conn
-        self.drain = self._spawn(self._drain(conn))
+        self._spawn(self._drain(conn))
         self.queue.put_nowait(flow.TerminalOpened(time.monotonic()))
 
     async def _drain(self, conn: TerminalConnection) -> None:
@@ -327,6 +320,7 @@ class DebugRun:
         """The terminal becomes the user's (or runs --exec): the command's status (if any;
         -N for signal N), and whether the server ended the session."""
         await self._stop_tasks()
+        self.handed_over = True
         conn = self.conn
         assert conn is not None
         self.notes.say(banner)
@@ -368,6 +362,8 @@ class DebugRun:
         if action.code == ExitCode.SCRIPT_ENDED_FIRST:
             await asyncio.to_thread(self._show_log_now)
         job = await self._final_status() if action.wait_final else None
+        if not self.handed_over and action.wait_final:  # how the log ends, e.g. its result
+            await asyncio.to_thread(self._show_log_now)
         self._show_log(self.reader.finish())
         if status is not None and status < 0:
             return Ending(
@@ -395,3 +391,10 @@ class DebugRun:
             if isinstance(event, flow.Leave):
                 self.notes.clear()
                 return None
+
+
+def _http_status(error: JobtermError) -> int:
+    """The handshake's answer behind connection.handshake_error's mapping."""
+    if isinstance(error, NotFoundError):
+        return 404
+    return 500 if isinstance(error, BusyError) else 401

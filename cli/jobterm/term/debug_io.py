@@ -56,9 +56,12 @@ class Notices:
     """jobterm's own lines on stderr ("jobterm: …"), and one status line that the next
     line replaces (only on a terminal)."""
 
+    FRAMES = "|/-\\"  # a spinner (ASCII: any locale): each status line turns it one step
+
     def __init__(self, fd: int) -> None:
         self.fd = fd
         self.shown = False
+        self.frame = 0
 
     def say(self, text: str) -> None:
         self.clear()
@@ -69,7 +72,9 @@ class Notices:
     def status(self, text: str) -> None:
         if os.isatty(self.fd):
             with contextlib.suppress(OSError):
-                write_all(self.fd, f"\r\x1b[2Kjobterm: {text}".encode())
+                spin = self.FRAMES[self.frame % len(self.FRAMES)]
+                write_all(self.fd, f"\r\x1b[2K{spin} jobterm: {text}".encode())
+            self.frame += 1
             self.shown = True
 
     def clear(self) -> None:
