@@ -140,8 +140,8 @@ def test_docker_executor_without_a_shell_ends_honestly(
     new = retried_id(run)
     run.child.expect("docker-start")
     (tmp_path / "go-951").touch()
+    run.child.expect("ERROR: Job failed: exit code 3")  # the rest of the log first
     run.child.expect("shell ended with its script: with the docker executor")
-    run.child.expect("ERROR: Job failed: exit code 3")  # the rest of the log, then the result
     run.child.expect(f"job {new} 'in-docker' finished: failed")
     assert run.wait_done() == 1
 

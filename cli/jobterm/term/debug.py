@@ -253,13 +253,13 @@ class DebugRun:
     def _show_log_now(self) -> None:
         """The rest of the log, before a message that points at it."""
         with contextlib.suppress(JobtermError):
-            self._show_log(self.follower.poll() + self.reader.finish())
+            self._show_log(self.follower.poll() + self.reader.finish(), facts=False)
 
-    def _show_log(self, events: list[Any]) -> None:
+    def _show_log(self, events: list[Any], facts: bool = True) -> None:
         data = b"".join(e.data for e in events if hasattr(e, "data"))
         if data:
             write_all(self.log_fd, data)
-        for event in events:
+        for event in events if facts else ():
             if isinstance(event, Executor | ScriptEnded | TerminalHeld | JobFinished):
                 self.queue.put_nowait(flow.LogFact(event))
 
