@@ -61,7 +61,7 @@ def test_the_script_ends_before_a_terminal_could_attach(
         f"job {new} finished \\(failed\\) \\d+ s after it started, before a terminal could attach"
     )
     run.child.expect("GitLab holds a job only for a terminal attached before its script ends")
-    assert run.wait_done() == 14
+    assert run.wait_done() == 20
     assert run.terminal_restored()
 
 

@@ -29,7 +29,7 @@ While the log shows: ~s a shell now (or --shell-now), ~. leave, ~? help; Ctrl-C 
 instead of a shell and exits with its status.
 
 Exit status: 0 if the job succeeded after the shell, 1 if it failed; with --exec the
-command's; 14 if the script ended before a terminal could attach (see README).
+command's; 20 if the script ended before a terminal could attach (see README).
 """
 
 

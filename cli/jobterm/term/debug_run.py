@@ -3,7 +3,7 @@ loop (term/debug.py), and turn its ending into the closing line and the exit cod
 
 Exit codes: after a shell, 0 if the job then succeeded and 1 if it failed or was canceled
 (as `logs -f`); with --exec, the command's own status; the races have their own codes
-(errors.ExitCode: 14 when the script ended before a terminal could attach, 6 no session
+(errors.ExitCode: 20 when the script ended before a terminal could attach, 6 no session
 server, 7 another terminal attached, 3 signed out, 130 Ctrl-C).
 """
 
