@@ -158,6 +158,8 @@ def test_tilde_dot_while_the_log_shows(tmp_path, spawn_jobterm, make_sandbox, si
     run = debug(spawn_jobterm, signed_in(sandbox), 961)
     new = retried_id(run)
     run.child.expect("step-one")
+    run.child.send("ls\r")  # typed before the shell is there
+    run.child.expect("the shell is not yours yet: ~s gives it now")
     run.child.send("~?")
     run.child.expect("a shell in the job now, while its script runs")
     run.child.send("~.")

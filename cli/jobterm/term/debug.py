@@ -288,10 +288,15 @@ class DebugRun:
 
     async def _keys(self) -> None:
         parser = EscapeParser(self.opts.attach.escape_char, ATTACH_ACTIONS | {Action.SHELL})
+        told = False
         while data := await read_some(self.in_fd):
             for event in parser.feed(data):
                 if isinstance(event, Command):
                     self._key(event.action)
+                elif not told and event.data.strip(b"\r\n"):  # typed for a shell not yet there
+                    told = True
+                    how = f"{self.shown_escape}s" if self.shown_escape else "--shell-now"
+                    self.notes.say(f"the shell is not yours yet: {how} gives it now")
 
     def _key(self, action: Action) -> None:
         if action is Action.SHELL:
