@@ -155,6 +155,10 @@ def render(results: Figures) -> str:
         import debugbench
 
         parts.append(debugbench.lines(results["debug"]))
+    if "cp" in results:
+        import cp_bench
+
+        parts.append(cp_bench.lines(results["cp"], _row))
     return "\n\n".join("\n".join(p) for p in parts)
 
 

@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "exec_",
     "debug",
     "logs",
+    "cp",
     "jobs",
     "login",
     "logout",
