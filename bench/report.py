@@ -151,6 +151,10 @@ def render(results: Figures) -> str:
         startup_lines(results.get("startup", {})),
         memory_lines(results.get("memory", {}), results.get("output", {}).get("size_mib", "?")),
     ]
+    if "debug" in results:
+        import debugbench
+
+        parts.append(debugbench.lines(results["debug"]))
     if "cp" in results:
         import cp_bench
 

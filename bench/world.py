@@ -56,10 +56,11 @@ class World:
 
     # -- the sandbox --------------------------------------------------------------------------
 
-    def start(self, timeout: float = 30.0) -> None:
+    def start(self, timeout: float = 30.0, config: Path | None = None) -> None:
         log = (self.tmp / "sandbox.log").open("wb")
+        extra = ["--config", str(config)] if config is not None else []
         self.sandbox = subprocess.Popen(
-            [*jobterm_argv(), "sandbox", "--port", "0", "--json"],
+            [*jobterm_argv(), "sandbox", "--port", "0", "--json", *extra],
             stdout=subprocess.PIPE,
             stderr=log,
             env=self.env,

@@ -33,6 +33,7 @@ class ExitCode(IntEnum):
     BROWSER_SESSION_REJECTED = 17  # login --from-browser: the instance refused the session
     COOKIE_STORE_LOCKED = 18  # login --from-browser: the browser's cookie store is locked
     COOKIE_DECRYPT = 19  # login --from-browser: the cookies cannot be decrypted (keyring)
+    SCRIPT_ENDED_FIRST = 20  # debug: the job's script ended before a terminal could attach
     # cp: each way a copy can fail on its own (30 and up, clear of the other commands')
     NO_SUCH_PATH = 30  # cp: the file or directory to copy, or the destination's folder, is missing
     PERMISSION_DENIED = 31  # cp: reading the source or writing the destination is not allowed

@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 
 CACHE_FILE = "completion.json"
 VERSION = 1
+JOB_STATUSES = ("running", "failed")  # what JOB completes to: attach/exec, and debug/logs
+CACHED_JOBS = 50
 JOBS_TTL = 30.0  # running jobs come and go: refresh after half a minute
 PROJECTS_TTL = 3600.0  # the projects a user is a member of change rarely
 WAIT_BOUND = 0.5  # the longest a completion request waits on the network (via the refresher)
@@ -119,13 +121,14 @@ def is_fresh(entry: Entry | None, ttl: float, now: float | None = None) -> bool:
 
 def job_row(job: Mapping[str, Any]) -> list[Any]:
     return [int(job["id"]), str(job.get("name", "")), str(job.get("stage", "")),
-            str(job.get("ref", ""))]  # fmt: skip
+            str(job.get("ref", "")), str(job.get("status", ""))]  # fmt: skip
 
 
 def remember_jobs(
     cache_dir: PathLike, host: str, project: str, jobs: Iterable[Mapping[str, Any]]
 ) -> None:
-    """Record the user's running jobs of `project` (as typed: path or id) on `host`."""
+    """Record the user's jobs of `project` (as typed: path or id) on `host`: the running
+    ones (attach, exec) and the failed ones (debug, logs)."""
     rows = [job_row(job) for job in jobs]
 
     def change(part: dict[str, Any]) -> None:
@@ -160,10 +163,10 @@ def remember_listing(cache_dir: PathLike, listing: Listing, typed: str | None) -
     if not listing.everywhere and listing.where:
         projects.add(listing.where)
     for path in projects:
-        running = [j for j in listing.by_project.get(path, []) if j.get("status") == "running"]
-        remember_jobs(cache_dir, listing.host, path, running)
+        jobs = [j for j in listing.by_project.get(path, []) if j.get("status") in JOB_STATUSES]
+        remember_jobs(cache_dir, listing.host, path, jobs)
         if typed and typed != path and path == listing.where:
-            remember_jobs(cache_dir, listing.host, typed, running)
+            remember_jobs(cache_dir, listing.host, typed, jobs)
 
 
 def touch_entry(cache_dir: PathLike, host: str, project: str | None) -> None:
@@ -278,7 +281,7 @@ def refresh(env: Environment, host: str, project: str | None) -> int:
     """Fetch one entry and store it (the detached refresher's work). Exit status."""
     from jobterm.errors import AuthError, JobtermError
     from jobterm.gitlab.session import open_gitlab
-    from jobterm.jobs.picker import my_running_jobs
+    from jobterm.jobs.listing import list_jobs
 
     cache_dir = env.cache_dir
     try:
@@ -287,7 +290,8 @@ def refresh(env: Environment, host: str, project: str | None) -> int:
             if project is None:
                 remember_projects(cache_dir, host, gl.projects(membership=True, max_pages=3))
             else:
-                remember_jobs(cache_dir, host, project, my_running_jobs(gl, project))
+                jobs = list_jobs(gl, project, JOB_STATUSES, limit=CACHED_JOBS)
+                remember_jobs(cache_dir, host, project, jobs)
         return 0
     except AuthError:
         # Signed out or expired: offer nothing, as when signed out (an empty, fresh entry).

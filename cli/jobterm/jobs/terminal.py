@@ -7,9 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from jobterm.core.jobs import JobRef, parse_job_ref
-from jobterm.errors import UsageError
-from jobterm.jobs.locate import project_for, ws_url_for
+from jobterm.jobs.locate import ws_url_for
 from jobterm.jobs.status import check_can_open, label, wait_until_running
 from jobterm.term.connection import TerminalTarget
 
@@ -57,19 +55,13 @@ def resolve_terminal(
     pick: Callable[[GitLab, str], int] | None = None,
 ) -> ResolvedJob:
     """Find the job, check it can have a terminal, and build the WebSocket target."""
-    from jobterm.gitlab.session import open_gitlab
+    from jobterm.jobs.actions import open_job
 
-    ref = parse_job_ref(job_ref) if job_ref else None
-    gl = open_gitlab(env, ref.origin if ref and ref.origin else host, need_web_session=True)
+    gl, proj, job = open_job(
+        env, job_ref, project=project, host=host, need_web_session=True, pick=pick
+    )
+    path = proj["path_with_namespace"]
     try:
-        path = project_for(gl.host, ref or JobRef(0), project)
-        proj = gl.project(path)
-        path = proj["path_with_namespace"]
-        if ref is None:
-            if pick is None:
-                raise UsageError("no JOB given", "pass a job id or URL (see `jobterm jobs`)")
-            ref = JobRef(pick(gl, path))
-        job = gl.job(path, ref.job_id)
         if wait:
             job = wait_until_running(gl, path, job, wait_timeout, tick)
         check_can_open(gl, job, proj)
