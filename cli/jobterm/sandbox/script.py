@@ -20,13 +20,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import shutil
 import signal
 from pathlib import Path
 
 from jobterm.sandbox import runnerlog
 from jobterm.sandbox.buildenv import build_dir, ci_environment
+from jobterm.sandbox.pty import SESSION_MARK, new_session_mark, signal_marked_session
 from jobterm.sandbox.state import FINISHED, Job, SandboxState
 
 log = logging.getLogger("jobterm.sandbox.script")
@@ -44,6 +44,7 @@ class ScriptRunner:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._processes: dict[int, asyncio.subprocess.Process] = {}
+        self._marks: dict[int, str] = {}  # job id -> its script's session mark
         state.on_job_change(self._on_change)
 
     def start(self) -> None:
@@ -73,9 +74,8 @@ class ScriptRunner:
 
     def _kill(self, job_id: int) -> None:
         process = self._processes.pop(job_id, None)
-        if process is not None and process.returncode is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(process.pid, signal.SIGKILL)
+        if process is not None:
+            signal_marked_session(process.pid, self._marks.pop(job_id, ""), signal.SIGKILL)
 
     async def _run(self, job: Job) -> None:
         try:
@@ -86,6 +86,7 @@ class ScriptRunner:
             status = 1
         finally:
             self._processes.pop(job.id, None)
+            self._marks.pop(job.id, None)
             self._tasks.pop(job.id, None)
         if job.status == "running" and job.script_ended_at is None:
             job.exit_code = status if status >= 0 else 128 - status
@@ -100,6 +101,8 @@ class ScriptRunner:
             return 1
         directory = build_dir(self.work_dir, state, job)
         env = ci_environment(state, job, state.users[job.user], directory, self.work_dir / "home")
+        mark = self._marks[job.id] = new_session_mark()
+        env[SESSION_MARK] = mark
         bash = shutil.which("bash", path=env["PATH"])
         process = await asyncio.create_subprocess_exec(
             bash or "sh",
