@@ -60,6 +60,7 @@ def build_app() -> typer.Typer:
 
     @app.callback()
     def _root(
+        ctx: typer.Context,
         debug: bool = typer.Option(
             False, "--debug", help="Show a redacted log of HTTP/WebSocket traffic and tracebacks."
         ),
@@ -75,6 +76,9 @@ def build_app() -> typer.Typer:
         show_completion: bool = ShowCompletionOption,
     ) -> None:
         """Debug a running GitLab CI job from your terminal."""
+        from jobterm.env import Environment
+
+        ctx.obj = Environment()  # the one the commands use (`commands.common.environment`)
 
     for name in COMMAND_MODULES:
         try:

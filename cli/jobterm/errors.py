@@ -63,6 +63,10 @@ class JobStateError(JobtermError):
     exit_code = ExitCode.JOB_STATE
 
 
+class NotRetryableError(JobStateError):
+    """GitLab refused to retry a job (403): it is not finished, or not the user's to run."""
+
+
 class ForbiddenError(JobtermError):
     exit_code = ExitCode.FORBIDDEN
 

@@ -26,6 +26,10 @@ from jobterm.errors import UsageError
             "https://example.com/gitlab/g/p/-/jobs/9/terminal",
             JobRef(9, "https://example.com", "gitlab/g/p"),
         ),
+        ("group/sub/project#123", JobRef(123, project="group/sub/project")),
+        (" demo/web-app.v2#7 ", JobRef(7, project="demo/web-app.v2")),
+        ("/group/project#8", JobRef(8, project="group/project")),
+        ("42#9", JobRef(9, project="42")),
     ],
 )
 def test_parse_job_ref(text: str, ref: JobRef) -> None:
@@ -34,7 +38,24 @@ def test_parse_job_ref(text: str, ref: JobRef) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["0", "abc", "ftp://x/y/-/jobs/1", "https://x/g/p/-/pipelines/1", "https://x/-/jobs/1", ""],
+    [
+        "0",
+        "abc",
+        "ftp://x/y/-/jobs/1",
+        "https://x/g/p/-/pipelines/1",
+        "https://x/-/jobs/1",
+        "",
+        "g/p#0",
+        "g/p#",
+        "#12",
+        "g/p#12#3",
+        "g p#12",
+        "g/../p#12",
+        "g//p#12",
+        "g/p/#12",
+        "g/p#¹",
+        "g/p!12",
+    ],
 )
 def test_bad_job_refs_are_usage_errors(text: str) -> None:
     with pytest.raises(UsageError):

@@ -12,17 +12,16 @@ from hypothesis import strategies as st
 
 from jobterm.core.execproto import (
     FAILURES,
-    ErrorOutput,
     Event,
     ExecSpec,
     Exited,
     Failed,
     Output,
     Protocol,
-    Ready,
-    Started,
     StdinEncoder,
     StdinMode,
+    Step,
+    Stream,
     marker,
     partial_suffix,
     quote,
@@ -77,18 +76,27 @@ def feed_all(p: Protocol, data: bytes, sizes: list[int] | None = None) -> list[E
     return events
 
 
+def kind(event: Event) -> str:
+    """A name per kind of event: Ready, Started, Output, ErrorOutput, Exited, Failed."""
+    if isinstance(event, Step):
+        return event.name.title()
+    if isinstance(event, Output) and event.stream is Stream.STDERR:
+        return "ErrorOutput"
+    return type(event).__name__
+
+
 def summarize(events: list[Event]) -> tuple[list[str], bytes, bytes, int | None]:
     """(kinds in order with Output runs collapsed, stdout, stderr, exit status)."""
     kinds: list[str] = []
     out = err = b""
     status = None
     for ev in events:
-        name = type(ev).__name__
+        name = kind(ev)
         if not kinds or kinds[-1] != name:
             kinds.append(name)
-        if isinstance(ev, Output):
+        if isinstance(ev, Output) and ev.stream is Stream.STDOUT:
             out += ev.data
-        elif isinstance(ev, ErrorOutput):
+        elif isinstance(ev, Output):
             err += ev.data
         elif isinstance(ev, Exited):
             status = ev.status
@@ -259,7 +267,7 @@ def test_stdin_framing_decodes_with_sed_and_base64() -> None:
 
 def test_happy_path_whole() -> None:
     events = proto().feed(session(b"hello\n", 7))
-    assert events == [Ready(), Started(), Output(b"hello\n"), Exited(7)]
+    assert events == [Step.READY, Step.STARTED, Output(b"hello\n"), Exited(7)]
 
 
 def test_happy_path_byte_at_a_time() -> None:
@@ -334,7 +342,7 @@ def test_garbled_status_fails(text: bytes) -> None:
 
 def test_status_split_across_chunks() -> None:
     p = proto()
-    assert p.feed(ready() + start() + marker(NONCE, b"E") + b"1") == [Ready(), Started()]
+    assert p.feed(ready() + start() + marker(NONCE, b"E") + b"1") == [Step.READY, Step.STARTED]
     assert p.feed(b"3") == []
     assert p.feed(b"0.") == [Exited(130)]
 

@@ -27,12 +27,12 @@ from hypothesis import strategies as st
 from jobterm.core.cookies import CookieInputError, CookieStore, parse_cookie_input
 from jobterm.core.escape import Action, Command, Data, EscapeParser
 from jobterm.core.execproto import (
-    ErrorOutput,
     ExecSpec,
     Exited,
     Failed,
     Output,
     Protocol,
+    Stream,
     marker,
 )
 from jobterm.core.frames import BASE64, BINARY, SERVER_INPUT_LIMIT, TerminalCodec
@@ -204,6 +204,12 @@ def test_generated_job_urls_round_trip(scheme, labels, port, segments, job_id, s
     assert ref == JobRef(job_id, f"{scheme}://{netloc}", path)
 
 
+@given(st.lists(SEGMENT, min_size=1, max_size=4), st.integers(1, 10**12))
+def test_generated_project_refs_round_trip(segments, job_id):
+    project = "/".join(segments)
+    assert parse_job_ref(f"{project}#{job_id}") == JobRef(job_id, project=project)
+
+
 @given(
     st.lists(LABEL, min_size=1, max_size=3),
     st.lists(SEGMENT, min_size=2, max_size=4),
@@ -322,9 +328,9 @@ def proto(stderr_apart: bool = False) -> Protocol:
 
 
 def outcome(events: list[object]) -> tuple[bytes, bytes, list[object]]:
-    out = b"".join(e.data for e in events if isinstance(e, Output))
-    err = b"".join(e.data for e in events if isinstance(e, ErrorOutput))
-    others = [e for e in events if not isinstance(e, (Output, ErrorOutput))]
+    out = b"".join(e.data for e in events if isinstance(e, Output) and e.stream is Stream.STDOUT)
+    err = b"".join(e.data for e in events if isinstance(e, Output) and e.stream is Stream.STDERR)
+    others = [e for e in events if not isinstance(e, Output)]
     return out, err, others
 
 

@@ -7,14 +7,15 @@ from pathlib import Path
 
 import typer
 
-from jobterm.commands.common import HostOption, ProjectOption, parse_escape_char
+from jobterm.commands.common import HostOption, ProjectOption, environment, parse_escape_char
 from jobterm.completion.answers import complete_job
 
 HELP = """\
 Open the terminal of a running job, like SSH into it.
 
-JOB is a job id (the project comes from --project or this directory's git remote) or the
-job's web URL. With no JOB on a terminal, pick one of your running jobs.
+JOB is a job id (the project comes from --project or this directory's git remote),
+PROJECT#ID (group/app#123), or the job's web URL. With no JOB on a terminal, pick one of
+your running jobs.
 
 Escapes, typed at the start of a line: ~. disconnect, ~# status, ~r apply your terminal's
 size, ~? help, ~~ a literal ~. Ctrl-C goes to the job.
@@ -29,8 +30,12 @@ def register(app: typer.Typer) -> None:
 
 
 def attach(
+    ctx: typer.Context,
     job: str | None = typer.Argument(
-        None, help="Job id or job URL.", show_default=False, autocompletion=complete_job
+        None,
+        help="Job id, PROJECT#ID, or job URL.",
+        show_default=False,
+        autocompletion=complete_job,
     ),
     project: str | None = ProjectOption,
     host: str | None = HostOption,
@@ -54,7 +59,6 @@ def attach(
         "do not echo: only token-shaped text is redacted).",
     ),
 ) -> None:
-    from jobterm.env import Environment
     from jobterm.term.attach import AttachOptions
     from jobterm.term.attach_run import run_attach
 
@@ -66,7 +70,7 @@ def attach(
         record_input=record_input,
     )
     code = run_attach(
-        Environment(),
+        environment(ctx),
         job,
         project=project,
         host=host,

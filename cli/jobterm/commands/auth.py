@@ -21,18 +21,19 @@ def register(app: typer.Typer) -> None:
 
     @auth.command("status")
     def status(
+        ctx: typer.Context,
         host: str | None = typer.Argument(None, metavar="HOST", help="Only this host."),
         as_json: bool = typer.Option(False, "--json", help="One JSON object for scripts."),
     ) -> None:
         """Show each host, its user, whether the session and token work, and where the secrets
         are kept (never the secrets). Exits 3 if any host needs signing in again."""
+        from jobterm.commands.common import environment
         from jobterm.core.hosts import parse_host
-        from jobterm.env import Environment
         from jobterm.errors import AuthError
         from jobterm.gitlab.config import load_config
         from jobterm.gitlab.session import host_status
 
-        env = Environment()
+        env = environment(ctx)
         config = load_config(env)
         names = sorted(config.hosts)
         if host is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from jobterm.completion.answers import complete_host, complete_project
+from jobterm.env import Environment
 from jobterm.errors import UsageError
 
 ProjectOption = typer.Option(
@@ -23,6 +24,11 @@ HostOption = typer.Option(
     help="GitLab instance (default: $GITLAB_HOST, else the default signed-in host).",
     autocompletion=complete_host,
 )
+
+
+def environment(ctx: typer.Context) -> Environment:
+    """The command's Environment: the one the root callback built (app.py), passed down."""
+    return ctx.ensure_object(Environment)
 
 
 _CARET_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_?"

@@ -6,7 +6,7 @@ import os
 
 import typer
 
-from jobterm.commands.common import HostOption, ProjectOption
+from jobterm.commands.common import HostOption, ProjectOption, environment
 from jobterm.completion.answers import complete_job
 from jobterm.core.execproto import ExecSpec, StdinMode, shell_argv
 from jobterm.env import Environment
@@ -18,9 +18,9 @@ Run one command in a running job and exit with its status, like `ssh host CMD`.
   jobterm exec JOB -- CMD [ARG...]     run CMD with exactly these arguments
   jobterm exec JOB -c 'SHELL LINE'     run a command line with the job's sh
 
-JOB is a job id (the project comes from --project or this directory's git remote) or the
-job's web URL. Each run opens a new terminal session in the job (only one may be open at a
-time) and ends it afterwards.
+JOB is a job id (the project comes from --project or this directory's git remote),
+PROJECT#ID (group/app#123), or the job's web URL. Each run opens a new terminal session in
+the job (only one may be open at a time) and ends it afterwards.
 
 stdout gets exactly the bytes the command wrote. The job's terminal merges stderr into
 stdout; --stderr keeps them apart by saving stderr in a temporary file in the job and
@@ -41,10 +41,11 @@ def register(app: typer.Typer) -> None:
 
 
 def exec_command(
+    ctx: typer.Context,
     job: str = typer.Argument(
         ...,
         metavar="JOB",
-        help="Job id or job URL.",
+        help="Job id, PROJECT#ID, or job URL.",
         show_default=False,
         autocompletion=complete_job,
     ),
@@ -76,7 +77,7 @@ def exec_command(
         600.0, "--wait-timeout", metavar="SECONDS", help="How long --wait waits."
     ),
 ) -> None:
-    env = Environment()
+    env = environment(ctx)
     spec = build_spec(env, command or [], shell, interactive, no_stdin, tty, stderr)
     if timeout is not None and timeout <= 0:
         raise UsageError("--timeout must be more than 0 seconds")
@@ -133,8 +134,8 @@ def _run(
     wait: bool,
     wait_timeout: float,
 ) -> int:
+    from jobterm.jobs.terminal import resolve_terminal
     from jobterm.term.exec import ExecOptions, run_exec
-    from jobterm.term.target import resolve_terminal
 
     try:
         resolved = resolve_terminal(

@@ -8,12 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from jobterm.commands.common import HostOption, ProjectOption
+from jobterm.commands.common import HostOption, ProjectOption, environment
 
 if TYPE_CHECKING:
     from jobterm.env import Environment
-    from jobterm.gitlab.api import GitLab
-    from jobterm.jobs_list import Listing
+    from jobterm.jobs.listing import Listing
 
 HELP = """\
 List your running jobs, here or everywhere.
@@ -30,6 +29,7 @@ def register(app: typer.Typer) -> None:
 
 
 def jobs(
+    ctx: typer.Context,
     project: str | None = ProjectOption,
     host: str | None = HostOption,
     everywhere: bool = typer.Option(
@@ -40,14 +40,12 @@ def jobs(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the jobs as JSON."),
 ) -> None:
-    from jobterm.env import Environment
     from jobterm.gitlab.session import open_gitlab
-    from jobterm.jobs_list import as_json as to_json
-    from jobterm.jobs_list import empty_message, find_jobs
+    from jobterm.jobs.listing import find_jobs, listing_project
 
-    env = Environment()
+    env = environment(ctx)
     with _spinner(env, "finding your jobs…"), open_gitlab(env, host, need_web_session=False) as gl:
-        path = None if everywhere else _project(gl, project)
+        path = None if everywhere else listing_project(gl.host, project)
         listing = find_jobs(
             gl, project=path, everywhere=everywhere, include_finished=all_, cache_dir=env.cache_dir
         )
@@ -59,20 +57,6 @@ def jobs(
     if not listing.jobs:
         why, hint = empty_message(listing)
         env.stderr.write(f"jobterm: {why} ({hint})\n")
-
-
-def _project(gl: GitLab, project: str | None) -> str:
-    """--project, else the git remote of this directory that points to the host."""
-    from jobterm.errors import UsageError
-    from jobterm.term.target import remote_project
-
-    found = project or remote_project(gl)
-    if found:
-        return found
-    raise UsageError(
-        f"which project? no --project given and no git remote here points to {gl.host.name}",
-        "pass --project GROUP/PROJECT, or --everywhere for all your projects",
-    )
 
 
 @contextlib.contextmanager
@@ -94,7 +78,7 @@ def _print_table(env: Environment, listing: Listing) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from jobterm.jobs_list import running_seconds
+    from jobterm.jobs.listing import running_seconds
 
     terminal = env.stdout_isatty
     title = f"your {'recent' if listing.include_finished else 'running'} jobs in "
@@ -137,3 +121,48 @@ def _duration(seconds: int | None) -> str:
     if seconds < 3600:
         return f"{seconds // 60}m{seconds % 60:02d}s"
     return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
+
+
+def to_json(listing: Listing) -> str:
+    import json
+
+    from jobterm.jobs.listing import running_seconds
+
+    rows = []
+    for job in listing.jobs:
+        runner = job.get("runner") or {}
+        rows.append(
+            {
+                "id": int(job["id"]),
+                "project": job.get("project", ""),
+                "name": job.get("name", ""),
+                "stage": job.get("stage", ""),
+                "ref": job.get("ref", ""),
+                "status": job.get("status", ""),
+                "runner": runner.get("description"),
+                "started_at": job.get("started_at"),
+                "seconds": running_seconds(job),
+                "terminal": {"yes": True, "no": False}.get(
+                    listing.terminals.get(int(job["id"]), "no")
+                ),
+                "web_url": job.get("web_url", ""),
+            }
+        )
+    return json.dumps(rows, indent=2)
+
+
+def empty_message(listing: Listing) -> tuple[str, str]:
+    """Why nothing was listed, and what to try (one line each)."""
+    what = "jobs" if listing.include_finished else "running jobs"
+    if listing.everywhere:
+        how = "via your pipelines" if listing.used_pipelines_api else "in your projects"
+        why = f"you have no {what} on {listing.host} ({how}; {listing.projects_checked} checked)"
+    else:
+        why = f"you have no {what} in {listing.where} on {listing.host}"
+    tries = []
+    if not listing.include_finished:
+        tries.append("--all to include finished and pending jobs")
+    if not listing.everywhere:
+        tries.append("--everywhere to look in all your projects")
+    tries.append("or start a pipeline")
+    return why, "try " + ", ".join(tries)

@@ -23,6 +23,7 @@ terminal needs a web session.
 def register(app: typer.Typer) -> None:
     @app.command("login", help=HELP)
     def login(
+        ctx: typer.Context,
         host: str | None = typer.Argument(
             None, metavar="HOST", help="The GitLab instance (default: GITLAB_HOST)."
         ),
@@ -65,7 +66,7 @@ def register(app: typer.Typer) -> None:
             help="Keep the secrets in a file readable only by you, not in the keyring.",
         ),
     ) -> None:
-        from jobterm.env import Environment
+        from jobterm.commands.common import environment
         from jobterm.gitlab.login import LoginOptions, run_login
 
         options = LoginOptions(
@@ -80,7 +81,7 @@ def register(app: typer.Typer) -> None:
             insecure_http=insecure_http,
             insecure_storage=insecure_storage,
         )
-        env = Environment()
+        env = environment(ctx)
         result = run_login(env, options)
         name = result.host.name
         if result.web_session:

@@ -10,6 +10,7 @@ from jobterm.completion.answers import complete_host
 def register(app: typer.Typer) -> None:
     @app.command("logout")
     def logout(
+        ctx: typer.Context,
         host: str | None = typer.Argument(
             None,
             metavar="HOST",
@@ -18,11 +19,11 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Sign out of HOST on the server and remove its secrets from this machine."""
+        from jobterm.commands.common import environment
         from jobterm.completion.cache import forget_host
-        from jobterm.env import Environment
         from jobterm.gitlab.session import logout as do_logout
 
-        env = Environment()
+        env = environment(ctx)
         signed_out, problem = do_logout(env, host)
         forget_host(env.cache_dir, signed_out.name)  # the job ids and projects Tab offered
         if problem:

@@ -261,7 +261,7 @@ def refresh(env: Environment, host: str, project: str | None) -> int:
     """Fetch one entry and store it (the detached refresher's work). Exit status."""
     from jobterm.errors import AuthError, JobtermError
     from jobterm.gitlab.session import open_gitlab
-    from jobterm.term.picker import my_running_jobs
+    from jobterm.jobs.picker import my_running_jobs
 
     cache_dir = env.cache_dir
     try:

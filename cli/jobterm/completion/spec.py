@@ -95,8 +95,12 @@ def _describe(command: Command, ctx: Any) -> dict[str, Any]:
     for param in command.get_params(ctx):
         opts = [*getattr(param, "opts", []), *getattr(param, "secondary_opts", [])]
         if opts and opts[0].startswith("-"):
+            # typer 0.29 describes a parameter's type in `type_descriptor`; earlier releases
+            # (and click itself) in `param.type`, a click.Path or click.Choice.
             descriptor = getattr(param, "type_descriptor", None)
-            choices = getattr(descriptor, "choices", None) if descriptor else None
+            kind = getattr(param, "type", None)
+            choices = getattr(descriptor or kind, "choices", None)
+            is_path = getattr(descriptor, "is_path", False) or getattr(kind, "name", "") == "path"
             options.append(
                 {
                     "names": opts,
@@ -104,7 +108,7 @@ def _describe(command: Command, ctx: Any) -> dict[str, Any]:
                     "value": not (getattr(param, "is_flag", False) or getattr(param, "count", 0)),
                     "multiple": bool(getattr(param, "multiple", False)),
                     "hidden": bool(getattr(param, "hidden", False)),
-                    "path": bool(getattr(descriptor, "is_path", False)),
+                    "path": bool(is_path),
                     "choices": [str(c) for c in choices] if choices else None,
                 }
             )

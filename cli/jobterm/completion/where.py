@@ -3,7 +3,7 @@ config and cache directories, the hosts in the config file and the one a command
 and the projects of this directory's git remotes.
 
 Each mirrors what the commands do (`Environment.config_dir`/`cache_dir`,
-`gitlab.config.load_config`, `gitlab.session.resolve_host`, `term.target.git_remote_projects`);
+`gitlab.config.load_config`, `gitlab.session.resolve_host`, `jobs.locate.git_remote_projects`);
 `tests/completion/test_completion_protocol.py` checks they agree.
 """
 

@@ -62,17 +62,16 @@ from jobterm.core.execscript import (
 
 __all__ = [
     "FAILURES",
-    "ErrorOutput",
     "Event",
     "ExecSpec",
     "Exited",
     "Failed",
     "Output",
     "Protocol",
-    "Ready",
-    "Started",
     "StdinEncoder",
     "StdinMode",
+    "Step",
+    "Stream",
     "bootstrap_line",
     "marker",
     "partial_suffix",
@@ -92,30 +91,30 @@ NOISE_KEEP: Final = 4096
 # ---------------------------------------------------------------- events
 
 
-@dataclass(frozen=True, slots=True)
-class Ready:
-    """The job's terminal is raw and silent: send `Protocol.script` now."""
+class Step(Enum):
+    """The remote set-up moved on (events that carry nothing)."""
+
+    READY = "ready"  # the job's terminal is raw and silent: send `Protocol.script` now
+    STARTED = "started"  # the command starts now; stdin may flow from here on
 
 
-@dataclass(frozen=True, slots=True)
-class Started:
-    """The command starts now; stdin may flow from here on."""
+class Stream(Enum):
+    STDOUT = "stdout"
+    STDERR = "stderr"  # only with `stderr_apart`, after the command ended
 
 
 @dataclass(frozen=True, slots=True)
 class Output:
-    data: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class ErrorOutput:
-    """Bytes the command wrote to stderr (only with `stderr_apart`, after it ended)."""
+    """Bytes the command wrote, for our stdout or (kept apart) our stderr."""
 
     data: bytes
+    stream: Stream = Stream.STDOUT
 
 
 @dataclass(frozen=True, slots=True)
 class Exited:
+    """The command ended: `$?` as POSIX shells give it (128+N when killed by signal N)."""
+
     status: int
 
 
@@ -126,7 +125,7 @@ class Failed:
     reason: str
 
 
-Event = Ready | Started | Output | ErrorOutput | Exited | Failed
+Event = Step | Output | Exited | Failed
 
 
 # ---------------------------------------------------------------- output parsing
@@ -222,11 +221,11 @@ class Protocol:
         elif state in (_State.START, _State.STDERR_BEGIN):
             self._await(self.nonce, events)
         elif state is _State.STREAM:
-            self._stream(self._end, Output, _State.STATUS, events)
+            self._stream(self._end, Stream.STDOUT, _State.STATUS, events)
         elif state is _State.STATUS:
             self._parse_status(events)
         elif state is _State.STDERR:
-            self._stream(self._stderr_end, ErrorOutput, _State.DONE, events)
+            self._stream(self._stderr_end, Stream.STDERR, _State.DONE, events)
             if self._state is _State.DONE and self._exit is not None:
                 events.append(Exited(self._exit))
 
@@ -256,33 +255,27 @@ class Protocol:
         state = self._state
         if state is _State.READY and kind == b"R":
             self._state = _State.START
-            events.append(Ready())
+            events.append(Step.READY)
         elif state is _State.START and kind == b"S":
             self._state = _State.STREAM
-            events.append(Started())
+            events.append(Step.STARTED)
         elif state is _State.STDERR_BEGIN and kind == b"Q":
             self._state = _State.STDERR
         elif kind in FAILURES and state in (_State.READY, _State.START):
             self._finish(events, Failed(FAILURES[kind]))
 
-    def _stream(
-        self,
-        needle: bytes,
-        kind: type[Output] | type[ErrorOutput],
-        after: _State,
-        events: list[Event],
-    ) -> None:
+    def _stream(self, needle: bytes, stream: Stream, after: _State, events: list[Event]) -> None:
         buf = self._buf
         i = buf.find(needle)
         if i >= 0:
             if i:
-                events.append(kind(buf[:i]))
+                events.append(Output(buf[:i], stream))
             self._buf = buf[i + len(needle) :]
             self._state = after
             return
         keep = partial_suffix(buf, needle)
         if keep < len(buf):
-            events.append(kind(buf[: len(buf) - keep]))
+            events.append(Output(buf[: len(buf) - keep], stream))
             self._buf = buf[len(buf) - keep :]
 
     def _parse_status(self, events: list[Event]) -> None:

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from jobterm.core.escape import shown
 from jobterm.errors import ExitCode, JobtermError, UsageError
+from jobterm.jobs.status import FINISHED, describe_finish
+from jobterm.jobs.terminal import ResolvedJob, resolve_terminal
 from jobterm.term.attach import AttachOptions, AttachSession, Outcome, Result
 from jobterm.term.connection import TerminalConnection
-from jobterm.term.target import FINISHED, ResolvedJob, describe_finish, resolve_terminal
 from jobterm.term.tty import raw_mode, write_all
 
 if TYPE_CHECKING:
@@ -119,7 +120,7 @@ def _resolve(
     wait: bool,
     wait_timeout: float,
 ) -> ResolvedJob:
-    from jobterm.term.picker import pick_running_job
+    from jobterm.jobs.picker import pick_running_job
 
     interactive = env.stdin_isatty and env.stdout_isatty
     spinner = _spinner(env, "waiting for the job to start…" if wait else "finding the job…")

@@ -1,21 +1,10 @@
-"""`jobterm exec` from start to end: resolve the job, run the exec protocol, exit like ssh.
+"""`jobterm exec` from start to end: resolve the job, connect, and carry out the run.
 
-The adapter around `jobterm.core.execproto` (see its header for the framing). One task pumps
-the WebSocket into the parser and the parser's events out: `Ready` sends the script,
-`Started` starts the stdin pump, `Output` goes to stdout, `Exited` ends the run with the
-command's status. Everything else ends the run through `_finish` with an error:
-
-* the session drops (or the link dies) before `Exited` → exit 255 with one line, as ssh does;
-* the shell does not reach `Ready`/`Started` within `setup_timeout` → 255;
-* `--timeout` passes → Ctrl-C (0x03) is sent, the command gets `grace` seconds to end, then
-  the run ends with exit 12 (TIMEOUT);
-* SIGINT → Ctrl-C is sent the same way, exit 130; a second SIGINT ends at once. SIGTERM and
-  SIGHUP send Ctrl-C too and end at once with 255 (as ssh: "killed by signal"). 0x03
-  reaches the remote command as SIGINT because the script leaves ISIG on with INTR as the
-  only special character.
-
-Every jobterm failure inside `exec` exits 255 (the command's own codes are 0-255, so only
-ssh's convention is unambiguous), except a timeout (12) and an interrupt (130).
+Only I/O lives here. `jobterm.core.execrun.ExecMachine` decides everything (see its header:
+what is sent when, the timers, how each kind of ending maps to an exit status); this module
+feeds it what happens (bytes from the WebSocket, stdin chunks, timers, signals, failures)
+and does what it answers: send to the job, write to stdout/stderr, arm a timer, start the
+stdin reader, and return or raise at `End`.
 """
 
 from __future__ import annotations
@@ -29,45 +18,33 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from jobterm.core.execproto import (
-    ErrorOutput,
-    Event,
-    ExecSpec,
-    Exited,
-    Failed,
-    Output,
-    Protocol,
-    Ready,
-    Started,
-    StdinEncoder,
-    StdinMode,
+from jobterm.core.execproto import ExecSpec, Output, Protocol, StdinMode, Stream
+from jobterm.core.execrun import (
+    Action,
+    Arm,
+    End,
+    ExecMachine,
+    ExecOptions,
+    ReadStdin,
+    Send,
+    SessionDropped,
+    Sig,
+    Timer,
 )
-from jobterm.errors import (
-    BusyError,
-    ConnectionLostError,
-    ExitCode,
-    JobtermError,
-    TimeoutExpired,
-)
+from jobterm.errors import BusyError, ConnectionLostError, ExitCode, JobtermError, TimeoutExpired
 from jobterm.term.connection import SessionEnded, TerminalConnection, TerminalTarget
 from jobterm.term.exec_io import InputSource, OutputSink
 from jobterm.term.tty import raw_mode
 
 if TYPE_CHECKING:
     from jobterm.env import Environment
-    from jobterm.term.target import ResolvedJob
+    from jobterm.jobs.terminal import ResolvedJob
+
+__all__ = ["ExecOptions", "Streams", "exec_session", "run_exec"]
 
 log = logging.getLogger("jobterm.exec")
 
-INTR = b"\x03"
-EOT = b"\x04"
-
-
-@dataclass
-class ExecOptions:
-    timeout: float | None = None  # --timeout: whole run, from connecting on
-    setup_timeout: float = 60.0  # until the command starts (slow login scripts)
-    grace: float = 5.0  # after Ctrl-C, how long the command may take to end
+_SIGNALS = {signal.SIGINT: Sig.INT, signal.SIGTERM: Sig.TERM, signal.SIGHUP: Sig.HUP}
 
 
 @dataclass
@@ -80,190 +57,132 @@ class Streams:
 class ExecRun:
     """One exec session over an open terminal connection; `run()` returns the exit status."""
 
-    def __init__(
-        self, conn: TerminalConnection, proto: Protocol, streams: Streams, options: ExecOptions
-    ) -> None:
+    def __init__(self, conn: TerminalConnection, machine: ExecMachine, streams: Streams) -> None:
         self.conn = conn
-        self.proto = proto
+        self.machine = machine
         self.streams = streams
-        self.options = options
         self._loop = asyncio.get_running_loop()
         self._result: asyncio.Future[int] = self._loop.create_future()
-        self._stdout = OutputSink(streams.stdout)
-        self._stderr: OutputSink | None = None
+        self._sinks = {Stream.STDOUT: OutputSink(streams.stdout)}
         self._tasks: list[asyncio.Task[None]] = []
-        self._timers: list[asyncio.TimerHandle] = []
-        self._ending: JobtermError | None = None  # set once Ctrl-C was sent on our behalf
+        self._timers: dict[Timer, asyncio.TimerHandle] = {}
 
     async def run(self, spent: float = 0.0) -> int:
         """Run to the end; `spent` seconds of --timeout are already used up."""
-        signals = self._install_signals()
-        self._setup_timer = self._loop.call_later(self.options.setup_timeout, self._no_start)
-        self._timers.append(self._setup_timer)
-        if self.options.timeout is not None:
-            left = max(self.options.timeout - spent, 0.0)
-            self._timers.append(self._loop.call_later(left, self._timed_out))
+        for signum, sig in _SIGNALS.items():
+            self._loop.add_signal_handler(signum, self._on_signal, sig)
         self._spawn(self._pump())
         try:
             try:
-                await self.conn.send(self.proto.bootstrap)
-            except SessionEnded:
-                raise _dropped() from None
+                await self._apply(self.machine.start(spent))
+            except Exception as exc:  # the bootstrap line could not be sent
+                self._settle(self._failure(exc))
             status = await self._result
-            await self._stdout.drain()
-            if self._stderr is not None:
-                await self._stderr.drain()
+            for sink in self._sinks.values():
+                await sink.drain()
             return status
         finally:
-            # The run may end by another path (the bootstrap send failing) while a task also
-            # failed: keep asyncio from printing "exception was never retrieved" on stderr.
-            if not self._result.done():
-                self._result.cancel()
-            elif not self._result.cancelled():
-                self._result.exception()
-            for signum in signals:
-                self._loop.remove_signal_handler(signum)
-            for timer in self._timers:
-                timer.cancel()
-            for task in self._tasks:
-                task.cancel()
-            for sink in (self._stdout, self._stderr):
-                if sink is not None:  # on the way out after an error: what arrived, briefly
-                    with contextlib.suppress(Exception):
-                        await asyncio.wait_for(sink.drain(), 2.0)
-                    sink.close()
+            await self._cleanup()
 
-    # ---------------------------------------------------------------- the output side
+    async def _cleanup(self) -> None:
+        # The run may end by another path (the bootstrap send failing) while a task also
+        # failed: keep asyncio from printing "exception was never retrieved" on stderr.
+        if not self._result.done():
+            self._result.cancel()
+        elif not self._result.cancelled():
+            self._result.exception()
+        for signum in _SIGNALS:
+            self._loop.remove_signal_handler(signum)
+        for timer in self._timers.values():
+            timer.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for sink in self._sinks.values():  # on the way out after an error: what arrived, briefly
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(sink.drain(), 2.0)
+            sink.close()
+
+    # ---------------------------------------------------------------- carrying out actions
+
+    async def _apply(self, actions: list[Action]) -> None:
+        for action in actions:
+            if isinstance(action, Output):
+                await self._sink(action.stream).write(action.data)
+            elif isinstance(action, Send):
+                await self._send(action)
+            elif isinstance(action, Arm):
+                self._arm(action)
+            elif isinstance(action, ReadStdin):
+                log.debug("command started; passing stdin")
+                self._spawn(self._pump_stdin())
+            else:
+                self._settle([action])
+
+    async def _send(self, action: Send) -> None:
+        if action.within is None:
+            await self.conn.send(action.data)
+            return
+        with contextlib.suppress(Exception):  # a last word on the way out: best effort
+            await asyncio.wait_for(self.conn.send(action.data), action.within)
+
+    def _sink(self, stream: Stream) -> OutputSink:
+        if stream not in self._sinks:
+            self._sinks[stream] = OutputSink(self.streams.stderr)
+        return self._sinks[stream]
+
+    def _arm(self, action: Arm) -> None:
+        old = self._timers.pop(action.timer, None)
+        if old is not None:
+            old.cancel()
+        if action.seconds is not None:
+            handle = self._loop.call_later(action.seconds, self._on_timer, action.timer)
+            self._timers[action.timer] = handle
+
+    def _settle(self, actions: list[Action]) -> None:
+        """Carry out an `End` (what `lost` and `crash` answer) without waiting."""
+        for action in actions:
+            if not isinstance(action, End) or self._result.done():
+                continue
+            if action.error is None:
+                log.debug("command exited with status %d", action.status)
+                self._result.set_result(action.status)
+            else:
+                self._result.set_exception(action.error)
+
+    def _failure(self, exc: BaseException) -> list[Action]:
+        if isinstance(exc, SessionEnded):
+            return self.machine.lost()
+        if isinstance(exc, ConnectionLostError):
+            return self.machine.lost(exc)
+        return self.machine.crash(exc)
+
+    # ---------------------------------------------------------------- the sources of events
 
     async def _pump(self) -> None:
-        try:
-            while not self._result.done():
-                data = await self.conn.recv()
-                for event in self.proto.feed(data):
-                    await self._on_event(event)
-        except SessionEnded:
-            self._finish(self._ending or _dropped())
-        except ConnectionLostError as exc:
-            self._finish(self._ending or exc)
-        except OSError as exc:  # our stdout is gone (e.g. a closed pipe)
-            self._finish(exc)
-
-    async def _on_event(self, event: Event) -> None:
-        if isinstance(event, Output):
-            await self._stdout.write(event.data)
-        elif isinstance(event, Ready):
-            log.debug("job's shell ready; sending the script")
-            await self.conn.send(self.proto.script)
-        elif isinstance(event, Started):
-            log.debug("command started")
-            self._setup_timer.cancel()
-            if self.proto.spec.stdin is not StdinMode.NULL:
-                self._spawn(self._pump_stdin())
-        elif isinstance(event, ErrorOutput):
-            if self._stderr is None:
-                self._stderr = OutputSink(self.streams.stderr)
-            await self._stderr.write(event.data)
-        elif isinstance(event, Exited):
-            log.debug("command exited with status %d", event.status)
-            if self._ending is not None:
-                self._finish(self._ending)
-            elif not self._result.done():
-                self._result.set_result(event.status)
-        elif isinstance(event, Failed):
-            self._finish(JobtermError(event.reason, _look_hint()))
-
-    # ---------------------------------------------------------------- the input side
+        while not self.machine.ended:
+            data = await self.conn.recv()
+            await self._apply(self.machine.feed(data))
 
     async def _pump_stdin(self) -> None:
         source = InputSource(self.streams.stdin)
-        raw = self.proto.spec.stdin is StdinMode.TTY
-        encoder = None if raw else StdinEncoder()
-        while True:
+        while not self.machine.ended:
             try:
                 data = await source.read()
             except OSError as exc:
                 log.debug("reading stdin failed: %s", exc)
                 data = b""
             if not data:
-                break
-            await self.conn.send(data if encoder is None else encoder.encode(data))
-        if encoder is not None:
-            await self.conn.send(encoder.finish())
-        elif not os.isatty(self.streams.stdin):
-            await self.conn.send(EOT)  # piped into --tty: end as a typed Ctrl-D would
-        log.debug("stdin finished")
+                await self._apply(self.machine.stdin_end())
+                log.debug("stdin finished")
+                return
+            await self._apply(self.machine.stdin(data))
 
-    # ---------------------------------------------------------------- ending
+    def _on_timer(self, timer: Timer) -> None:
+        self._timers.pop(timer, None)
+        self._spawn(self._apply(self.machine.fire(timer)))
 
-    def _interrupt(self, reason: JobtermError) -> None:
-        """Send Ctrl-C once; end with `reason` when the command ends or `grace` passes."""
-        if self._ending is not None:
-            return
-        self._ending = reason
-        if self.proto.done or not self._started:
-            self._finish(reason)
-            return
-        self._spawn(self.conn.send(INTR))
-        self._timers.append(self._loop.call_later(self.options.grace, self._grace_over))
-
-    @property
-    def _started(self) -> bool:
-        return self.proto.state not in ("await READY", "await START")
-
-    def _grace_over(self) -> None:
-        if self._ending is not None:
-            self._ending.message += f"; it did not stop within {self.options.grace:g} s"
-            self._finish(self._ending)
-
-    def _timed_out(self) -> None:
-        timeout = self.options.timeout or 0
-        if not self._started:
-            what = f"the job's shell did not start the command within {timeout:g} s"
-            self._finish(TimeoutExpired(what, _look_hint()))
-            return
-        self._interrupt(
-            TimeoutExpired(
-                f"the command did not finish within {timeout:g} s and was sent Ctrl-C",
-                "raise --timeout",
-            )
-        )
-
-    def _no_start(self) -> None:
-        self._finish(
-            JobtermError(
-                f"the job's shell did not start the command within "
-                f"{self.options.setup_timeout:g} s ({self.proto.state})",
-                _look_hint(),
-            )
-        )
-
-    def _on_signal(self, signum: int) -> None:
-        if signum == signal.SIGINT:
-            interrupted = JobtermError("interrupted", code=ExitCode.INTERRUPTED)
-            if self._ending is None:
-                self._interrupt(interrupted)
-            else:
-                self._finish(interrupted)  # a second Ctrl-C: stop waiting
-            return
-        name = signal.Signals(signum).name
-        self._spawn(self._last_ctrl_c(JobtermError(f"killed by {name}", code=ExitCode.EXEC_FAILED)))
-
-    async def _last_ctrl_c(self, error: JobtermError) -> None:
-        """Try to interrupt the command (briefly), then end with `error`."""
-        if self._started and not self.proto.done:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.conn.send(INTR), 1.0)
-        self._finish(error)
-
-    def _install_signals(self) -> list[int]:
-        wanted = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-        for signum in wanted:
-            self._loop.add_signal_handler(signum, self._on_signal, signum)
-        return list(wanted)
-
-    def _finish(self, error: BaseException) -> None:
-        if not self._result.done():
-            self._result.set_exception(error)
+    def _on_signal(self, sig: Sig) -> None:
+        self._spawn(self._apply(self.machine.signal(sig)))
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -271,28 +190,9 @@ class ExecRun:
         self._tasks.append(task)
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
-        if task.cancelled():
-            return
-        exc = task.exception()
-        if isinstance(exc, SessionEnded):
-            self._finish(self._ending or _dropped())
-        elif exc is not None:
-            self._finish(exc)
-
-
-class SessionDropped(ConnectionLostError):
-    """The session ended before `Exited` (exit 255 in exec)."""
-
-
-def _dropped() -> JobtermError:
-    return SessionDropped(
-        "the terminal session ended before the command's exit status arrived",
-        "the job may have finished or been cancelled; see `jobterm jobs`",
-    )
-
-
-def _look_hint() -> str:
-    return "the job needs a POSIX sh with stty; look with `jobterm attach`, or run with --debug"
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            self._settle(self._failure(error))
 
 
 #: How long a busy terminal (HTTP 500) is retried: the runner may still be closing the
@@ -320,6 +220,7 @@ async def exec_session(
 ) -> int:
     """Connect, run one command, and return its exit status (errors raise)."""
     proto = Protocol(spec)
+    machine = ExecMachine(proto, options, stdin_is_tty=os.isatty(streams.stdin))
     loop = asyncio.get_running_loop()
     began = loop.time()
     timeout = options.timeout
@@ -333,7 +234,7 @@ async def exec_session(
     async with conn:
         try:
             with raw_mode(streams.stdin) if local_raw else contextlib.nullcontext():
-                run = ExecRun(conn, proto, streams, options)
+                run = ExecRun(conn, machine, streams)
                 return await run.run(spent=loop.time() - began)  # --timeout counts connecting
         finally:
             if proto.noise:
@@ -362,12 +263,6 @@ def run_exec(env: Environment, resolved: ResolvedJob, spec: ExecSpec, options: E
 
 def _job_state(resolved: ResolvedJob) -> str:
     """What the API says of the job after a dropped session, as a clause for the message."""
-    from jobterm.term.target import FINISHED
+    from jobterm.jobs.status import state_clause
 
-    try:
-        job = resolved.gitlab.job(resolved.project, int(resolved.job["id"]))
-    except JobtermError:
-        return ""
-    if job.get("status") in FINISHED:
-        return f" (job {job['id']} finished: {job.get('status')})"
-    return f" (job {job['id']} is {job.get('status')})"
+    return state_clause(resolved.gitlab, resolved.project, resolved.job_id)

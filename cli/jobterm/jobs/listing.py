@@ -1,4 +1,5 @@
-"""`jobterm jobs`: find the signed-in user's jobs, and show them to people or scripts.
+"""Listing jobs: the signed-in user's jobs in one project or everywhere (what `jobterm jobs`
+renders), and `list_jobs` for pickers (e.g. recent failed jobs).
 
 Where it looks:
 
@@ -17,10 +18,10 @@ is a web session (a token cannot see it).
 from __future__ import annotations
 
 import contextlib
-import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
@@ -28,6 +29,7 @@ from jobterm.core.jobs import split_project_path
 from jobterm.errors import JobtermError, UsageError
 
 if TYPE_CHECKING:
+    from jobterm.core.hosts import Host
     from jobterm.gitlab.api import GitLab
 
 PARALLEL = 8  # concurrent requests to the instance: enough to be quick, few enough to be polite
@@ -70,6 +72,37 @@ def _mine(jobs: Iterable[dict[str, Any]], username: str) -> list[dict[str, Any]]
     return [j for j in jobs if (j.get("user") or {}).get("username") == username]
 
 
+def list_jobs(
+    gl: GitLab,
+    project: str,
+    statuses: Sequence[str] = (),
+    *,
+    mine: bool = True,
+    username: str | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """A project's jobs (the newest 100), newest first, with one of `statuses` (any when
+    empty), at most `limit`. `mine`: the user's own only (only they can open a job's
+    terminal); `username` saves looking the user up when the caller knows it."""
+    jobs = gl.jobs(project, scope=list(statuses))
+    if mine:
+        jobs = _mine(jobs, username if username is not None else str(gl.user().get("username")))
+    return jobs if limit is None else jobs[:limit]
+
+
+def listing_project(host: Host, project: str | None) -> str:
+    """--project, else the git remote of this directory that points to the host."""
+    from jobterm.jobs.locate import remote_project
+
+    found = project or remote_project(host)
+    if found:
+        return found
+    raise UsageError(
+        f"which project? no --project given and no git remote here points to {host.name}",
+        "pass --project GROUP/PROJECT, or --everywhere for all your projects",
+    )
+
+
 def _scope(include_finished: bool) -> list[str]:
     return [] if include_finished else ["running"]
 
@@ -77,8 +110,7 @@ def _scope(include_finished: bool) -> list[str]:
 def project_jobs(
     gl: GitLab, project: str, username: str, include_finished: bool
 ) -> list[dict[str, Any]]:
-    jobs = gl.jobs(project, scope=_scope(include_finished))
-    mine = _mine(jobs, username)[:RECENT_JOBS]
+    mine = list_jobs(gl, project, _scope(include_finished), username=username, limit=RECENT_JOBS)
     for job in mine:
         job["project"] = project_of_job(gl, job) or project
     return mine
@@ -196,12 +228,8 @@ def _warm_completion(
             completion_cache.remember_jobs(cache_dir, host, typed, running)
 
 
-# -- output ------------------------------------------------------------------------------------
-
-
-def running_seconds(job: dict[str, Any]) -> int | None:
-    from datetime import datetime, timezone
-
+def running_seconds(job: dict[str, Any], now: datetime | None = None) -> int | None:
+    """How long the job ran (until it finished, else until `now`); None if it never began."""
     started = job.get("started_at")
     if not started:
         return None
@@ -210,49 +238,8 @@ def running_seconds(job: dict[str, Any]) -> int | None:
     except ValueError:
         return None
     end_text = job.get("finished_at")
-    end = datetime.now(timezone.utc)
+    end = now or datetime.now(timezone.utc)
     if end_text:
         with contextlib.suppress(ValueError):
             end = datetime.fromisoformat(str(end_text).replace("Z", "+00:00"))
     return max(int((end - begin).total_seconds()), 0)
-
-
-def as_json(listing: Listing) -> str:
-    rows = []
-    for job in listing.jobs:
-        runner = job.get("runner") or {}
-        rows.append(
-            {
-                "id": int(job["id"]),
-                "project": job.get("project", ""),
-                "name": job.get("name", ""),
-                "stage": job.get("stage", ""),
-                "ref": job.get("ref", ""),
-                "status": job.get("status", ""),
-                "runner": runner.get("description"),
-                "started_at": job.get("started_at"),
-                "seconds": running_seconds(job),
-                "terminal": {"yes": True, "no": False}.get(
-                    listing.terminals.get(int(job["id"]), "no")
-                ),
-                "web_url": job.get("web_url", ""),
-            }
-        )
-    return json.dumps(rows, indent=2)
-
-
-def empty_message(listing: Listing) -> tuple[str, str]:
-    """Why nothing was listed, and what to try (one line each)."""
-    what = "jobs" if listing.include_finished else "running jobs"
-    if listing.everywhere:
-        how = "via your pipelines" if listing.used_pipelines_api else "in your projects"
-        why = f"you have no {what} on {listing.host} ({how}; {listing.projects_checked} checked)"
-    else:
-        why = f"you have no {what} in {listing.where} on {listing.host}"
-    tries = []
-    if not listing.include_finished:
-        tries.append("--all to include finished and pending jobs")
-    if not listing.everywhere:
-        tries.append("--everywhere to look in all your projects")
-    tries.append("or start a pipeline")
-    return why, "try " + ", ".join(tries)

@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from jobterm.errors import NotFoundError
+from jobterm.jobs.listing import list_jobs, running_seconds
 
 if TYPE_CHECKING:
     from jobterm.gitlab.api import GitLab
 
 
 def running_for(job: dict[str, Any], now: datetime | None = None) -> str:
-    started = job.get("started_at")
-    if not started:
+    seconds = running_seconds(job, now)
+    if seconds is None:
         return "-"
-    try:
-        begin = datetime.fromisoformat(str(started).replace("Z", "+00:00"))
-    except ValueError:
-        return "-"
-    seconds = int(((now or datetime.now(timezone.utc)) - begin).total_seconds())
     if seconds < 60:
-        return f"{max(seconds, 0)}s"
+        return f"{seconds}s"
     if seconds < 3600:
         return f"{seconds // 60}m"
     return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
@@ -36,9 +32,7 @@ def describe(job: dict[str, Any]) -> str:
 
 
 def my_running_jobs(gl: GitLab, project: str) -> list[dict[str, Any]]:
-    me = gl.user().get("username")
-    jobs = gl.jobs(project, scope=["running"])
-    return [j for j in jobs if (j.get("user") or {}).get("username") == me]
+    return list_jobs(gl, project, ["running"])
 
 
 def pick_running_job(gl: GitLab, project: str) -> int:
