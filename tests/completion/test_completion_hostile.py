@@ -54,8 +54,8 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Any:
         _jobterm(env, ["login", sandbox.url, "--username", "demo", "--password-stdin"],
                  login_stdin(sandbox, "demo"))  # fmt: skip
         host = host_name(sandbox.url)
-        _jobterm(env, ["-m", "jobterm.completion.cache", "refresh", host, "--projects"])
-        _jobterm(env, ["-m", "jobterm.completion.cache", "refresh", host, "--project",
+        _jobterm(env, ["-m", "jobterm.completion.refresh", host, "--projects"])
+        _jobterm(env, ["-m", "jobterm.completion.refresh", host, "--project",
                        PROJECTS["a"]])  # fmt: skip
         yield _shell_env(env, root)
     finally:

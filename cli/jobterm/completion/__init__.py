@@ -5,7 +5,8 @@
     answers.py   job ids, projects and hosts from the cache and config, without typer
     resolve.py   the slow path: the click command resolves the line
     spec.py      a cached description of the CLI, so verbs and options need no typer either
-    cache.py     the cache of jobs and projects, and its detached refresher
+    cache.py     the cache of jobs and projects; starting a refresher, waiting for it
+    refresh.py   the detached refresher: fetches one entry from GitLab (the only network)
     where.py     the config and cache directories, signed-in hosts, git remotes
     gen.py       the scripts in `completions/` (`make completions`, `make check-completions`)
     install.py   `--install-completion` and `--show-completion`
