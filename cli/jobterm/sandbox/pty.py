@@ -29,7 +29,7 @@ import os
 import signal
 import struct
 import termios
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 DEFAULT_ARGV: tuple[str, ...] = ("bash", "-l")
@@ -48,39 +48,35 @@ def _become_session_leader_with_ctty() -> None:
 def _session_members(sid: int) -> list[int]:
     """Pids whose session id is `sid` (Linux /proc; empty where /proc is missing)."""
     members: list[int] = []
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return members
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
+    for pid, stat in _proc_files("stat"):
         # Fields after the command name (which may contain spaces and parentheses).
-        fields = stat[stat.rfind(")") + 2 :].split()
+        fields = stat[stat.rfind(b")") + 2 :].split()
         if len(fields) > 3 and int(fields[3]) == sid:
-            members.append(int(entry.name))
+            members.append(pid)
     return members
 
 
 def _marked(entry: bytes) -> list[int]:
     """Pids (not ours) whose environment holds `entry` ("NAME=value"; Linux /proc)."""
-    pids: list[int] = []
+    return [
+        pid
+        for pid, environ in _proc_files("environ")
+        if pid != os.getpid() and entry in environ.split(b"\0")
+    ]
+
+
+def _proc_files(name: str) -> Iterator[tuple[int, bytes]]:
+    """(pid, contents of /proc/<pid>/<name>) of every process we may read; none without
+    /proc. A process that ends while we look is skipped."""
     proc = Path("/proc")
     if not proc.is_dir():
-        return pids
-    for path in proc.iterdir():
-        if not path.name.isdigit() or int(path.name) == os.getpid():
-            continue
-        try:
-            environ = (path / "environ").read_bytes()
-        except OSError:
-            continue
-        if entry in environ.split(b"\0"):
-            pids.append(int(path.name))
-    return pids
+        return
+    for entry in proc.iterdir():
+        if entry.name.isdigit():
+            try:
+                yield int(entry.name), (entry / name).read_bytes()
+            except OSError:
+                continue
 
 
 def _signal_session(sid: int, signum: int) -> None:
