@@ -116,11 +116,8 @@ def test_custom_ca_signs_in_and_attaches_over_wss(make_sandbox, certs, tmp_path,
     run = start_attach(spawn_jobterm, env)
     attached(run)
     ready(run)
-    run.child.send("echo scheme-$CI_SERVER_PROTOCOL\r")
-    run.child.expect("scheme-https")
-    run.child.send("\r~.")
-    assert run.wait_done() == 0
-    assert run.terminal_restored()
+    run.type_line("echo scheme-$CI_SERVER_PROTOCOL", "scheme-https")
+    run.leave()
     assert_no_secrets(run.child.logfile_read.getvalue(), secrets_of(env, sb))
     ran = jobterm(["exec", "101", "-p", "demo/webapp", "--", "echo", "exec-over-wss"], env)
     assert ran.returncode == 0, ran.stderr
