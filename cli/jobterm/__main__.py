@@ -26,8 +26,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(f"jobterm {__version__}\n")
         return 0
     from jobterm.boundary import run_cli
+    from jobterm.optional_values import fill_optional_values
 
-    return run_cli(args)
+    return run_cli(fill_optional_values(args))
 
 
 def _build_cli() -> Command:

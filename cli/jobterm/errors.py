@@ -27,6 +27,12 @@ class ExitCode(IntEnum):
     CONFIG = 11  # config file or keyring unusable
     TIMEOUT = 12  # --timeout / --wait-timeout passed
     JOB_ENDED = 13  # attach: the job finished while attached (not a failure of jobterm)
+    NO_BROWSER = 14  # login --from-browser: no supported browser (profile dir) found
+    NO_BROWSER_PROFILE = 15  # login --from-browser: the profile asked for does not exist
+    NO_BROWSER_SESSION = 16  # login --from-browser: the browser has no session for the host
+    BROWSER_SESSION_REJECTED = 17  # login --from-browser: the instance refused the session
+    COOKIE_STORE_LOCKED = 18  # login --from-browser: the browser's cookie store is locked
+    COOKIE_DECRYPT = 19  # login --from-browser: the cookies cannot be decrypted (keyring)
     INTERRUPTED = 130  # SIGINT
     EXEC_FAILED = 255  # exec: jobterm failed, no exit status from the command (as ssh does)
 
@@ -99,3 +105,10 @@ class ProtocolError(JobtermError):
     """The peer broke the protocol (bad frame, bad page). Whose fault: the server's."""
 
     exit_code = ExitCode.SERVER
+
+
+class BrowserError(JobtermError):
+    """`login --from-browser` could not get a usable session; each cause has its own code
+    (`ExitCode.NO_BROWSER` ... `ExitCode.COOKIE_DECRYPT`), passed as `code=`."""
+
+    exit_code = ExitCode.NO_BROWSER

@@ -74,7 +74,7 @@ def test_403_after_the_form_was_shown(make_sandbox: MakeSandbox) -> None:
     assert response.status_code == 403
     with pytest.raises(AuthError, match="password sign-in is disabled") as info:
         signin._follow(web, response, never_asked)
-    assert "--cookie" in (info.value.hint or "")
+    assert "--from-browser" in (info.value.hint or "")
     web.close()
 
 

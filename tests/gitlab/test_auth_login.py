@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pyotp
 
+import signin_styles
 from fixtures_auth import (
     auth_env_for,
     jobterm,
@@ -19,6 +20,11 @@ from fixtures_auth import (
 )
 from fixtures_sandbox import MakeSandbox, SandboxInfo
 from util import scaled
+
+# Every test here runs against both page styles of the sandbox (classic, GitLab 18).
+sandbox = signin_styles.sandbox
+make_sandbox = signin_styles.make_sandbox
+signin_style = signin_styles.signin_style
 
 
 def login(sandbox: SandboxInfo, env: dict[str, str], *args: str, stdin: str = "") -> Any:
@@ -224,7 +230,7 @@ def test_password_sign_in_disabled(make_sandbox: MakeSandbox, auth_env: dict[str
     result = login(sandbox, auth_env, "-u", "demo", "--password-stdin", stdin="demo-password\n")
     assert result.returncode == 3
     assert "password sign-in is disabled" in result.stderr
-    assert "--cookie" in result.stderr
+    assert "--from-browser" in result.stderr
     assert_one_line(result.stderr)
 
 

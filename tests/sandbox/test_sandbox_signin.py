@@ -11,8 +11,14 @@ import httpx
 import pyotp
 import pytest
 
+import signin_styles
 from fixtures_sandbox import MakeSandbox, SandboxInfo
 from util import scaled
+
+# Every test here runs against both page styles of the sandbox (classic, GitLab 18).
+sandbox = signin_styles.sandbox
+make_sandbox = signin_styles.make_sandbox
+signin_style = signin_styles.signin_style
 
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 HIDDEN_TOKEN = re.compile(r'name="authenticity_token" value="([^"]+)"')
@@ -160,27 +166,46 @@ def test_recovery_code_works_once(sandbox: SandboxInfo) -> None:
     sandbox.admin("POST", "/users/alice/unlock")
 
 
-def test_email_verification(sandbox: SandboxInfo) -> None:
+def test_email_verification(sandbox: SandboxInfo, signin_style: str) -> None:
+    """The emailed code: a form post on older GitLab, JSON from the Vue page on GitLab 18."""
     erin = sandbox.user("erin")
     with client(sandbox) as c:
         response = post_password(c, "erin", erin["password"])
         assert response.status_code == 200
-        assert 'name="user[verification_token]"' in response.text
-        wrong = c.post(
-            "/users/sign_in",
-            data={"authenticity_token": page_token(response), "user[verification_token]": "x1"},
-        )
-        assert wrong.status_code == 200
-        assert 'name="user[verification_token]"' in wrong.text
         code = sandbox.admin("GET", "/users/erin")["verification_code"]
         assert code == erin["verification_code"]  # --json printed the current code
-        done = c.post(
-            "/users/sign_in",
-            data={"authenticity_token": page_token(wrong), "user[verification_token]": code},
-        )
-        assert done.status_code == 302
+        if signin_style == "gitlab18":
+            _verify_by_json(c, response, code)
+        else:
+            _verify_by_form(c, response, code)
         assert api_user(c).json()["username"] == "erin"
     assert sandbox.admin("GET", "/users/erin")["verification_code"] != code  # single use
+
+
+def _verify_by_form(c: httpx.Client, page: httpx.Response, code: str) -> None:
+    assert 'name="user[verification_token]"' in page.text
+    wrong = c.post(
+        "/users/sign_in",
+        data={"authenticity_token": page_token(page), "user[verification_token]": "x1"},
+    )
+    assert wrong.status_code == 200
+    assert 'name="user[verification_token]"' in wrong.text
+    done = c.post(
+        "/users/sign_in",
+        data={"authenticity_token": page_token(wrong), "user[verification_token]": code},
+    )
+    assert done.status_code == 302
+
+
+def _verify_by_json(c: httpx.Client, page: httpx.Response, code: str) -> None:
+    assert 'class="js-email-verification"' in page.text
+    meta = CSRF_META.search(page.text)
+    assert meta
+    headers = {"X-CSRF-Token": meta.group(1)}
+    wrong = c.post("/users/sign_in", json={"user": {"verification_token": "x1"}}, headers=headers)
+    assert wrong.json()["status"] == "failure"
+    done = c.post("/users/sign_in", json={"user": {"verification_token": code}}, headers=headers)
+    assert done.json()["status"] == "success"
 
 
 def test_stale_or_missing_csrf_token_is_422(sandbox: SandboxInfo) -> None:

@@ -40,15 +40,15 @@ def jobs(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the jobs as JSON."),
 ) -> None:
+    from jobterm.completion.cache import remember_listing
     from jobterm.gitlab.session import open_gitlab
     from jobterm.jobs.listing import find_jobs, listing_project
 
     env = environment(ctx)
     with _spinner(env, "finding your jobs…"), open_gitlab(env, host, need_web_session=False) as gl:
         path = None if everywhere else listing_project(gl.host, project)
-        listing = find_jobs(
-            gl, project=path, everywhere=everywhere, include_finished=all_, cache_dir=env.cache_dir
-        )
+        listing = find_jobs(gl, project=path, everywhere=everywhere, include_finished=all_)
+    remember_listing(env.cache_dir, listing, path)
     if as_json:
         env.stdout.write((to_json(listing) + "\n").encode())
         env.stdout.flush()

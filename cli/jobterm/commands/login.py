@@ -14,10 +14,19 @@ HOST is gitlab.example.com, https://gitlab.example.com/ or an instance under a p
 
 By default jobterm asks for your username and password (then a two-factor code or an
 emailed code if GitLab asks). For single sign-on, WebAuthn or captcha instances, sign in with
-your browser and copy the _gitlab_session cookie: `jobterm login HOST --cookie`.
+your browser, then `jobterm login HOST --from-browser` reads the session from its profile
+(chrome, chromium, brave, edge, firefox; BROWSER:PROFILE picks one), or copy the
+_gitlab_session cookie yourself: `jobterm login HOST --cookie`.
 A personal access token (--token, or GITLAB_TOKEN) serves REST calls only: opening a job
 terminal needs a web session.
 """
+
+
+def _names_a_browser(value: str) -> bool:
+    from jobterm.browsers.find import ALIASES, ORDER
+
+    name = value.split(":", 1)[0].strip().lower()
+    return name in ORDER or name in ALIASES or name == "auto"
 
 
 def register(app: typer.Typer) -> None:
@@ -39,6 +48,12 @@ def register(app: typer.Typer) -> None:
             False,
             "--cookie",
             help="Import a _gitlab_session cookie from a browser (hidden prompt, or stdin).",
+        ),
+        from_browser: str | None = typer.Option(
+            None,
+            "--from-browser",
+            metavar="[BROWSER[:PROFILE]]",
+            help="Read the session from a browser profile where you are signed in.",
         ),
         token: bool = typer.Option(
             False,
@@ -69,11 +84,15 @@ def register(app: typer.Typer) -> None:
         from jobterm.commands.common import environment
         from jobterm.gitlab.login import LoginOptions, run_login
 
+        if from_browser and host is None and not _names_a_browser(from_browser):
+            host, from_browser = from_browser, ""  # `login --from-browser HOST`
+
         options = LoginOptions(
             host=host,
             username=username,
             password_stdin=password_stdin,
             cookie=cookie,
+            from_browser=from_browser,
             token=token,
             ldap=ldap,
             ldap_provider=ldap_provider,
@@ -84,6 +103,8 @@ def register(app: typer.Typer) -> None:
         env = environment(ctx)
         result = run_login(env, options)
         name = result.host.name
+        if result.source:
+            typer.echo(f"Read the session from {result.source}.")
         if result.web_session:
             typer.echo(
                 f"Signed in to {name} as {result.username}; secrets kept in {result.storage}."

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
     from typing import Any
 
+    from jobterm.jobs.listing import Listing
+
     Entry = dict[str, Any]
     PathLike = str | os.PathLike[str]
 
@@ -149,6 +151,20 @@ def remember_projects(
         part["projects"] = {"t": time.time(), "items": rows}
 
     _update(cache_dir, host, change)
+
+
+def remember_listing(cache_dir: PathLike, listing: Listing, typed: str | None) -> None:
+    """What `jobterm jobs` just fetched is what completion offers: keep it here."""
+    if listing.member_projects:
+        remember_projects(cache_dir, listing.host, listing.member_projects)
+    projects = set(listing.by_project)
+    if not listing.everywhere and listing.where:
+        projects.add(listing.where)
+    for path in projects:
+        running = [j for j in listing.by_project.get(path, []) if j.get("status") == "running"]
+        remember_jobs(cache_dir, listing.host, path, running)
+        if typed and typed != path and path == listing.where:
+            remember_jobs(cache_dir, listing.host, typed, running)
 
 
 def touch_entry(cache_dir: PathLike, host: str, project: str | None) -> None:

@@ -7,6 +7,23 @@ one page into a `SignInPage`: the CSRF token of its `<meta name="csrf-token">`, 
 (action, hidden inputs, the names of the other inputs), the flash messages, and which step the
 page asks for (`kind`). The parser is the standard library's tolerant `HTMLParser`, so broken
 markup gives a partial answer rather than an exception.
+
+Pages of two generations are read alike:
+
+* Inputs that Vue mounts over (GitLab 18's LDAP password) carry no `name`, only
+  `data-name`; the data name stands in for the missing name.
+* Email verification is a form with `user[verification_token]` on older GitLab, and on newer
+  GitLab a mount point with no form, `<div class="js-email-verification"
+  data-verify-path=… data-resend-path=…>`, that the browser answers with JSON
+  (`VerificationMount`).
+* Flash messages (`.flash-container`, `flash-*`, `gl-alert`, `role="alert"`) are the page's
+  answer; an instance-wide broadcast banner (`gl-broadcast-message`, `broadcast-message`,
+  `js-broadcast-notification-*`) also says `role="alert"` but is not: its text, and any
+  alert inside it, goes to `broadcasts`.
+* A page with the registration form beside the sign-in form: `sign_in_form()` takes the form
+  that posts to the session endpoint, never `/users` (registration).
+* A bot check (Cloudflare's "Just a moment...", other vendors' captcha walls) stands between
+  a program and GitLab: `challenge` says so, from markers such pages carry.
 """
 
 from __future__ import annotations
@@ -21,6 +38,14 @@ VERIFICATION_FIELD = "user[verification_token]"
 PASSWORD_FIELD = "user[password]"  # noqa: S105 - a form field name, not a password
 LDAP_ACTION = re.compile(r"/users/auth/(?P<provider>[A-Za-z0-9_]+)/callback/?$")
 _FLASH_CLASSES = ("flash-alert", "flash-notice", "flash-warning", "gl-alert", "alert")
+_BROADCAST_CLASSES = ("gl-broadcast-message", "broadcast-message", "broadcast-banner-message")
+_BLOCKS = frozenset({"br", "div", "p", "h1", "h2", "h3", "h4", "li", "section"})
+_REGISTRATION_ACTION = re.compile(r"/users/?$|/users/sign_up/?$|registration")
+_CHALLENGE = re.compile(
+    r"challenge-platform|cf-chl-|cf_chl_|<title>\s*(just a moment|attention required)"
+    r"|checking your browser|captcha-delivery\.com|_incapsula_resource|px-captcha",
+    re.IGNORECASE,
+)
 _SPACES = re.compile(r"\s+")
 _VOID = frozenset(
     {
@@ -64,22 +89,44 @@ class Form:
         return match.group("provider") if match else None
 
 
+@dataclass(frozen=True)
+class VerificationMount:
+    """GitLab's Vue email-verification page: where the code and a resend request go."""
+
+    verify_path: str
+    resend_path: str
+    obfuscated_email: str = ""
+
+
 @dataclass
 class SignInPage:
     csrf_token: str | None
     forms: list[Form]
     flashes: list[str]
     title: str = ""
+    broadcasts: list[str] = field(default_factory=list)
+    verification: VerificationMount | None = None
+    challenge: bool = False
 
     @property
     def kind(self) -> PageKind:
         if self.form_with(OTP_FIELD):
             return PageKind.TWO_FACTOR
-        if self.form_with(VERIFICATION_FIELD):
+        if self.form_with(VERIFICATION_FIELD) or self.verification is not None:
             return PageKind.EMAIL_VERIFICATION
-        if self.form_with(PASSWORD_FIELD) or self.ldap_forms():
+        if self.sign_in_form() or self.ldap_forms():
             return PageKind.SIGN_IN
         return PageKind.OTHER
+
+    def sign_in_form(self) -> Form | None:
+        """The password form that signs in: one posting to the session endpoint first, and
+        never one posting to registration (`/users`), whatever its field names."""
+        forms = [f for f in self.forms if f.has(PASSWORD_FIELD)]
+        forms = [f for f in forms if not _REGISTRATION_ACTION.search(_path(f.action))]
+        for form in forms:
+            if _path(form.action).endswith("/users/sign_in"):
+                return form
+        return forms[0] if forms else None
 
     def form_with(self, name: str) -> Form | None:
         for form in self.forms:
@@ -106,6 +153,10 @@ class SignInPage:
         return "locked" in self.flash.lower()
 
 
+def _path(action: str) -> str:
+    return action.split("?", 1)[0].split("#", 1)[0].rstrip("/") or "/"
+
+
 def parse_page(html: str) -> SignInPage:
     parser = _Parser()
     try:
@@ -113,7 +164,15 @@ def parse_page(html: str) -> SignInPage:
         parser.close()
     except (AssertionError, ValueError):  # pragma: no cover - HTMLParser is tolerant
         pass
-    return SignInPage(parser.csrf, parser.forms, parser.flash_texts(), parser.title.strip())
+    return SignInPage(
+        parser.csrf,
+        parser.forms,
+        parser.flash_texts(),
+        parser.title.strip(),
+        broadcasts=parser.broadcast_texts(),
+        verification=parser.verification,
+        challenge=bool(_CHALLENGE.search(html)),
+    )
 
 
 def parse_csrf_token(html: str) -> str | None:
@@ -134,6 +193,10 @@ class _Parser(HTMLParser):
         # Open flash elements: (stack depth once opened, collected text pieces).
         self._flashes: list[tuple[int, list[str]]] = []
         self._done_flashes: list[str] = []
+        # The same for broadcast banners; alerts inside one are part of it, not flashes.
+        self._broadcasts: list[tuple[int, list[str]]] = []
+        self._done_broadcasts: list[str] = []
+        self.verification: VerificationMount | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = {name.lower(): value or "" for name, value in attrs}
@@ -146,11 +209,23 @@ class _Parser(HTMLParser):
             self._input(values)
         elif tag == "title":
             self._in_title = True
+        classes = values.get("class", "").split()
+        if "js-email-verification" in classes and self.verification is None:
+            self.verification = VerificationMount(
+                values.get("data-verify-path", ""),
+                values.get("data-resend-path", ""),
+                values.get("data-obfuscated-email", ""),
+            )
+        if tag in _BLOCKS:  # "<h2>Admin message</h2><p>Text" reads as two words
+            self.handle_data(" ")
         if tag in _VOID:
             return
         self._stack.append(tag)
-        classes = values.get("class", "").split()
-        if any(c in _FLASH_CLASSES or c.startswith("flash-") for c in classes) or (
+        if any(c in _BROADCAST_CLASSES or c.startswith("js-broadcast-notif") for c in classes):
+            self._broadcasts.append((len(self._stack), []))
+        elif self._broadcasts:
+            return  # an alert inside a banner belongs to the banner
+        elif any(c in _FLASH_CLASSES or c.startswith("flash-") for c in classes) or (
             values.get("role") == "alert"
         ):
             self._flashes.append((len(self._stack), []))
@@ -162,7 +237,8 @@ class _Parser(HTMLParser):
             self.handle_endtag(tag)
 
     def _input(self, values: dict[str, str]) -> None:
-        name = values.get("name")
+        # Vue-mounted inputs (GitLab 18's LDAP password) keep their name in data-name.
+        name = values.get("name") or values.get("data-name")
         if self._form is None or not name:
             return
         if values.get("type", "").lower() == "hidden":
@@ -179,25 +255,33 @@ class _Parser(HTMLParser):
             return  # a stray end tag closes nothing
         while self._stack.pop() != tag:
             pass
-        while self._flashes and self._flashes[-1][0] > len(self._stack):
-            _, pieces = self._flashes.pop()
-            text = _SPACES.sub(" ", "".join(pieces)).strip()
-            if text and text not in self._done_flashes:
-                self._done_flashes.append(text)
+        _close(self._flashes, self._done_flashes, len(self._stack))
+        _close(self._broadcasts, self._done_broadcasts, len(self._stack))
 
     def handle_data(self, data: str) -> None:
         if self._in_title:
             self.title += data
-        for _, pieces in self._flashes:
+        for _, pieces in (*self._flashes, *self._broadcasts):
             pieces.append(data)
 
     def flash_texts(self) -> list[str]:
-        # Elements left open at the end of a truncated page still count.
-        for _, pieces in self._flashes:
-            text = _SPACES.sub(" ", "".join(pieces)).strip()
-            if text and text not in self._done_flashes:
-                self._done_flashes.append(text)
-        self._flashes = []
-        # Nested flash elements repeat their text: keep the outermost ones only.
-        texts = self._done_flashes
-        return [t for t in texts if not any(t != o and t in o for o in texts)]
+        return _texts(self._flashes, self._done_flashes)
+
+    def broadcast_texts(self) -> list[str]:
+        return _texts(self._broadcasts, self._done_broadcasts)
+
+
+def _close(open_: list[tuple[int, list[str]]], done: list[str], depth: int) -> None:
+    """Finish the collecting elements deeper than `depth` (their end tag was seen)."""
+    while open_ and open_[-1][0] > depth:
+        _, pieces = open_.pop()
+        text = _SPACES.sub(" ", "".join(pieces)).strip()
+        if text and text not in done:
+            done.append(text)
+
+
+def _texts(open_: list[tuple[int, list[str]]], done: list[str]) -> list[str]:
+    # Elements left open at the end of a truncated page still count.
+    _close(open_, done, -1)
+    # Nested elements repeat their text: keep the outermost ones only.
+    return [t for t in done if not any(t != o and t in o for o in done)]

@@ -168,6 +168,7 @@ class WebClient:
         headers: Mapping[str, str] | None = None,
         params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
         form: Mapping[str, str] | None = None,
+        json_body: Any = None,
     ) -> httpx.Response:
         """`path` is relative to the host's base URL ("/api/v4/user"), or an absolute URL."""
         import httpx
@@ -185,7 +186,7 @@ class WebClient:
             all_headers["Cookie"] = self.cookies.header()
         try:
             response = self.client.request(
-                method, url, headers=all_headers, params=params, data=form
+                method, url, headers=all_headers, params=params, data=form, json=json_body
             )
             response.read()
         except (httpx.LocalProtocolError, UnicodeEncodeError):

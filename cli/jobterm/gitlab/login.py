@@ -13,7 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jobterm.core.cookies import CookieInputError, is_session_name, parse_cookie_input
+from jobterm.core.cookies import (
+    CookieInputError,
+    ImportedCookies,
+    is_session_name,
+    parse_cookie_input,
+)
 from jobterm.core.hosts import Host, parse_host
 from jobterm.env import Environment
 from jobterm.errors import AuthError, JobtermError, UsageError
@@ -30,6 +35,7 @@ class LoginOptions:
     username: str | None = None
     password_stdin: bool = False
     cookie: bool = False
+    from_browser: str | None = None  # "", "chromium", "firefox:/path/to/profile", …
     token: bool = False
     ldap: bool = False
     ldap_provider: str | None = None
@@ -45,6 +51,7 @@ class LoginResult:
     web_session: bool
     token: bool
     storage: str  # where the secrets went, for the message
+    source: str | None = None  # --from-browser: "chromium (/home/me/.config/chromium/Default)"
 
 
 class Asker:
@@ -97,7 +104,7 @@ def run_login(env: Environment, options: LoginOptions) -> LoginResult:
     old_secrets = _old_secrets(store, host, old)
     web = web_client(env, host, entry, _known_sign_in(old_secrets))
     try:
-        secrets, user = _sign_in(env, web, options)
+        secrets, user, source = _sign_in(env, web, options)
     finally:
         web.close()
     if old is not None and old_secrets is not None and old.user_id == user.get("id"):
@@ -118,6 +125,7 @@ def run_login(env: Environment, options: LoginOptions) -> LoginResult:
         web_session,
         secrets.token is not None,
         store.describe(entry.secrets),
+        source,
     )
 
 
@@ -143,6 +151,13 @@ def _host_entry(
 
 
 def _check_options(options: LoginOptions) -> None:
+    if options.from_browser is not None and (
+        options.cookie or options.password_stdin or options.username or options.ldap
+    ):
+        raise UsageError(
+            "--from-browser signs in without a password",
+            "drop --cookie/--username/--password-stdin/--ldap",
+        )
     if options.cookie and (options.password_stdin or options.username or options.ldap):
         raise UsageError(
             "--cookie signs in without a password", "drop --username/--password-stdin/--ldap"
@@ -155,13 +170,14 @@ def _check_options(options: LoginOptions) -> None:
 
 def _sign_in(
     env: Environment, web: WebClient, options: LoginOptions
-) -> tuple[Secrets, dict[str, Any]]:
+) -> tuple[Secrets, dict[str, Any], str | None]:
     asker = Asker(env, from_stdin=options.password_stdin)
-    token_only = options.token and not (
-        options.cookie or options.username or options.password_stdin or options.ldap
-    )
+    token_only = options.token and not _web_sign_in_asked(options)
     user: dict[str, Any] | None = None
-    if options.cookie:
+    source: str | None = None
+    if options.from_browser is not None:
+        user, source = _from_browser(env, web, options.from_browser)
+    elif options.cookie:
         try:
             imported = parse_cookie_input(asker.rest("Cookie (_gitlab_session)"))
         except CookieInputError as exc:
@@ -191,7 +207,33 @@ def _sign_in(
     if user is None:
         assert token is not None
         user = token_user(web, token)
-    return Secrets(dict(web.cookies.cookies), token), user
+    return Secrets(dict(web.cookies.cookies), token), user, source
+
+
+def _web_sign_in_asked(options: LoginOptions) -> bool:
+    return bool(
+        options.cookie
+        or options.username
+        or options.password_stdin
+        or options.ldap
+        or options.from_browser is not None
+    )
+
+
+def _from_browser(env: Environment, web: WebClient, spec_text: str) -> tuple[dict[str, Any], str]:
+    from jobterm.browsers.find import parse_spec, session_from_browser
+    from jobterm.browsers.store import Found
+
+    def verify(found: Found) -> dict[str, Any] | None:
+        cookies = found.ordered()
+        session = next(iter(cookies))
+        try:
+            return import_cookies(web, ImportedCookies(session, cookies))
+        except AuthError:
+            return None
+
+    found, user = session_from_browser(parse_spec(spec_text), web.host, env.environ, verify)
+    return user, f"{found.browser} ({found.profile})"
 
 
 def _token(

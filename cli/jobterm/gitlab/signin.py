@@ -9,13 +9,15 @@ store for the whole of it:
       302 to /users/sign_in .................... failed (LDAP, expired step): read its flash
       200 + user[otp_attempt] .................. ask for a TOTP/recovery code, POST it, loop
       200 + user[verification_token] ........... ask for the emailed code, POST it, loop
+      200 + .js-email-verification mount ....... the same as JSON (verify_email.py)
       200 + the sign-in form ................... wrong password or locked: stop, never retry
-      403 ...................................... password sign-in disabled: use --cookie
+      403 ...................................... password sign-in disabled: --from-browser
       422 ...................................... stale CSRF token: start over once (GitLab
                                                  rejected the form before it checked anything)
 
 Each code is asked once; a second two-factor form means the code was wrong. Success is
-confirmed with `GET /api/v4/user` on the new session cookie.
+confirmed with `GET /api/v4/user` on the new session cookie. A page that is not GitLab's (a
+bot check in front of it) ends the attempt with a pointer to `--from-browser`.
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ from jobterm.core.cookies import KNOWN_SIGN_IN, REMEMBER, ImportedCookies
 from jobterm.core.hosts import Host
 from jobterm.core.signin_pages import (
     OTP_FIELD,
-    PASSWORD_FIELD,
     VERIFICATION_FIELD,
     Form,
     PageKind,
@@ -37,6 +38,7 @@ from jobterm.core.signin_pages import (
 )
 from jobterm.errors import AuthError, JobtermError, ServerError, UsageError
 from jobterm.gitlab.http import WebClient, check_status, json_of
+from jobterm.gitlab.verify_email import verify_with_json
 
 SIGN_IN = "/users/sign_in"
 MAX_STEPS = 4  # sign-in, then at most a couple of second steps: never loop on a server bug
@@ -74,6 +76,10 @@ def password_sign_in(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _browser_hint(host: Host) -> str:
+    return f"sign in with your browser, then run `jobterm login {host.name} --from-browser`"
+
+
 def _sign_in_page(web: WebClient) -> tuple[str, SignInPage]:
     host = web.host
     response = web.send("GET", SIGN_IN, what="the sign-in page")
@@ -81,15 +87,25 @@ def _sign_in_page(web: WebClient) -> tuple[str, SignInPage]:
         target = urlsplit(response.headers.get("location", "")).netloc or host.netloc
         raise AuthError(
             f"{host.name} sends its sign-in page elsewhere ({target}): single sign-on",
-            f"sign in with your browser, then run `jobterm login {host.name} --cookie`",
+            _browser_hint(host),
         )
     json_like = "json" in response.headers.get("content-type", "")
-    check_status(response, host, "the sign-in page")
     page = parse_page("" if json_like else response.text)
+    if page.challenge or response.headers.get("cf-mitigated", "").lower() == "challenge":
+        raise AuthError(
+            f"{host.name} shows a bot check instead of its sign-in page; no program can pass it",
+            _browser_hint(host),
+        )
+    check_status(response, host, "the sign-in page")
+    if page.kind is not PageKind.SIGN_IN and page.csrf_token is None:
+        raise AuthError(
+            f"{host.name} answered /users/sign_in with a page that is not GitLab's",
+            _browser_hint(host),
+        )
     if page.kind is not PageKind.SIGN_IN:
         raise AuthError(
             f"password sign-in is disabled on {host.name} (its sign-in page has no password form)",
-            f"sign in with your browser, then run `jobterm login {host.name} --cookie`",
+            _browser_hint(host),
         )
     return str(response.url), page
 
@@ -101,12 +117,12 @@ def _credentials(
         form = _ldap_form(host, page, provider)
         fields = {**form.hidden, "username": username, "password": password, "remember_me": "1"}
     else:
-        found = page.form_with(PASSWORD_FIELD)
+        found = page.sign_in_form()
         if found is None:
             raise AuthError(
                 f"password sign-in is disabled on {host.name}; it offers LDAP sign-in",
                 f"run `jobterm login {host.name} --ldap`, or sign in with your browser and use "
-                "--cookie",
+                "--from-browser",
             )
         form = found
         fields = {
@@ -162,13 +178,12 @@ def _follow(web: WebClient, response: Any, ask_code: AskCode) -> None:
             return
         if status == 403:
             raise AuthError(
-                f"password sign-in is disabled on {web.host.name}",
-                f"sign in with your browser, then run `jobterm login {web.host.name} --cookie`",
+                f"password sign-in is disabled on {web.host.name}", _browser_hint(web.host)
             )
         if status == 422:
             raise ServerError(
                 f"{web.host.name} rejected the sign-in form's CSRF token (422)",
-                "a proxy may be dropping cookies; try again, or use --cookie",
+                "a proxy may be dropping cookies; try again, or use --from-browser",
             )
         check_status(response, web.host, "signing in")
         page = parse_page(response.text)
@@ -176,10 +191,13 @@ def _follow(web: WebClient, response: Any, ask_code: AskCode) -> None:
         if kind not in (PageKind.TWO_FACTOR, PageKind.EMAIL_VERIFICATION) or kind in asked:
             raise _refused(web.host, page, asked)
         asked.add(kind)
+        if kind is PageKind.EMAIL_VERIFICATION and page.form_with(VERIFICATION_FIELD) is None:
+            verify_with_json(web, str(response.url), page, ask_code)
+            return
         response = _post_code(web, str(response.url), page, kind, ask_code)
     raise ServerError(
         f"{web.host.name} kept asking for more sign-in steps",
-        "sign in with your browser and use --cookie",
+        "sign in with your browser and use --from-browser",
     )
 
 
@@ -228,7 +246,7 @@ def _refused(host: Host, page: SignInPage, asked: set[PageKind]) -> JobtermError
     if page.kind is PageKind.OTHER and not flash:
         return ServerError(
             f"{host.name} answered the sign-in with a page jobterm does not know",
-            "sign in with your browser and use --cookie",
+            _browser_hint(host),
         )
     return AuthError(f"sign-in to {host.name} failed: {flash}", retry)
 
@@ -243,9 +261,7 @@ def _one_line(text: str, limit: int = 160) -> str:
 def confirm_session(web: WebClient) -> Json:
     """The user of the session in `web.cookies`; AuthError if GitLab does not accept it."""
     if not web.cookies.has_session:
-        raise AuthError(
-            f"{web.host.name} did not start a session", "sign in with your browser and use --cookie"
-        )
+        raise AuthError(f"{web.host.name} did not start a session", _browser_hint(web.host))
     user = session_user(web)
     if user is None:
         raise AuthError(

@@ -51,6 +51,7 @@ class Listing:
     by_project: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     projects_checked: int = 0
     used_pipelines_api: bool = False
+    member_projects: list[dict[str, Any]] = field(default_factory=list)  # when fetched
 
 
 def bounded_map(fn: Callable[[T], R], items: Iterable[T], workers: int = PARALLEL) -> list[R]:
@@ -116,9 +117,7 @@ def project_jobs(
     return mine
 
 
-def everywhere_jobs(
-    gl: GitLab, username: str, include_finished: bool, listing: Listing, cache_dir: Any = None
-) -> None:
+def everywhere_jobs(gl: GitLab, username: str, include_finished: bool, listing: Listing) -> None:
     """Fill `listing` from every project: via the pipelines API, else project by project."""
     pipelines = gl.user_pipelines(
         status=None if include_finished else "running",
@@ -139,10 +138,7 @@ def everywhere_jobs(
     else:
         projects = gl.projects(membership=True)
         listing.projects_checked = len(projects)
-        if cache_dir is not None:
-            from jobterm.completion import cache as completion_cache
-
-            completion_cache.remember_projects(cache_dir, gl.host.name, projects)
+        listing.member_projects = projects
         found = bounded_map(
             lambda p: _jobs_or_none(gl, p, username, include_finished),
             projects,
@@ -188,15 +184,12 @@ def find_jobs(
     project: str | None,
     everywhere: bool,
     include_finished: bool,
-    cache_dir: Any = None,
 ) -> Listing:
-    """The user's jobs (see the module's docstring). `cache_dir` also warms completion."""
-    from jobterm.completion import cache as completion_cache
-
+    """The user's jobs (see the module's docstring)."""
     username = str(gl.user().get("username", ""))
     if everywhere:
         listing = Listing(gl.host.name, "all your projects", True, include_finished)
-        everywhere_jobs(gl, username, include_finished, listing, cache_dir)
+        everywhere_jobs(gl, username, include_finished, listing)
     else:
         if project is None:
             raise UsageError("no project given")  # the command resolves it first
@@ -209,23 +202,7 @@ def find_jobs(
     running = [j for j in listing.jobs if j.get("status") == "running"]
     states = bounded_map(lambda j: terminal_state(gl, j), running)
     listing.terminals = {int(j["id"]): s for j, s in zip(running, states, strict=True)}
-    if cache_dir is not None:
-        _warm_completion(completion_cache, cache_dir, gl.host.name, listing, project)
     return listing
-
-
-def _warm_completion(
-    completion_cache: Any, cache_dir: Any, host: str, listing: Listing, typed: str | None
-) -> None:
-    """What we just fetched is what completion offers: keep it in completion's cache."""
-    projects = set(listing.by_project)
-    if not listing.everywhere and listing.where:
-        projects.add(listing.where)
-    for path in projects:
-        running = [j for j in listing.by_project.get(path, []) if j.get("status") == "running"]
-        completion_cache.remember_jobs(cache_dir, host, path, running)
-        if typed and typed != path and path == listing.where:
-            completion_cache.remember_jobs(cache_dir, host, typed, running)
 
 
 def running_seconds(job: dict[str, Any], now: datetime | None = None) -> int | None:

@@ -105,7 +105,12 @@ def _settings(values: Any) -> Settings:
     for fault in values.pop("faults", []):
         settings.faults.append(make_fault(fault))
     _apply(settings, values, "settings")
+    if settings.signin_style not in SIGNIN_STYLES:
+        raise ConfigError(f"config: signin_style must be one of {', '.join(SIGNIN_STYLES)}", _HINT)
     return settings
+
+
+SIGNIN_STYLES = ("classic", "gitlab18")
 
 
 def make_fault(values: Any) -> Fault:

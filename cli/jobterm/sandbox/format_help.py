@@ -16,7 +16,10 @@ Config file (TOML); every part optional, entries merge into the defaults by key:
   ping_interval = 30              # seconds between WebSocket Pings on a terminal
   lockout_threshold = 10          # failed sign-ins before the account locks
   unlock_after = 600              # seconds until such a lockout ends by itself
-  [[settings.faults]]             # REST faults: server_error, rate_limit, html,
+  signin_style = "classic"        # "gitlab18": sign-in pages as GitLab 18 renders them
+  broadcast_message = ""          # an admin broadcast banner on the sign-in pages
+  signup_enabled = false          # classic style: a registration form beside sign-in
+  [[settings.faults]]             # faults: server_error, rate_limit, html, bot_challenge,
   kind = "rate_limit"             #   sign_in_redirect; optional path (prefix), times,
   times = 2                       #   status (server_error), retry_after (rate_limit)
   [[users]]                       # key: username

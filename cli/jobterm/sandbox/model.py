@@ -161,7 +161,7 @@ class Fault:
     retry_after: int = 1
 
 
-FAULT_KINDS = frozenset({"server_error", "rate_limit", "html", "sign_in_redirect"})
+FAULT_KINDS = frozenset({"server_error", "rate_limit", "html", "sign_in_redirect", "bot_challenge"})
 
 
 @dataclass
@@ -179,6 +179,9 @@ class Settings:
     unlock_after: float = 600.0  # Devise's unlock_in: a lockout ends by itself 10 min later
     email_verification_lockout_threshold: int = 3
     session_cookie_suffix: str = ""  # development/Geo instances: "_gitlab_session_<suffix>"
+    signin_style: str = "classic"  # "gitlab18": sign-in pages as GitLab 18 renders them
+    broadcast_message: str = ""  # an admin broadcast banner on the sign-in pages
+    signup_enabled: bool = False  # classic style: the registration form beside sign-in
     faults: list[Fault] = field(default_factory=list)
 
     @property

@@ -9,7 +9,13 @@ from __future__ import annotations
 from html import escape
 
 
-def layout(title: str, body: str, csrf_token: str | None = None, flash: str | None = None) -> str:
+def layout(
+    title: str,
+    body: str,
+    csrf_token: str | None = None,
+    flash: str | None = None,
+    broadcast: str | None = None,
+) -> str:
     meta = ""
     if csrf_token is not None:
         meta = (
@@ -22,6 +28,10 @@ def layout(title: str, body: str, csrf_token: str | None = None, flash: str | No
             '<div class="flash-container flash-container-page sticky">'
             f'<div class="flash-alert" data-testid="alert-danger"><span>{escape(flash)}</span>'
             "</div></div>\n"
+        )
+    if broadcast:  # older GitLab's banner: no role, no gl- classes
+        flash_html = (
+            f'<div class="broadcast-message" dir="auto">{escape(broadcast)}</div>\n' + flash_html
         )
     return (
         '<!DOCTYPE html>\n<html class="" lang="en">\n<head>\n<meta charset="utf-8">\n'
@@ -38,8 +48,17 @@ def _token_input(csrf_token: str) -> str:
     )
 
 
-def sign_in(csrf_token: str, flash: str | None, password_form: bool, ldap_form: bool) -> str:
+def sign_in(
+    csrf_token: str,
+    flash: str | None,
+    password_form: bool,
+    ldap_form: bool,
+    broadcast: str | None = None,
+    signup: bool = False,
+) -> str:
     parts = ['<div class="login-page"><h1>Sign in</h1>']
+    if signup:
+        parts.append(_register_form(csrf_token))
     if password_form:
         parts.append(
             '<form class="new_user gl-show-field-errors" id="new_user" '
@@ -71,10 +90,39 @@ def sign_in(csrf_token: str, flash: str | None, password_form: bool, ldap_form: 
     if not password_form and not ldap_form:
         parts.append("<p>Sign in with your organization's single sign-on provider.</p>")
     parts.append("</div>")
-    return layout("Sign in", "".join(parts), csrf_token, flash)
+    return layout("Sign in", "".join(parts), csrf_token, flash, broadcast)
 
 
-def two_factor(csrf_token: str, flash: str | None, remember: bool) -> str:
+def _register_form(csrf_token: str) -> str:
+    # Older GitLab put "Register" in a tab of the sign-in page, first in the markup, with
+    # the same user[...] field names as the sign-in form; only its action tells them apart.
+    return (
+        '<form class="new_user gl-show-field-errors" id="new_new_user" action="/users" '
+        f'accept-charset="UTF-8" method="post">{_token_input(csrf_token)}'
+        '<input class="form-control" type="text" name="user[name]" id="user_name" />'
+        '<input class="form-control" type="text" name="user[username]" id="user_username" />'
+        '<input class="form-control" type="email" name="user[email]" id="user_email" />'
+        '<input class="form-control" type="password" name="user[password]" '
+        'id="user_password_sign_up" />'
+        '<button type="submit">Register</button></form>'
+    )
+
+
+def bot_challenge() -> str:
+    """A CDN's "checking your browser" interstitial, as markers on such pages read."""
+    return (
+        "<!DOCTYPE html><html><head><title>Just a moment...</title></head><body>"
+        "<h1>Checking your browser before you reach this site</h1>"
+        '<form id="challenge-form" action="/cdn-cgi/challenge-platform/h/b/verify" '
+        'method="post"><input type="hidden" name="md" value="sandbox" /></form>'
+        '<script src="/cdn-cgi/challenge-platform/h/b/orchestrate/jsch/v1"></script>'
+        "</body></html>\n"
+    )
+
+
+def two_factor(
+    csrf_token: str, flash: str | None, remember: bool, broadcast: str | None = None
+) -> str:
     body = (
         '<div class="login-page"><h1>Two-factor authentication</h1>'
         '<form class="edit_user gl-show-field-errors js-2fa-form" id="js-login-2fa-device" '
@@ -90,14 +138,16 @@ def two_factor(csrf_token: str, flash: str | None, remember: bool) -> str:
         "you can enter one of your recovery codes.</p>"
         '<button type="submit">Verify code</button></form></div>'
     )
-    return layout("Two-factor authentication", body, csrf_token, flash)
+    return layout("Two-factor authentication", body, csrf_token, flash, broadcast)
 
 
-def email_verification(csrf_token: str, flash: str | None, email: str) -> str:
+def email_verification(
+    csrf_token: str, flash: str | None, email: str, broadcast: str | None = None
+) -> str:
     body = (
         '<div class="login-page"><h1>Help us protect your account</h1>'
         f"<p>For added security, you need to verify your identity. We've sent a verification "
-        f"code to {escape(_obfuscate(email))}</p>"
+        f"code to {escape(obfuscate(email))}</p>"
         '<form id="verification-form" action="/users/sign_in" accept-charset="UTF-8" '
         f'method="post">{_token_input(csrf_token)}'
         '<label for="user_verification_token">Verification code</label>'
@@ -106,10 +156,10 @@ def email_verification(csrf_token: str, flash: str | None, email: str) -> str:
         'id="user_verification_token" />'
         '<button type="submit">Verify code</button></form></div>'
     )
-    return layout("Help us protect your account", body, csrf_token, flash)
+    return layout("Help us protect your account", body, csrf_token, flash, broadcast)
 
 
-def _obfuscate(email: str) -> str:
+def obfuscate(email: str) -> str:
     local, _, domain = email.partition("@")
     return f"{local[:2]}{'*' * max(len(local) - 2, 3)}@{domain}"
 

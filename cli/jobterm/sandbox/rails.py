@@ -69,8 +69,10 @@ def api_error(status: int, message: str | None = None, *, key: str = "message") 
     return api_json({key: message or API_MESSAGES.get(status, f"{status} Error")}, status)
 
 
-def html(text: str, status: int = 200) -> web.Response:
-    return web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
+def html(text: str, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        text=text, status=status, content_type="text/html", charset="utf-8", headers=headers
+    )
 
 
 def html_error(status: int) -> web.Response:
@@ -92,6 +94,9 @@ def fault_response(state: SandboxState, fault: Fault) -> web.Response:
     if fault.kind == "html":
         body = pages.layout("Maintenance", "<h1>GitLab is undergoing maintenance</h1>")
         return html(body)
+    if fault.kind == "bot_challenge":
+        # What a CDN's bot check in front of GitLab answers: no GitLab page at all.
+        return html(pages.bot_challenge(), 403, headers={"cf-mitigated": "challenge"})
     if fault.kind == "sign_in_redirect":
         return web.Response(status=302, headers={"Location": state.base_url + "/users/sign_in"})
     return api_error(fault.status)

@@ -15,8 +15,13 @@ How a sign-in moves (state kept in the server-side session of the anonymous visi
     POST /users/auth/ldapmain/callback-> like the password step for LDAP users; failures go
                                          back to /users/sign_in (302) with a flash message
 
-Every POST needs the session's CSRF token (`authenticity_token`), else 422. With password
-sign-in disabled, a POST carrying a login or password answers 403 (LDAP stays open).
+Every POST needs the session's CSRF token (`authenticity_token`, or the `X-CSRF-Token`
+header as Rails also takes), else 422. With password sign-in disabled, a POST carrying a login
+or password answers 403 (LDAP stays open). A field posted twice counts by its last value, as
+in Rails: a browser posts the remember-me box as `user[remember_me]=0&user[remember_me]=1`.
+
+With `signin_style = "gitlab18"` the pages are GitLab 18's (`pages18.py`) and the emailed code
+travels as JSON (`signin_json.py`); the answers to form posts are the same in both styles.
 """
 
 from __future__ import annotations
@@ -29,8 +34,9 @@ import pyotp
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from jobterm.sandbox import pages
+from jobterm.sandbox import pages, pages18
 from jobterm.sandbox.rails import (
+    api_json,
     csrf_ok,
     html,
     html_error,
@@ -51,14 +57,26 @@ BLOCKED = (
 )
 BAD_OTP = "Invalid two-factor code."
 BAD_VERIFICATION = "The code is incorrect. Enter it again, or send a new code."
+SUCCESS_PATH = "/users/successful_verification"
+
+
+def gitlab18(request: web.Request) -> bool:
+    return state_of(request).settings.signin_style == "gitlab18"
+
+
+def _broadcast(request: web.Request) -> str | None:
+    return state_of(request).settings.broadcast_message or None
 
 
 def _sign_in_form(request: web.Request, session: Session, flash: str | None) -> web.Response:
     state = state_of(request)
     ldap = any(u.ldap for u in state.users.values())
-    page = pages.sign_in(
-        session.csrf_token, flash, state.settings.password_authentication_enabled, ldap
-    )
+    settings = state.settings
+    args = (session.csrf_token, flash, settings.password_authentication_enabled, ldap)
+    if gitlab18(request):
+        page = pages18.sign_in(*args, _broadcast(request))
+    else:
+        page = pages.sign_in(*args, _broadcast(request), settings.signup_enabled)
     response = html(page)
     set_session_cookie(state, response, session.id)
     return response
@@ -78,7 +96,7 @@ async def sign_in(request: web.Request) -> web.Response:
     state = state_of(request)
     form = await read_form(request)
     session = state.session(request.cookies.get(state.settings.session_cookie), now_of(request))
-    if not csrf_ok(session, _field(form, "authenticity_token")) or session is None:
+    if not csrf_ok(session, csrf_token(request, form)) or session is None:
         return html_error(422)
     if not state.settings.password_authentication_enabled and (
         "user[login]" in form or "user[password]" in form
@@ -87,24 +105,54 @@ async def sign_in(request: web.Request) -> web.Response:
     if "user[otp_attempt]" in form and session.pending_step == "otp":
         return _two_factor_step(request, session, _field(form, "user[otp_attempt]"), form)
     if "user[verification_token]" in form and session.pending_step == "verification":
-        return _verification_step(request, session, _field(form, "user[verification_token]"))
+        code = _field(form, "user[verification_token]")
+        if is_json(request):
+            return _verification_json(request, session, code)
+        return _verification_step(request, session, code)
     return _password_step(request, session, form)
 
 
 Form = Mapping[str, object]
 
 
+def is_json(request: web.Request) -> bool:
+    return "json" in request.content_type
+
+
 async def read_form(request: web.Request) -> Form:
-    """The posted form; an undecodable body counts as an empty form (Rails answers such a
-    request without a valid CSRF token, so 422)."""
+    """The posted form, or a JSON body's fields under their form names ({"user": {"a": 1}}
+    is `user[a]`, as Rails reads both); an undecodable body counts as empty (Rails answers
+    such a request without a valid CSRF token, so 422)."""
     try:
+        if is_json(request):
+            return _flatten(await request.json())
         return await request.post()
     except (UnicodeDecodeError, ValueError, HttpProcessingError):  # the last: bad multipart
         return {}
 
 
+def _flatten(body: object) -> dict[str, object]:
+    if not isinstance(body, dict):
+        return {}
+    fields: dict[str, object] = {}
+    for key, value in body.items():
+        if isinstance(value, dict):
+            fields.update({f"{key}[{inner}]": v for inner, v in value.items()})
+        else:
+            fields[str(key)] = value
+    return fields
+
+
+def csrf_token(request: web.Request, form: Form) -> str:
+    return _field(form, "authenticity_token") or request.headers.get("X-CSRF-Token", "")
+
+
 def _field(form: Form, name: str) -> str:
-    value = form.get(name)
+    """A field's value; posted more than once, the last one (Rails' rule for names without
+    `[]`: the hidden 0 a browser sends before a checked box's 1 must not win)."""
+    getall = getattr(form, "getall", None)
+    values = list(getall(name, [])) if getall is not None else [form.get(name)]
+    value = values[-1] if values else None
     return value.strip() if isinstance(value, str) else ""
 
 
@@ -144,12 +192,26 @@ def _second_step(
     """The password (or LDAP bind) was right: ask for what else the user needs, or finish."""
     if user.totp_secret is not None:
         _set_pending(session, user, "otp", remember)
-        return _page(request, session, pages.two_factor(session.csrf_token, None, remember))
+        return _page(request, session, _two_factor_page(request, session, None, remember))
     if user.email_verification:
         _set_pending(session, user, "verification", remember)
-        page = pages.email_verification(session.csrf_token, None, user.email)
+        if gitlab18(request):
+            page = pages18.email_verification(
+                session.csrf_token, user.username, user.email, _broadcast(request)
+            )
+        else:
+            page = pages.email_verification(
+                session.csrf_token, None, user.email, _broadcast(request)
+            )
         return _page(request, session, page)
     return _complete(request, session, user, remember)
+
+
+def _two_factor_page(
+    request: web.Request, session: Session, flash: str | None, remember: bool
+) -> str:
+    render = pages18.two_factor if gitlab18(request) else pages.two_factor
+    return render(session.csrf_token, flash, remember, _broadcast(request))
 
 
 def _two_factor_step(request: web.Request, session: Session, code: str, form: Form) -> web.Response:
@@ -165,7 +227,7 @@ def _two_factor_step(request: web.Request, session: Session, code: str, form: Fo
     if user.locked:
         _clear_pending(session)
         return _sign_in_form(request, session, LOCKED)
-    return _page(request, session, pages.two_factor(session.csrf_token, BAD_OTP, remember))
+    return _page(request, session, _two_factor_page(request, session, BAD_OTP, remember))
 
 
 def valid_otp(user: User, code: str, now: float) -> bool:
@@ -194,8 +256,29 @@ def _verification_step(request: web.Request, session: Session, code: str) -> web
     if code and secrets.compare_digest(code.encode(), user.verification_code.encode()):
         user.verification_code = f"{secrets.randbelow(10**6):06d}"  # codes are single-use
         return _complete(request, session, user, session.pending_remember)
-    page = pages.email_verification(session.csrf_token, BAD_VERIFICATION, user.email)
+    page = pages.email_verification(
+        session.csrf_token, BAD_VERIFICATION, user.email, _broadcast(request)
+    )
     return _page(request, session, page)
+
+
+def _verification_json(request: web.Request, session: Session, code: str) -> web.Response:
+    """GitLab 16+'s answer to the Vue page's JSON post (VerifiesWithEmail#verify_token)."""
+    state = state_of(request)
+    user = state.user(session.pending_user or "")
+    if user is None or _refusal(request, user) is not None:
+        _clear_pending(session)
+        message = (_refusal(request, user) if user else None) or INVALID
+        return api_json({"status": "failure", "message": message})
+    if code and secrets.compare_digest(code.encode(), user.verification_code.encode()):
+        user.verification_code = f"{secrets.randbelow(10**6):06d}"
+        new_session, remember_token = state.sign_in(
+            session, user, session.pending_remember, now_of(request)
+        )
+        response = api_json({"status": "success", "redirect_path": SUCCESS_PATH})
+        set_sign_in_cookies(state, response, new_session, remember_token)
+        return response
+    return api_json({"status": "failure", "reason": "invalid", "message": BAD_VERIFICATION})
 
 
 def _set_pending(session: Session, user: User, step: str, remember: bool) -> None:
@@ -230,7 +313,7 @@ async def ldap_callback(request: web.Request) -> web.Response:
     state = state_of(request)
     form = await read_form(request)
     session = state.session(request.cookies.get(state.settings.session_cookie), now_of(request))
-    if not csrf_ok(session, _field(form, "authenticity_token")) or session is None:
+    if not csrf_ok(session, csrf_token(request, form)) or session is None:
         return html_error(422)
     _clear_pending(session)
     username = _field(form, "username")
@@ -265,8 +348,7 @@ async def sign_out(request: web.Request) -> web.Response:
     state = state_of(request)
     form = await read_form(request)
     session = state.session(request.cookies.get(state.settings.session_cookie), now_of(request))
-    token = _field(form, "authenticity_token") or request.headers.get("X-CSRF-Token", "")
-    if session is None or not csrf_ok(session, token):
+    if session is None or not csrf_ok(session, csrf_token(request, form)):
         return html_error(422)
     state.sign_out(session)
     response = redirect(request, "/users/sign_in")
@@ -282,3 +364,6 @@ def add_routes(app: web.Application) -> None:
     router.add_post("/users/auth/ldapmain/callback", ldap_callback)
     router.add_post("/users/sign_out", sign_out)
     router.add_delete("/users/sign_out", sign_out)
+    from jobterm.sandbox import signin_json  # it builds on this module
+
+    signin_json.add_routes(app)

@@ -1,0 +1,109 @@
+"""`jobterm login` on pages that fooled it before: a broadcast banner beside a wrong
+password, a registration form before the sign-in form, a bot check in front of GitLab, and
+GitLab 18's JSON email verification with a resend."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from fixtures_auth import auth_env_for, jobterm
+from fixtures_sandbox import MakeSandbox
+from util import scaled
+
+BANNER = "Invalid passwords are being reset tonight"
+
+
+def one_line(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("style", ["classic", "gitlab18"])
+def test_wrong_password_on_a_page_with_a_broadcast_banner(
+    make_sandbox: MakeSandbox, tmp_path: Path, style: str
+) -> None:
+    sb = make_sandbox({"settings": {"signin_style": style, "broadcast_message": BANNER}})
+    env = auth_env_for(tmp_path / "a")
+    result = jobterm(["login", sb.url, "-u", "demo", "--password-stdin"], env, stdin="wrong\n")
+    assert result.returncode == 3
+    line = one_line(result.stderr)
+    assert "wrong username or password" in line
+    assert "reset tonight" not in line
+
+
+def test_registration_form_beside_sign_in(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
+    sb = make_sandbox({"settings": {"signup_enabled": True}})
+    env = auth_env_for(tmp_path / "a")
+    result = jobterm(
+        ["login", sb.url, "-u", "demo", "--password-stdin"], env, stdin="demo-password\n"
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_bot_challenge_says_use_from_browser(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
+    sb = make_sandbox({"settings": {"faults": [{"kind": "bot_challenge", "path": "/users"}]}})
+    env = auth_env_for(tmp_path / "a")
+    result = jobterm(
+        ["login", sb.url, "-u", "demo", "--password-stdin"], env, stdin="demo-password\n"
+    )
+    assert result.returncode == 3
+    line = one_line(result.stderr)
+    assert "bot check" in line
+    assert "--from-browser" in line
+
+
+def test_json_verification_with_resend(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
+    sb = make_sandbox({"settings": {"signin_style": "gitlab18"}})
+    env = auth_env_for(tmp_path / "a")
+    old = sb.admin("GET", "/users/erin")["verification_code"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jobterm", "login", sb.url, "-u", "erin", "--password-stdin"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert proc.stdin is not None
+    proc.stdin.write(b"erin-password\nresend\n")
+    proc.stdin.flush()
+    deadline = time.monotonic() + scaled(20)
+    new = old
+    while new == old and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+        new = sb.admin("GET", "/users/erin")["verification_code"]
+    assert new != old, "jobterm did not ask for a new code"
+    out, err = proc.communicate(f"{new}\n".encode(), timeout=scaled(20))
+    assert proc.returncode == 0, err.decode()
+    assert b"erin" in out
+
+
+def test_json_verification_wrong_code(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
+    sb = make_sandbox({"settings": {"signin_style": "gitlab18"}})
+    env = auth_env_for(tmp_path / "a")
+    result = jobterm(
+        ["login", sb.url, "-u", "erin", "--password-stdin"], env, stdin="erin-password\n123\n"
+    )
+    assert result.returncode == 3
+    line = one_line(result.stderr)
+    assert "verification code was not accepted" in line
+    assert "The code is incorrect" in line  # GitLab's own message, one line
+
+
+def test_a_page_that_is_not_gitlabs(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
+    """A proxy's or portal's page at /users/sign_in (no CSRF token, no sign-in form)."""
+    sb = make_sandbox({"settings": {"faults": [{"kind": "html", "path": "/users/sign_in"}]}})
+    env = auth_env_for(tmp_path / "a")
+    result = jobterm(
+        ["login", sb.url, "-u", "demo", "--password-stdin"], env, stdin="demo-password\n"
+    )
+    assert result.returncode == 3
+    line = one_line(result.stderr)
+    assert "not GitLab's" in line
+    assert "--from-browser" in line
