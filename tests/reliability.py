@@ -70,6 +70,14 @@ def start_attach(spawn_jobterm: Any, env: dict[str, str], job: str = "101", *ext
     return run
 
 
+def start_session(spawn_jobterm: Any, env: dict[str, str], *extra: str) -> Any:
+    """`start_attach`, then `attached` and `ready`: a session whose shell answers."""
+    run = start_attach(spawn_jobterm, env, "101", *extra)
+    attached(run)
+    ready(run)
+    return run
+
+
 def attached(run: Any) -> None:
     run.child.expect("attached to job", timeout=scaled(PROMPT_WAIT))
 

@@ -13,12 +13,10 @@ import pytest
 import reliability
 from reliability import (
     assert_no_secrets,
-    attached,
     closing_line,
-    ready,
     secrets_of,
     shown,
-    start_attach,
+    start_session,
     vm_kb,
     wait_terminal_free,
 )
@@ -60,9 +58,7 @@ def count_until_end(run, letter: bytes, timeout: float) -> int:
 
 def test_stopped_terminal_bounds_memory_and_loses_nothing(spawn_jobterm, signed_in_env, sandbox):
     size = 20_000_000
-    run = start_attach(spawn_jobterm, signed_in_env)
-    attached(run)
-    ready(run)
+    run = start_session(spawn_jobterm, signed_in_env)
     pid = run.jobterm_pid()
     before = vm_kb(pid)
     # \121 is Q: the typed command itself contains no Q.
@@ -77,9 +73,7 @@ def test_stopped_terminal_bounds_memory_and_loses_nothing(spawn_jobterm, signed_
 
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
 def test_signal_during_heavy_output(spawn_jobterm, signed_in_env, sandbox, sig, code):
-    run = start_attach(spawn_jobterm, signed_in_env)
-    attached(run)
-    ready(run)
+    run = start_session(spawn_jobterm, signed_in_env)
     run.type_line("while :; do echo flood-flood-flood-flood; done", "flood-flood")
     os.kill(run.jobterm_pid(), sig)
     assert run.wait_done() == code
@@ -92,9 +86,7 @@ def test_signal_during_heavy_output(spawn_jobterm, signed_in_env, sandbox, sig, 
 
 def test_terminal_hangup_ends_jobterm_and_frees_the_job(spawn_jobterm, signed_in_env, sandbox):
     """Closing the terminal window: the PTY master goes away, jobterm gets SIGHUP and EIO."""
-    run = start_attach(spawn_jobterm, signed_in_env)
-    attached(run)
-    ready(run)
+    run = start_session(spawn_jobterm, signed_in_env)
     pid = run.jobterm_pid()
     run.type_line("while :; do echo flood-flood-flood-flood; sleep 0.01; done", "flood-flood")
     run.child.close(force=False)  # close the master side, as a terminal emulator would

@@ -17,10 +17,10 @@ from reliability import (
     assert_no_secrets,
     attached,
     closing_line,
-    ready,
     secrets_of,
     shown,
     start_attach,
+    start_session,
 )
 
 # fixtures shared by the reliability modules (one home: reliability.py)
@@ -41,9 +41,7 @@ def test_drop_mid_stream_keeps_every_byte_sent_before_it(
 ):
     limit = 150_000
     faults(drop_after_bytes=limit)
-    run = start_attach(spawn_jobterm, signed_in_env)
-    attached(run)
-    ready(run)
+    run = start_session(spawn_jobterm, signed_in_env)
     run.child.send("seq 1 60000\r")
     line = finish(run, 0, sandbox, signed_in_env)
     assert "terminal session ended" in line
@@ -97,9 +95,7 @@ def test_a_broken_terminal_ends_with_its_code_and_says_why(
 def test_large_frame_under_the_limit_arrives_whole(spawn_jobterm, signed_in_env, sandbox, faults):
     size = 1_000_000
     faults(oversized_frame=size)
-    run = start_attach(spawn_jobterm, signed_in_env)
-    attached(run)
-    ready(run)
+    run = start_session(spawn_jobterm, signed_in_env)
     run.leave()
     text = shown(run)
     assert b"x" * size in text
@@ -110,9 +106,7 @@ def test_no_subprotocol_means_unwrapped(spawn_jobterm, signed_in_env, sandbox, f
     """A server that names no subprotocol talks raw binary frames (spec 4): it just works."""
     faults(subprotocol="")
     env = dict(signed_in_env, JOBTERM_DEBUG="1")  # the debug log names the subprotocol
-    run = start_attach(spawn_jobterm, env)
-    attached(run)
-    ready(run)
+    run = start_session(spawn_jobterm, env)
     run.leave()
     assert b"subprotocol none (unwrapped)" in shown(run)
     assert_no_secrets(shown(run), secrets_of(env, sandbox))  # not even in the debug log
@@ -121,9 +115,7 @@ def test_no_subprotocol_means_unwrapped(spawn_jobterm, signed_in_env, sandbox, f
 def test_server_freezing_mid_session_is_detected(spawn_jobterm, signed_in_env, sandbox, faults):
     """GitLab stops answering in the middle of a session (its process stopped)."""
     env = dict(signed_in_env, JOBTERM_PING_INTERVAL="0.3", JOBTERM_PING_TIMEOUT="0.6")
-    run = start_attach(spawn_jobterm, env)
-    attached(run)
-    ready(run)
+    run = start_session(spawn_jobterm, env)
     sandbox.proc.send_signal(signal.SIGSTOP)
     try:
         run.child.send("echo typed-into-the-void\r")
