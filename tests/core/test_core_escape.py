@@ -33,6 +33,7 @@ def bytewise(text: bytes) -> list[bytes]:
         (b"a\n~?", b"a\n", [Action.HELP]),
         (b"~#~.", b"", [Action.STATUS, Action.DISCONNECT]),
         (b"~r", b"", [Action.RESIZE]),
+        (b"~\x1a", b"", [Action.SUSPEND]),
         (b"~~", b"~", []),
         (b"~~.", b"~.", []),
         (b"a~.", b"a~.", []),  # not at the start of a line

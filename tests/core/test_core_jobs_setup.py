@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import secrets
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -113,3 +115,9 @@ def test_setup_never_holds_more_than_the_bound() -> None:
     setup = SetupFilter(24, 80, None)
     big = b"y" * (MAX_HELD + 1)
     assert setup.feed(big) == big
+
+
+def test_setup_line_fits_the_shortest_line_editor() -> None:
+    # busybox sh cuts a typed line at 1024 bytes: the set-up must fit with a long TERM.
+    line = SetupFilter(9999, 9999, "x" * 40, nonce=secrets.token_hex(8)).command()
+    assert len(line) < 900

@@ -18,10 +18,11 @@ PROJECT#ID (group/app#123), or the job's web URL. With no JOB on a terminal, pic
 your running jobs.
 
 Escapes, typed at the start of a line: ~. disconnect, ~# status, ~r apply your terminal's
-size, ~? help, ~~ a literal ~. Ctrl-C goes to the job.
+size now, ~^Z suspend jobterm (fg resumes), ~? help, ~~ a literal ~. Ctrl-C goes to the job.
 
 jobterm sets the job's terminal size and TERM in-band when it connects (GitLab has no resize
-message), hiding that set-up from the screen; --no-resize turns it off.
+message), hiding that set-up from the screen, and applies a new window size by itself at
+the shell's next empty prompt (bash, zsh, dash, busybox sh); --no-resize turns it all off.
 """
 
 
@@ -47,7 +48,9 @@ def attach(
         "~", "--escape-char", "-e", help="Escape character, or 'none' to disable escapes."
     ),
     no_resize: bool = typer.Option(
-        False, "--no-resize", help="Do not set the job's terminal size and TERM."
+        False,
+        "--no-resize",
+        help="Do not set the job's size and TERM, nor follow resizes.",
     ),
     record: Path | None = typer.Option(
         None, "--record", metavar="FILE", help="Write the session as an asciicast v2 file."

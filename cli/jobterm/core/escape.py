@@ -5,7 +5,8 @@ character of a line, i.e. at the very start of the session or right after a CR o
 the user typed. There it is held back and the next byte decides:
 
     ~.  disconnect          ~?  help            ~#  session status
-    ~r  apply local size    ~~  send one ~      ~<anything else>  send both bytes
+    ~r  apply local size    ~^Z suspend jobterm ~~  send one ~
+    ~<anything else>  send both bytes
 
 Everything else passes through unchanged and in order. The parser is a pure state machine:
 `feed(bytes)` returns a list of events (`Data` to send to the job, `Command` for jobterm). A
@@ -24,6 +25,7 @@ class Action(Enum):
     HELP = "?"
     STATUS = "#"
     RESIZE = "r"
+    SUSPEND = "\x1a"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +47,9 @@ HELP_TEXT = """\
 Supported escape sequences (type them at the start of a line):
  {c}.   disconnect
  {c}#   session status (job, runner, time attached, whether the job is held for you)
- {c}r   apply this terminal's size to the job (run it at a shell prompt)
+ {c}r   apply this terminal's size now (jobterm applies it by itself at the next
+      prompt of bash, zsh, dash or busybox sh; use this elsewhere, at a prompt)
+ {c}^Z  suspend jobterm (`fg` resumes it)
  {c}?   this help
  {c}{c}   send one {c}
 """

@@ -1,9 +1,19 @@
 """In-band set-up of the remote terminal, hidden from the screen.
 
 GitLab has no resize message and the job's PTY starts at 0×0, so jobterm types one line into
-the new shell: `stty rows R cols C`, `export TERM=…`, then prints a marker. Output is held
-back until the marker arrives and everything before it (the echo of that line and the first
-prompt) is dropped, so the user sees just the fresh prompt the shell prints afterwards.
+the new shell: `stty rows R cols C`, `export TERM=…`, the prompt hook and the size function
+of core/prompt.py, then prints a marker. Output is held back until the marker arrives and
+everything before it (the echo of that line and the first prompt) is dropped, so the user
+sees just the fresh prompt the shell prints afterwards.
+
+The prompt hook goes where each shell runs code before its prompt, after the user's own:
+bash's PROMPT_COMMAND (appended on a new line, keeping `$?` for anything after it), zsh's
+precmd_functions, and for dash, busybox sh and other POSIX shells a command substitution in
+front of PS1. Shell-specific code is passed to `eval` as a quoted string, so the one line
+parses in every shell. History: the line starts with a space, and bash deletes its own
+history entry (`history -d`, only if the entry is there); in zsh a `zshaddhistory` hook keeps
+the later resize lines out (zsh cannot delete the set-up line's own entry; no GitLab runner
+starts zsh, so that case arises only in a sandbox configured for it).
 
 The marker is an OSC sequence (`ESC ] jobterm-ready;NONCE BEL`), which a terminal ignores if
 it were ever shown. The typed line names its two halves as separate printf arguments, so the
@@ -17,6 +27,8 @@ from __future__ import annotations
 
 import secrets
 import shlex
+
+from jobterm.core.prompt import MARKER_PREFIX, SIZE_FUNCTION, SIZED_PREFIX
 
 #: Largest amount held back while waiting for the marker.
 MAX_HELD = 256 * 1024
@@ -43,7 +55,8 @@ class SetupFilter:
         parts = [f"{stty_command(self.rows, self.cols)} 2>/dev/null"]
         if self.term:
             parts.append(f"export TERM={shlex.quote(self.term)}")
-        parts.append(f"printf '\\033]%s;%s\\007' jobterm-ready {self.nonce}")
+        parts += shell_hooks(self.nonce)
+        parts.append("__jt_p jobterm-ready")
         return (" " + "; ".join(parts) + "\r").encode()
 
     def feed(self, data: bytes) -> bytes:
@@ -69,3 +82,34 @@ class SetupFilter:
     def _finish(self) -> None:
         self.done = True
         self._held = bytearray()
+
+
+def shell_hooks(nonce: str) -> list[str]:
+    """Commands that define the size function and print the prompt marker before each
+    prompt, whichever of bash, zsh or a POSIX sh reads them (see the header). Kept short:
+    busybox sh cuts a typed line at 1024 bytes, and the whole set-up is one line.
+
+    `__jt_p WORD` prints the marker WORD with the nonce, `__jt_h` is the prompt hook (it
+    keeps `$?`), `__jt_a` runs after each resize: bash forgets the line's history entry,
+    zsh re-reads the size (SIGWINCH), other shells do nothing."""
+    name = MARKER_PREFIX[2:-1].decode()
+    sized = SIZED_PREFIX[2:-1].decode()
+    bash = (
+        '__jt_a() { case "$(HISTTIMEFORMAT= history 1)" in *__jobterm_*) history -d $HISTCMD;; '
+        'esac; }; printf -v __jt_n "\\n"; '
+        'PROMPT_COMMAND="${PROMPT_COMMAND:+$PROMPT_COMMAND$__jt_n}__jt_h"'
+    )
+    zsh = (
+        f'precmd_functions+=(__jt_h); __jt_n() {{ [[ $1 != " {SIZE_FUNCTION} "* ]]; }}; '
+        "zshaddhistory_functions+=(__jt_n); __jt_a() { kill -WINCH $$; }"
+    )
+    return [
+        f"__jt_p() {{ printf '\\033]%s;%s\\007' \"$1\" {nonce}; }}",
+        f"__jt_h() {{ local s=$?; __jt_p {name}; return $s; }}",
+        "__jt_a() { :; }",
+        f'{SIZE_FUNCTION}() {{ stty rows "$1" cols "$2" 2>/dev/null; __jt_a; __jt_p {sized}; }}',
+        f"if [ -n \"${{ZSH_VERSION-}}\" ]; then eval '{zsh}'; "
+        f"elif [ -n \"${{BASH_VERSION-}}\" ]; then eval '{bash}'; "
+        """else PS1='$(__jt_h)'"$PS1"; fi""",
+        "__jt_a",
+    ]

@@ -1,15 +1,19 @@
-"""The attach session loop: local terminal ↔ escape parser ↔ job terminal WebSocket.
+"""The interactive session loop: local terminal ↔ escape parser ↔ job terminal WebSocket.
+
+`run_interactive(conn, options, info, in_fd, out_fd)` takes an open connection, puts the
+terminal in raw mode, runs the session and restores the terminal; `attach` and any other
+command that wants the job's shell interactively call it.
 
 Two pumps run until one of them ends the session:
-* input: stdin (raw mode) → EscapeParser → frames to the job; `~` commands handled here.
-  The next chunk is read only after the previous one was sent, so a fast paste waits for the
-  network instead of filling memory.
-* output: WebSocket → SetupFilter (hides the in-band size set-up) → the local terminal, with
-  a blocking write: a slow terminal stops us reading, and the WebSocket's bounded queue then
-  stops the server (backpressure end to end, no byte dropped).
-Signals arrive as loop callbacks: SIGINT is sent to the job as 0x03 (Ctrl-C never kills
-jobterm), SIGWINCH offers `~r`, SIGTERM/SIGHUP end the session; the caller restores the
-terminal in every case.
+* input: stdin (raw mode) → EscapeParser → PromptTracker → frames to the job; `~` commands
+  handled here. The next chunk is read only after the previous one was sent (or, during a
+  hidden resize, released), so a fast paste waits for the network instead of filling memory.
+* output: WebSocket → SetupFilter (hides the in-band set-up) → PromptTracker (strips prompt
+  markers, holds back a hidden resize) → the local terminal, with a blocking write: a slow
+  terminal stops us reading, and the WebSocket's bounded queue then stops the server.
+Bytes for the job from both pumps go through one FIFO drained under one lock, so keys queued
+during a hidden resize can never overtake the resize line or be overtaken by later keys.
+Signals arrive as loop callbacks (term/attach_signals.py).
 """
 
 from __future__ import annotations
@@ -17,8 +21,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -26,13 +30,20 @@ from pathlib import Path
 from typing import Protocol
 
 from jobterm.core.escape import HELP_TEXT, Action, Command, Data, EscapeParser, shown
-from jobterm.core.setup import SetupFilter, stty_command
+from jobterm.core.prompt import Event, PromptTracker, Send, Show, visible_resize_line
+from jobterm.core.setup import SetupFilter
 from jobterm.errors import ConnectionLostError, JobtermError
 from jobterm.term.connection import SessionEnded, TerminalConnection
 from jobterm.term.record import Recorder
-from jobterm.term.tty import terminal_size, write_all
+from jobterm.term.tty import RawTerminal, terminal_size, write_all
 
 READ_SIZE = 64 * 1024
+#: Seconds of quiet after a window change before the size goes to an idle prompt.
+RESIZE_SETTLE = 0.25
+#: Seconds a hidden resize may take before its line is shown and resizing stops.
+INJECT_TIMEOUT = 5.0
+#: Seconds a possible start of a prompt marker is held at the end of a chunk.
+PARTIAL_HOLD = 0.05
 
 
 class Outcome(Enum):
@@ -73,12 +84,42 @@ class SessionInfo(Protocol):
 class _State:
     result: Result | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
-    pending_resize: tuple[int, int] | None = None
+    released: asyncio.Event = field(default_factory=asyncio.Event)  # no keys held back
+    timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
 
     def finish(self, result: Result) -> None:
         if self.result is None:
             self.result = result
         self.done.set()
+
+    def later(self, name: str, delay: float, callback: Callable[[], object]) -> None:
+        """Run `callback` after `delay`, replacing any timer of the same name."""
+        self.cancel(name)
+        self.timers[name] = asyncio.get_running_loop().call_later(delay, callback)
+
+    def cancel(self, name: str | None = None) -> None:
+        """Cancel the timer `name`, or every timer."""
+        for key in [name] if name else list(self.timers):
+            timer = self.timers.pop(key, None)
+            if timer is not None:
+                timer.cancel()
+
+
+async def run_interactive(
+    conn: TerminalConnection, options: AttachOptions, info: SessionInfo, in_fd: int, out_fd: int
+) -> Result:
+    """Run the interactive session on an open connection, the terminal raw meanwhile."""
+    raw = RawTerminal(in_fd)
+    raw.enter()
+    try:
+        session = AttachSession(conn, options, info, in_fd, out_fd, raw)
+        result = await session.run()
+        if not session.at_line_start:
+            with contextlib.suppress(OSError):  # the closing line starts a line of its own
+                write_all(out_fd, b"\r\n")
+        return result
+    finally:
+        raw.leave()
 
 
 class AttachSession:
@@ -89,19 +130,26 @@ class AttachSession:
         info: SessionInfo,
         in_fd: int,
         out_fd: int,
+        raw: RawTerminal | None = None,
     ) -> None:
         self.conn = conn
         self.options = options
         self.info = info
         self.in_fd = in_fd
         self.out_fd = out_fd
+        self.raw = raw
         self.parser = EscapeParser(options.escape_char)
         self.state = _State()
+        self.state.released.set()
         self.started = time.monotonic()
         self.at_line_start = True  # False when the job's output stopped mid-line
         rows, cols = terminal_size(out_fd)
         self.size = (rows, cols)
         self.setup = SetupFilter(rows, cols, options.term) if options.resize and rows else None
+        self.prompt = PromptTracker(self.setup.nonce, rows, cols) if self.setup else None
+        self.told_resize = False  # the fallback `~r` notice is given once
+        self._outbox: deque[bytes] = deque()
+        self._send_lock = asyncio.Lock()
         self.recorder: Recorder | None = None
         if options.record is not None:
             self.recorder = Recorder(
@@ -113,8 +161,10 @@ class AttachSession:
             )
 
     async def run(self) -> Result:
+        from jobterm.term.attach_signals import install_signals
+
         loop = asyncio.get_running_loop()
-        handlers = self._install_signals(loop)
+        handlers = install_signals(self, loop)
         tasks = [
             asyncio.create_task(self._pump_output()),
             asyncio.create_task(self._pump_input()),
@@ -123,6 +173,7 @@ class AttachSession:
         try:
             await self.state.done.wait()
         finally:
+            self.state.cancel()  # no notice or resize from this session outlives it
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -130,6 +181,8 @@ class AttachSession:
                 loop.remove_signal_handler(signum)
             with contextlib.suppress(OSError):  # a session that ends mid set-up: show it all
                 self._setup_timeout()
+                if self.prompt is not None:
+                    self._apply(self.prompt.timeout() + self.prompt.flush())
             if self.recorder is not None:
                 self.recorder.close()
         assert self.state.result is not None
@@ -142,12 +195,58 @@ class AttachSession:
                 data = await self.conn.recv()
                 if self.setup is not None:
                     data = self.setup.feed(data)
-                if data:
-                    self._show(data)
+                if self.prompt is None:
+                    if data:
+                        self._show(data)
+                    continue
+                self._apply(self.prompt.feed(data))
+                if self._outbox:
+                    await self._drain()
         except SessionEnded:
             self.state.finish(Result(Outcome.ENDED))
         except (ConnectionLostError, JobtermError) as exc:
             self.state.finish(Result(Outcome.LOST, error=exc))
+
+    def _apply(self, events: list[Event]) -> None:
+        """Carry out the prompt tracker's events: show now, queue sends in order."""
+        for event in events:
+            if isinstance(event, Show):
+                self._show(event.data)
+            elif isinstance(event, Send):
+                self._outbox.append(event.data)
+        self._after_prompt_events()
+
+    def _after_prompt_events(self) -> None:
+        prompt = self.prompt
+        if prompt is None:
+            return
+        if prompt.injecting:
+            self.state.released.clear()
+            if "inject" not in self.state.timers:
+                self.state.later("inject", INJECT_TIMEOUT, self._inject_timeout)
+        else:
+            self.state.cancel("inject")
+            self.state.released.set()
+        if prompt.holding:
+            self.state.later("partial", PARTIAL_HOLD, lambda: self.run_step(prompt.flush))
+
+    def run_step(self, step: Callable[[], list[Event]]) -> None:
+        """Run a tracker step from a timer; any bytes it sends go out from a task."""
+        with contextlib.suppress(OSError):
+            self._apply(step())
+        if self._outbox:
+            task = asyncio.ensure_future(self._drain())
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+    def _inject_timeout(self) -> None:
+        self.state.timers.pop("inject", None)
+        assert self.prompt is not None
+        self.run_step(self.prompt.timeout)
+
+    async def _drain(self) -> None:
+        async with self._send_lock:
+            while self._outbox:
+                await self.conn.send(self._outbox.popleft())
 
     def _show(self, data: bytes) -> None:
         write_all(self.out_fd, data)
@@ -191,9 +290,7 @@ class AttachSession:
         try:
             if self.setup is not None:  # typed first; a session that ends at once ends here
                 await self.conn.send(self.setup.command())
-                asyncio.get_running_loop().call_later(
-                    self.options.setup_timeout, self._setup_timeout
-                )
+                self.state.later("setup", self.options.setup_timeout, self._setup_timeout)
             while True:
                 data = await self._read_stdin()
                 if not data:
@@ -203,13 +300,24 @@ class AttachSession:
                     self.recorder.input(data)
                 for event in self.parser.feed(data):
                     if isinstance(event, Data):
-                        await self.conn.send(event.data)
+                        await self.type_keys(event.data)
                     elif isinstance(event, Command) and await self._command(event.action):
                         return
         except SessionEnded:
             self.state.finish(Result(Outcome.ENDED))
         except JobtermError as exc:
             self.state.finish(Result(Outcome.LOST, error=exc))
+
+    async def type_keys(self, keys: bytes) -> None:
+        """Send keys to the job, after anything queued before them; wait while a hidden
+        resize holds keys back, so that at most one chunk waits in memory."""
+        if self.prompt is None:
+            async with self._send_lock:
+                await self.conn.send(keys)
+            return
+        self._apply(self.prompt.typed(keys))
+        await self._drain()
+        await self.state.released.wait()
 
     async def _command(self, action: Action) -> bool:
         """Run an escape command; True when the session should end."""
@@ -225,60 +333,34 @@ class AttachSession:
             lines = await asyncio.to_thread(self.info.status_lines, elapsed)
             self.notice("\n".join(lines))
         elif action is Action.RESIZE:
-            await self._apply_size()
+            await self._force_size()
+        elif action is Action.SUSPEND:
+            from jobterm.term.attach_signals import suspend
+
+            suspend(self)
         return False
 
-    async def _apply_size(self) -> None:
+    async def _force_size(self) -> None:
         rows, cols = terminal_size(self.out_fd)
-        self.size = (rows, cols)
-        self.state.pending_resize = None
         if not rows:
             self.notice("this terminal reports no size; nothing to apply")
             return
-        await self.conn.send(f" {stty_command(rows, cols)}\r".encode())
-
-    # -- signals and the job watcher -----------------------------------------------------
-    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> list[int]:
-        handlers: dict[int, Callable[[], None]] = {
-            signal.SIGINT: self._on_sigint,
-            signal.SIGWINCH: self._on_winch,
-            signal.SIGTERM: lambda: self._on_fatal(signal.SIGTERM),
-            signal.SIGHUP: lambda: self._on_fatal(signal.SIGHUP),
-        }
-        for signum, handler in handlers.items():
-            loop.add_signal_handler(signum, handler)
-        return list(handlers)
-
-    def _on_sigint(self) -> None:
-        task = asyncio.ensure_future(self.conn.send(b"\x03"))
-        task.add_done_callback(lambda t: t.cancelled() or t.exception())
-
-    def _on_fatal(self, signum: int) -> None:
-        self.state.finish(Result(Outcome.SIGNALLED, signal=signum))
-
-    def _on_winch(self) -> None:
-        if not self.options.resize:
+        self.size = (rows, cols)
+        if self.prompt is None:
+            async with self._send_lock:
+                await self.conn.send(visible_resize_line(rows, cols))
             return
-        size = terminal_size(self.out_fd)
-        if size == self.size or size == self.state.pending_resize:
-            return
-        first = self.state.pending_resize is None
-        self.state.pending_resize = size
-        if first:
-            asyncio.get_running_loop().call_later(0.3, self._offer_resize)
+        self._apply(self.prompt.force(rows, cols))
+        await self._drain()
 
-    def _offer_resize(self) -> None:
-        size = self.state.pending_resize
-        if size is None or size == self.size:
-            return
-        char = shown(self.options.escape_char or b"~")
-        how = (
-            f"type {char}r at a shell prompt to apply it"
-            if self.options.escape_char
-            else (f"run `{stty_command(*size)}` in the job to apply it")
-        )
-        self.notice(f"this terminal is now {size[1]}x{size[0]}; {how}")
+    # -- window size and suspend: the signal side lives in attach_signals -------------------
+    def window_changed(self) -> None:
+        """The local window changed (SIGWINCH, or a resume): follow it."""
+        from jobterm.term.attach_signals import window_changed
 
+        window_changed(self)
+
+    # -- the job watcher -----------------------------------------------------------------
     async def _watch(self) -> None:
         """Tell the user once when the job's script has ended and the job waits for them."""
         while True:

@@ -15,12 +15,11 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from jobterm.core.escape import shown
-from jobterm.errors import ExitCode, JobtermError, UsageError
+from jobterm.errors import ConnectionLostError, ExitCode, JobtermError, NetworkError, UsageError
 from jobterm.jobs.status import FINISHED, describe_finish
 from jobterm.jobs.terminal import ResolvedJob, resolve_terminal
-from jobterm.term.attach import AttachOptions, AttachSession, Outcome, Result
+from jobterm.term.attach import AttachOptions, Outcome, Result, run_interactive
 from jobterm.term.connection import TerminalConnection
-from jobterm.term.tty import raw_mode, write_all
 
 if TYPE_CHECKING:
     from jobterm.env import Environment
@@ -190,18 +189,18 @@ async def _session(
 ) -> Result:
     conn = await TerminalConnection.open(resolved.target)
     async with conn:
-        with raw_mode(in_fd):
-            session = AttachSession(conn, options, JobWatch(resolved), in_fd, out_fd)
-            result = await session.run()
-            if not session.at_line_start:
-                with contextlib.suppress(OSError):  # our closing line starts a line of its own
-                    write_all(out_fd, b"\r\n")
-            return result
+        return await run_interactive(conn, options, JobWatch(resolved), in_fd, out_fd)
 
 
 def _report(env: Environment, resolved: ResolvedJob, result: Result) -> int:
-    """One closing line from what the API says became of the job; returns the exit code."""
-    watch = JobWatch(resolved)
+    """One closing line from what the API says became of the job; returns the exit code.
+
+    Every way a session ends has its own line and code: a signal (128+N), a lost link (10)
+    or a broken protocol (9) from the session itself; after a drop or `~.`, the job's status
+    from the REST API: finished (13), held and now finishing (0), still running (0); and
+    when that check fails, the instance's error (its own code: 9 for an HTTP error, 3 when
+    signed out), or `ConnectionLostError` (10) when the instance does not answer at all.
+    """
     if result.outcome is Outcome.SIGNALLED:
         assert result.signal is not None
         name = signal.Signals(result.signal).name
@@ -210,21 +209,21 @@ def _report(env: Environment, resolved: ResolvedJob, result: Result) -> int:
     if result.outcome is Outcome.LOST:
         assert result.error is not None
         raise result.error
+    watch = JobWatch(resolved)
     try:
         job = watch.job()
-    except JobtermError:
-        job = resolved.job
-    held = job.get("status") == "running" and watch.is_held()
-    if job.get("status") in FINISHED:
+    except JobtermError as exc:
+        return _unchecked(env, resolved, result, exc)
+    status = job.get("status")
+    if status in FINISHED:
         env.stderr.write(f"jobterm: {describe_finish(job)}\n")
         return int(ExitCode.JOB_ENDED if result.outcome is Outcome.ENDED else ExitCode.OK)
-    if held:
+    if status == "running" and watch.is_held():
         env.stderr.write(
             "jobterm: the job's script ended; the job waited for this terminal and is now "
             "finishing\n"
         )
         return int(ExitCode.OK)
-    status = job.get("status")
     if result.outcome is Outcome.DETACHED:
         env.stderr.write(f"jobterm: detached from {resolved.label}, which is still {status}\n")
     else:
@@ -232,3 +231,24 @@ def _report(env: Environment, resolved: ResolvedJob, result: Result) -> int:
             f"jobterm: the terminal session ended; {resolved.label} is still {status}\n"
         )
     return int(ExitCode.OK)
+
+
+def _unchecked(env: Environment, resolved: ResolvedJob, result: Result, exc: JobtermError) -> int:
+    """The session ended and the REST API could not say what became of the job."""
+    host = resolved.target.host_label or "the instance"
+    if result.outcome is Outcome.DETACHED:  # the user left: their choice, whatever the job does
+        env.stderr.write(
+            f"jobterm: detached from {resolved.label}; its status is unknown ({exc.message})\n"
+        )
+        return int(ExitCode.OK)
+    if isinstance(exc, NetworkError):
+        raise ConnectionLostError(
+            f"the terminal connection dropped and {host} did not answer ({exc.message})",
+            f"the job may still be running: check it with `jobterm jobs` once {host} is back",
+        ) from None
+    raise JobtermError(
+        f"the terminal connection dropped and {host} answered the status check with an "
+        f"error: {exc.message}",
+        exc.hint or "the job may still be running; try `jobterm jobs` in a moment",
+        code=exc.exit_code,
+    ) from None

@@ -42,18 +42,49 @@ class _Restorer:
             termios.tcsetattr(self.fd, termios.TCSADRAIN, self.attrs)
 
 
+class RawTerminal:
+    """Raw mode that can be left and entered again (a suspended session gives the terminal
+    back to the user's shell in the state it found it, and takes it again on resume).
+
+    While raw, jobterm's own log lines end in CRLF (raw mode does no output translation)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.saved: Attrs = termios.tcgetattr(fd)
+        self._restore: _Restorer | None = None
+
+    @property
+    def active(self) -> bool:
+        return self._restore is not None
+
+    def enter(self) -> None:
+        from jobterm.log import set_raw_terminal
+
+        if self._restore is None:
+            self._restore = _Restorer(self.fd, self.saved)
+            atexit.register(self._restore)
+        tty.setraw(self.fd, termios.TCSADRAIN)
+        set_raw_terminal(True)
+
+    def leave(self) -> None:
+        from jobterm.log import set_raw_terminal
+
+        restore, self._restore = self._restore, None
+        if restore is not None:
+            restore()
+            atexit.unregister(restore)
+        set_raw_terminal(False)
+
+
 @contextlib.contextmanager
-def raw_mode(fd: int) -> Iterator[None]:
+def raw_mode(fd: int) -> Iterator[RawTerminal]:
     """Put the terminal on `fd` in raw mode for the duration of the block."""
-    saved: Attrs = termios.tcgetattr(fd)
-    restore = _Restorer(fd, saved)
-    atexit.register(restore)
+    raw = RawTerminal(fd)
     try:
-        tty.setraw(fd, termios.TCSADRAIN)
-        yield
+        raw.enter()
+        yield raw
     finally:
-        restore()
-        atexit.unregister(restore)
+        raw.leave()
 
 
 def write_all(fd: int, data: bytes) -> None:
