@@ -1,6 +1,8 @@
 """Shell completion for bash, zsh and fish.
 
     protocol.py  what the shell sends and what jobterm answers; where a word stands on the line
+    words.py     the command line read back into words (bash/zsh quoting, fish's encoding)
+    quoting.py   each candidate quoted for the shell that asked; help text made visible
     respond.py   one request, start to end (called by `jobterm.__main__`)
     answers.py   job ids, projects and hosts from the cache and config, without typer
     resolve.py   the slow path: the click command resolves the line
@@ -11,7 +13,8 @@
     gen.py       the scripts in `completions/` (`make completions`, `make check-completions`)
     install.py   `--install-completion` and `--show-completion`
 
-Imports go one way: respond -> answers/resolve -> protocol, spec, cache, where. Nothing here
+Imports go one way: respond -> answers/resolve -> protocol (-> words, quoting), spec, cache,
+where; refresh -> cache and jobterm.jobs/gitlab (it alone, in its own process). Nothing here
 imports `jobterm.app` or `jobterm.commands`: the application hands its click command to
 `respond.main`, and imports `install.py` and `answers.py` itself. This file imports nothing,
 so each module loads only what it needs on every Tab.
