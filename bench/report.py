@@ -151,6 +151,10 @@ def render(results: Figures) -> str:
         startup_lines(results.get("startup", {})),
         memory_lines(results.get("memory", {}), results.get("output", {}).get("size_mib", "?")),
     ]
+    if "cp" in results:
+        import cp_bench
+
+        parts.append(cp_bench.lines(results["cp"], _row))
     return "\n\n".join("\n".join(p) for p in parts)
 
 

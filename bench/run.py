@@ -179,6 +179,26 @@ class Bench:
         }
         self.results["memory"]["goal"] = memory_goal(self.results["memory"])
 
+    def run_cp(self) -> None:
+        import cp_bench
+
+        print(f"cp throughput ({self.args.cp_mib} MiB)", file=sys.stderr)
+        missing = self.jobterm_or_na("cp")
+        self.results["cp"] = (
+            na(missing)
+            if missing
+            else guarded(
+                "cp",
+                lambda: cp_bench.measure(
+                    self.world,
+                    self.exec_argv(),
+                    self.args.cp_mib * MiB,
+                    self.world.wait_terminal_free,
+                ),
+                self.args.debug,
+            )
+        )
+
     def _local_stream(self, size: int) -> Figures:
         with PtyProcess(latency.BASH, self.local_env) as p:
             latency.shell_ready(p)
@@ -305,6 +325,7 @@ class Bench:
             self.run_startup()
             self.run_latency()
             self.run_output()
+            self.run_cp()
         finally:
             self.world.close()
         return self.results
@@ -391,6 +412,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keystrokes", type=int, default=1000)
     parser.add_argument("--size-mib", type=int, default=200)
     parser.add_argument("--paste-mb", type=int, default=10)
+    parser.add_argument("--cp-mib", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--startup-runs", type=int, default=10)
     parser.add_argument("--no-ssh", action="store_true", help="skip the ssh column")
@@ -408,6 +430,7 @@ def main(argv: list[str] | None = None) -> int:
             1,
             3,
         )
+        args.cp_mib = 10
     os.environ.setdefault("LC_ALL", "C.UTF-8")
     results = Bench(args).run()
     print(report.render(results))

@@ -160,6 +160,20 @@ class SandboxInfo:
             pytest.fail(f"the sandbox did not exit within {timeout}s of SIGTERM")
 
 
+def running_job(job_id: int, name: str, shell: list[str], **more: Any) -> dict[str, Any]:
+    """A `[[jobs]]` entry: demo's running job in demo/webapp whose terminal runs `shell`."""
+    return {
+        "id": job_id,
+        "project": "demo/webapp",
+        "name": name,
+        "user": "demo",
+        "status": "running",
+        "script_seconds": None,
+        "shell": shell,
+        **more,
+    }
+
+
 def launch_sandbox(
     config: dict[str, Any] | None, args: tuple[str, ...], workdir: Path
 ) -> SandboxInfo:

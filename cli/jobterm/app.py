@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 COMMAND_MODULES: tuple[str, ...] = (
     "attach",
     "exec_",
+    "cp",
     "jobs",
     "login",
     "logout",

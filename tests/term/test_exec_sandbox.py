@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from fixtures_auth import auth_env_for, jobterm, login_stdin
-from fixtures_sandbox import SandboxInfo, launch_sandbox
+from fixtures_sandbox import SandboxInfo, launch_sandbox, running_job
 from util import popen_piped, process_gone, scaled
 
 HAVE_BUSYBOX = shutil.which("busybox") is not None
@@ -36,29 +36,17 @@ NOISY_SHELL = [
 ]
 
 
-def _job(job_id: int, name: str, shell: list[str]) -> dict[str, Any]:
-    return {
-        "id": job_id,
-        "project": "demo/webapp",
-        "name": name,
-        "user": "demo",
-        "status": "running",
-        "script_seconds": None,
-        "shell": shell,
-    }
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SandboxInfo, dict[str, str]]]:
     """A sandbox with a busybox job and a job to drop, and a signed-in environment."""
     workdir = tmp_path_factory.mktemp("exec")
     jobs = [
-        _job(111, "victim", ["dash"]),
-        _job(112, "noisy", NOISY_SHELL),
-        _job(113, "mute", ["sleep", "100000"]),
+        running_job(111, "victim", ["dash"]),
+        running_job(112, "noisy", NOISY_SHELL),
+        running_job(113, "mute", ["sleep", "100000"]),
     ]
     if HAVE_BUSYBOX:
-        jobs.append(_job(110, "busybox", ["busybox", "sh"]))
+        jobs.append(running_job(110, "busybox", ["busybox", "sh"]))
     sandbox = launch_sandbox({"jobs": jobs}, (), workdir)
     try:
         env = auth_env_for(workdir / "auth", sandbox.url)

@@ -68,6 +68,8 @@ class TerminalFaults:
     subprotocol: answer the handshake with this subprotocol name, whatever was offered
         ("": name none, as a server that negotiates no subprotocol).
     drop_after_bytes: abort the connection after sending this many bytes of output.
+    drop_after_input_bytes: abort the connection once this many bytes of input arrived
+        (what came before reaches the shell; the frame that crosses the limit does not).
     runner_unreachable: the handshake answers 500 (Workhorse cannot dial the runner).
     """
 
@@ -76,6 +78,7 @@ class TerminalFaults:
     oversized_frame: int = 0
     subprotocol: str | None = None
     drop_after_bytes: int | None = None
+    drop_after_input_bytes: int | None = None
     runner_unreachable: bool = False
 
     @classmethod
@@ -276,6 +279,7 @@ class TerminalSession:
             while request.transport is not None and not request.transport.is_closing():
                 await asyncio.sleep(SILENT_POLL)
             return "connection lost"
+        received = 0
         while True:
             msg = await ws.receive()
             if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING):
@@ -295,6 +299,10 @@ class TerminalSession:
                     data = base64.b64decode(data.translate(None, b"\r\n"), validate=True)
                 except (binascii.Error, ValueError):
                     return "invalid base64 from the client"
+            received += len(data)
+            limit = self.faults.drop_after_input_bytes
+            if limit is not None and received >= limit:
+                return f"dropped after {limit} input bytes (fault)"
             try:
                 await shell.write(data[:MAX_INPUT_FRAME])
             except ConnectionResetError:

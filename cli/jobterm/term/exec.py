@@ -33,7 +33,7 @@ from jobterm.core.execrun import (
 )
 from jobterm.errors import BusyError, ConnectionLostError, ExitCode, JobtermError, TimeoutExpired
 from jobterm.term.connection import SessionEnded, TerminalConnection, TerminalTarget
-from jobterm.term.exec_io import InputSource, OutputSink
+from jobterm.term.exec_io import InputSource, OutputSink, Sink, Source
 from jobterm.term.tty import raw_mode
 
 if TYPE_CHECKING:
@@ -49,9 +49,21 @@ _SIGNALS = {signal.SIGINT: Sig.INT, signal.SIGTERM: Sig.TERM, signal.SIGHUP: Sig
 
 @dataclass
 class Streams:
+    """Where a run's bytes come from and go: file descriptors, by default our own stdio.
+    `jobterm cp` gives its own sinks and source (a file, a checksum, a progress bar)."""
+
     stdin: int
     stdout: int
     stderr: int
+
+    def sink(self, stream: Stream) -> Sink:
+        return OutputSink(self.stdout if stream is Stream.STDOUT else self.stderr)
+
+    def source(self) -> Source:
+        return InputSource(self.stdin)
+
+    def stdin_is_tty(self) -> bool:
+        return os.isatty(self.stdin)
 
 
 class ExecRun:
@@ -63,7 +75,7 @@ class ExecRun:
         self.streams = streams
         self._loop = asyncio.get_running_loop()
         self._result: asyncio.Future[int] = self._loop.create_future()
-        self._sinks = {Stream.STDOUT: OutputSink(streams.stdout)}
+        self._sinks = {Stream.STDOUT: streams.sink(Stream.STDOUT)}
         self._tasks: list[asyncio.Task[None]] = []
         self._timers: dict[Timer, asyncio.TimerHandle] = {}
 
@@ -125,9 +137,9 @@ class ExecRun:
         with contextlib.suppress(Exception):  # a last word on the way out: best effort
             await asyncio.wait_for(self.conn.send(action.data), action.within)
 
-    def _sink(self, stream: Stream) -> OutputSink:
+    def _sink(self, stream: Stream) -> Sink:
         if stream not in self._sinks:
-            self._sinks[stream] = OutputSink(self.streams.stderr)
+            self._sinks[stream] = self.streams.sink(stream)
         return self._sinks[stream]
 
     def _arm(self, action: Arm) -> None:
@@ -164,7 +176,7 @@ class ExecRun:
             await self._apply(self.machine.feed(data))
 
     async def _pump_stdin(self) -> None:
-        source = InputSource(self.streams.stdin)
+        source = self.streams.source()
         while not self.machine.ended:
             try:
                 data = await source.read()
@@ -220,7 +232,7 @@ async def exec_session(
 ) -> int:
     """Connect, run one command, and return its exit status (errors raise)."""
     proto = Protocol(spec)
-    machine = ExecMachine(proto, options, stdin_is_tty=os.isatty(streams.stdin))
+    machine = ExecMachine(proto, options, stdin_is_tty=streams.stdin_is_tty())
     loop = asyncio.get_running_loop()
     began = loop.time()
     timeout = options.timeout
@@ -230,7 +242,7 @@ async def exec_session(
         raise TimeoutExpired(f"could not connect within {timeout:g} s", "raise --timeout") from None
     # The local terminal goes raw only once connected: until ExecRun installs its signal
     # handlers, SIGTERM/SIGHUP kill jobterm outright, which must not leave it raw.
-    local_raw = spec.stdin is StdinMode.TTY and os.isatty(streams.stdin)
+    local_raw = spec.stdin is StdinMode.TTY and streams.stdin_is_tty()
     async with conn:
         try:
             with raw_mode(streams.stdin) if local_raw else contextlib.nullcontext():

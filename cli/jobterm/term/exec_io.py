@@ -20,10 +20,25 @@ import os
 import stat
 import threading
 from collections import deque
+from typing import Protocol
 
 from jobterm.term.tty import write_all
 
 READ_SIZE = 64 * 1024
+
+
+class Sink(Protocol):
+    """Where output goes: `write` may wait (backpressure), `drain` waits for all of it."""
+
+    async def write(self, data: bytes) -> None: ...
+    async def drain(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class Source(Protocol):
+    """Where input comes from: `read` returns b"" at the end."""
+
+    async def read(self) -> bytes: ...
 
 
 def _resolve(fut: asyncio.Future[None] | None) -> None:

@@ -1,0 +1,1 @@
+"""`jobterm cp`: files and directories in and out of a running job, over its terminal."""

@@ -1,0 +1,127 @@
+"""`jobterm cp` from operands to a verified copy: check locally, find the job, transfer.
+
+Local problems are found before connecting (a missing source, a destination folder that is
+not there or not writable), so a transfer starts only when it can land. Errors of the
+session keep their codes, but say what they mean for a copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from jobterm.cp.archive import shown
+from jobterm.errors import (
+    ConnectionLostError,
+    ExitCode,
+    JobStateError,
+    JobtermError,
+    UsageError,
+)
+
+if TYPE_CHECKING:
+    from jobterm.cp.transfer import Outcome, Progress
+    from jobterm.env import Environment
+
+
+@dataclass(frozen=True)
+class CopyRequest:
+    job: str
+    remote: bytes  # the path in the job
+    local: Path
+    upload: bool
+    project: str | None = None
+    host: str | None = None
+
+    @classmethod
+    def from_operands(
+        cls, source: str, destination: str, *, project: str | None, host: str | None
+    ) -> CopyRequest:
+        """Which side is `JOB:PATH` decides the direction; exactly one must be."""
+        from jobterm.core.cpscript import split_operand
+
+        remote_src, remote_dst = split_operand(source), split_operand(destination)
+        if (remote_src is None) == (remote_dst is None):
+            raise UsageError(
+                "both sides of cp are JOB:PATH" if remote_src else "neither side of cp is JOB:PATH",
+                "one side is local: e.g. `jobterm cp 123:report.xml .` or "
+                "`jobterm cp fix.conf 123:conf/`",
+            )
+        job, remote = remote_src or remote_dst or ("", "")
+        if not remote:
+            raise UsageError("the path in the job is empty", "write JOB:. for the build directory")
+        local = Path(destination if remote_src else source)
+        return cls(job, os.fsencode(remote), local, remote_dst is not None, project, host)
+
+
+def check_source(local: Path) -> None:
+    """An upload's source: it must exist, be readable, and be a file or a directory."""
+    try:
+        info = local.stat()
+    except FileNotFoundError:
+        raise JobtermError(
+            f"{shown(str(local))}: no such file or directory",
+            "check the path",
+            code=ExitCode.NO_SUCH_PATH,
+        ) from None
+    except PermissionError:
+        info = None
+    if info is not None and not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
+        raise JobtermError(
+            f"{shown(str(local))} is not a regular file or directory",
+            "cp copies files and directories",
+            code=ExitCode.NO_SUCH_PATH,
+        )
+    wanted = os.R_OK | (os.X_OK if local.is_dir() else 0)
+    if info is None or not os.access(local, wanted):
+        raise JobtermError(
+            f"{shown(str(local))}: permission denied",
+            "you may not read it",
+            code=ExitCode.PERMISSION_DENIED,
+        )
+
+
+def run_copy(env: Environment, request: CopyRequest, progress: Progress) -> Outcome:
+    """Do the copy the request describes; raises JobtermError with cp's exit codes."""
+    from jobterm.cp.local import check_destination_dir
+    from jobterm.cp.transfer import download, upload
+    from jobterm.jobs.terminal import resolve_terminal
+
+    if request.upload:
+        check_source(request.local)
+    else:
+        check_destination_dir(request.local)
+    try:
+        resolved = resolve_terminal(env, request.job, project=request.project, host=request.host)
+    except JobStateError as exc:
+        exc.hint = "cp needs a running job; to keep a finished job around, see `jobterm debug`"
+        raise
+    with resolved.gitlab:
+        target = resolved.target
+        if request.upload:
+            transfer = upload(target, request.local, request.remote, progress)
+        else:
+            transfer = download(target, request.remote, request.local, progress)
+        try:
+            return asyncio.run(transfer)
+        except ConnectionLostError as exc:
+            raise ConnectionLostError(
+                f"the connection to the job ended during the copy ({exc.message})",
+                "nothing was put in place; try again",
+            ) from None
+        except JobtermError as exc:
+            if exc.exit_code == ExitCode.EXEC_FAILED:  # the job's shell could not set up
+                exc.exit_code = ExitCode.COPY_FAILED
+            raise
+        except OSError as exc:  # writing here failed: disk full, a folder gone, permissions
+            code = ExitCode.PERMISSION_DENIED if exc.errno == errno.EACCES else ExitCode.COPY_FAILED
+            raise JobtermError(
+                f"writing the copy here failed: {exc.strerror or exc}",
+                "nothing was put in place; free some space or choose another destination",
+                code=code,
+            ) from None

@@ -1,0 +1,227 @@
+"""`jobterm cp` over exec: run the remote program, stream its bytes, verify, put in place.
+
+The exec machinery (`jobterm.term.exec`) does the session; this module gives it other ends
+than our stdio: for a download, a sink that splits the header from the payload
+(`core.cpscript.GetStream`), writes the payload to the temporary file and checksums it on
+the way; for an upload, a source that reads the file (or the packed directory) and counts
+for the progress bar. The remote program's exit status says what went wrong in the job
+(`RemoteStatus`); the checksums, compared on both sides, say whether what arrived is what
+was sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from jobterm.core.cpscript import (
+    BadStream,
+    Checksum,
+    GetStream,
+    Header,
+    RemoteStatus,
+    get_argv,
+    parse_sum,
+    put_argv,
+)
+from jobterm.core.execproto import ExecSpec, StdinMode, Stream
+from jobterm.core.execrun import ExecOptions
+from jobterm.cp.archive import pack, shown
+from jobterm.cp.failures import garbled, mismatch, remote_failure
+from jobterm.cp.local import Landing, final_path
+from jobterm.term.connection import TerminalTarget
+from jobterm.term.exec import Streams, exec_session
+from jobterm.term.exec_io import Sink, Source
+from jobterm.term.tty import write_all
+
+log = logging.getLogger("jobterm.cp")
+
+READ_SIZE = 64 * 1024
+#: Most bytes kept of the remote program's own short answers (its checksum line).
+ANSWER_LIMIT = 4096
+
+Progress = Callable[[int, int | None], None]  # (bytes so far, total if known)
+
+
+@dataclass
+class Outcome:
+    """What a finished copy reports under -v."""
+
+    algorithm: str
+    checksum: str
+    size: int
+    destination: str
+
+
+class _Answer:
+    """A sink that keeps the first `ANSWER_LIMIT` bytes (the remote's checksum line)."""
+
+    def __init__(self) -> None:
+        self.data = b""
+
+    async def write(self, data: bytes) -> None:
+        self.data = (self.data + data)[:ANSWER_LIMIT]
+
+    async def drain(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+class _Receiver(_Answer):
+    """The download's stdout: header, then payload into the landing's temporary file."""
+
+    def __init__(self, local: Path, remote_name: str, progress: Progress) -> None:
+        super().__init__()
+        self._local = local
+        self._name = remote_name
+        self._progress = progress
+        self._stream = GetStream()
+        self.checksum = Checksum()
+        self.landing: Landing | None = None
+        self._fd = -1
+        self._total = 0
+
+    async def write(self, data: bytes) -> None:
+        try:
+            pieces = self._stream.feed(data)
+        except BadStream as exc:
+            raise garbled(str(exc)) from None
+        for piece in pieces:
+            if isinstance(piece, Header):
+                self._land(piece)
+            else:
+                write_all(self._fd, piece)
+                self.checksum.update(piece)
+                self._progress(self.checksum.size, self._total)
+
+    def _land(self, header: Header) -> None:
+        final = final_path(self._local, self._name)
+        self.landing = Landing(final, header.kind, executable=header.executable)
+        self._total = header.size
+        self._fd = self.landing.open()
+
+
+class _Download(Streams):
+    def __init__(self, receiver: _Receiver, trailer: _Answer) -> None:
+        super().__init__(-1, -1, -1)
+        self._ends = {Stream.STDOUT: receiver, Stream.STDERR: trailer}
+
+    def sink(self, stream: Stream) -> Sink:
+        return self._ends[stream]
+
+    def stdin_is_tty(self) -> bool:
+        return False
+
+
+class _FileSource:
+    """Reads an open file for the upload, reporting progress."""
+
+    def __init__(self, file: IO[bytes], total: int, progress: Progress) -> None:
+        self._file = file
+        self._total = total
+        self._sent = 0
+        self._progress = progress
+
+    async def read(self) -> bytes:
+        data = await asyncio.to_thread(self._file.read, READ_SIZE)
+        self._sent += len(data)
+        self._progress(self._sent, self._total)
+        return data
+
+
+class _Upload(Streams):
+    def __init__(self, source: _FileSource, answer: _Answer) -> None:
+        super().__init__(-1, -1, -1)
+        self._source = source
+        self._answer = answer
+
+    def sink(self, stream: Stream) -> Sink:
+        return self._answer
+
+    def source(self) -> Source:
+        return self._source
+
+    def stdin_is_tty(self) -> bool:
+        return False
+
+
+# ---------------------------------------------------------------- download
+
+
+async def download(
+    target: TerminalTarget, remote: bytes, local: Path, progress: Progress
+) -> Outcome:
+    """Copy `remote` (a file or directory in the job) to `local`; raise on any failure."""
+    name = os.fsdecode(remote.rstrip(b"/").rsplit(b"/", 1)[-1] or remote)
+    receiver = _Receiver(local, name, progress)
+    trailer = _Answer()
+    spec = ExecSpec(get_argv(remote), stdin=StdinMode.NULL, stderr_apart=True)
+    try:
+        status = await exec_session(target, spec, _Download(receiver, trailer), ExecOptions())
+        if status != RemoteStatus.OK:
+            raise remote_failure(status, remote, upload=False)
+        landing = receiver.landing
+        if landing is None:
+            raise garbled("no header")
+        algorithm, theirs = _their_sum(trailer.data)
+        ours = receiver.checksum.sums().get(algorithm)
+        if ours != theirs:
+            raise mismatch(algorithm, ours, theirs)
+        log.debug("download verified: %s %s, %d bytes", algorithm, ours, receiver.checksum.size)
+        landing.commit()
+        return Outcome(algorithm, ours, receiver.checksum.size, shown(str(landing.final)))
+    finally:
+        if receiver.landing is not None:
+            receiver.landing.discard()
+
+
+def _their_sum(answer: bytes) -> tuple[str, str]:
+    lines = answer.strip(b"\r\n").split(b"\n")
+    parsed = parse_sum(lines[-1]) if lines else None
+    if parsed is None:
+        raise garbled(f"checksum line {answer[-80:]!r}")
+    return parsed
+
+
+# ---------------------------------------------------------------- upload
+
+
+async def upload(target: TerminalTarget, local: Path, remote: bytes, progress: Progress) -> Outcome:
+    """Copy `local` (a file or directory) to `remote` in the job; raise on any failure."""
+    kind = "dir" if local.is_dir() else "file"
+    mode = local.stat().st_mode
+    name = os.fsencode(local.resolve().name if kind == "dir" else local.name)
+    with _payload(local, kind) as file:
+        checksum = Checksum()
+        for chunk in iter(lambda: file.read(READ_SIZE), b""):
+            checksum.update(chunk)
+        sums = checksum.sums()
+        file.seek(0)
+        answer = _Answer()
+        source = _FileSource(file, checksum.size, progress)
+        spec = ExecSpec(put_argv(remote, kind, name, mode, sums), stdin=StdinMode.PIPE)
+        status = await exec_session(target, spec, _Upload(source, answer), ExecOptions())
+    if status != RemoteStatus.OK:
+        raise remote_failure(status, remote, upload=True)
+    algorithm, theirs = _their_sum(answer.data)
+    if sums.get(algorithm) != theirs:
+        raise mismatch(algorithm, sums.get(algorithm), theirs)
+    log.debug("upload verified: %s %s, %d bytes", algorithm, theirs, checksum.size)
+    return Outcome(algorithm, theirs, checksum.size, shown(os.fsdecode(remote)))
+
+
+def _payload(local: Path, kind: str) -> IO[bytes]:
+    if kind == "file":
+        return open(local, "rb")
+    spool = tempfile.TemporaryFile(prefix="jobterm-cp-")  # noqa: SIM115 - the caller closes it
+    pack(local.resolve(), spool)  # a link to a directory: its contents, as cp -r does
+    spool.seek(0)
+    return spool

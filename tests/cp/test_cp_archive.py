@@ -1,0 +1,159 @@
+"""Hostile archives from a job: one crafted archive per class, each refused with nothing
+written (cp/archive.py, through cp/local.py's Landing as a download uses it)."""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from jobterm.cp import archive
+from jobterm.cp.archive import UnsafeArchive, pack, unpack
+from jobterm.cp.local import Landing
+from jobterm.errors import ExitCode
+
+Member = Callable[[tarfile.TarFile], None]
+
+
+def _file(name: str, data: bytes = b"x", mode: int = 0o644) -> Member:
+    def add(tar: tarfile.TarFile) -> None:
+        info = tarfile.TarInfo(name)
+        info.size, info.mode = len(data), mode
+        tar.addfile(info, io.BytesIO(data))
+
+    return add
+
+
+def _special(name: str, kind: bytes, linkname: str = "", mode: int = 0o644) -> Member:
+    def add(tar: tarfile.TarFile) -> None:
+        info = tarfile.TarInfo(name)
+        info.type, info.linkname, info.mode = kind, linkname, mode
+        tar.addfile(info)
+
+    return add
+
+
+def _dir(name: str) -> Member:
+    return _special(name, tarfile.DIRTYPE, mode=0o755)
+
+
+HOSTILE: dict[str, tuple[list[Member], str]] = {
+    "absolute-name": ([_file("/tmp/jobterm-test-abs")], "absolute name"),
+    "dot-dot": ([_file("../escaped")], "'..'"),
+    "dot-dot-inside": ([_dir("a"), _file("a/../../escaped")], "'..'"),
+    "absolute-symlink": ([_special("l", tarfile.SYMTYPE, "/etc/passwd")], "outside the copy"),
+    "symlink-out": ([_special("l", tarfile.SYMTYPE, "../../outside")], "outside the copy"),
+    "symlink-through-symlink": (
+        [_special("l1", tarfile.SYMTYPE, "."), _special("l2", tarfile.SYMTYPE, "l1/../..")],
+        "outside the copy",
+    ),
+    "write-through-symlink": (
+        [
+            _special("l", tarfile.SYMTYPE, "sub"),
+            _dir("sub"),
+            _special("sub2", tarfile.SYMTYPE, ".."),
+        ],
+        "outside the copy",
+    ),
+    "hardlink-absolute": ([_special("h", tarfile.LNKTYPE, "/etc/passwd")], "outside the copy"),
+    "hardlink-out": ([_special("h", tarfile.LNKTYPE, "../x")], "outside the copy"),
+    "char-device": ([_special("null", tarfile.CHRTYPE)], "device file"),
+    "block-device": ([_special("disk", tarfile.BLKTYPE)], "device file"),
+    "fifo": ([_special("pipe", tarfile.FIFOTYPE)], "fifo"),
+    "setuid": ([_file("tool", mode=0o4755)], "setuid"),
+    "setgid": ([_file("tool", mode=0o2755)], "setgid"),
+}
+
+
+def craft(path: Path, members: list[Member]) -> Path:
+    with tarfile.open(path, "w", format=tarfile.GNU_FORMAT) as tar:
+        for add in members:
+            add(tar)
+    return path
+
+
+@pytest.fixture(params=[True, False], ids=["tarfile-filters", "own-checks-only"])
+def filters(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Both guards: with tarfile's data filter, and as a Python without it would run."""
+    monkeypatch.setattr(archive, "HAS_FILTERS", request.param and archive.HAS_FILTERS)
+    return bool(request.param)
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hostile_archive_is_refused_and_nothing_is_written(
+    tmp_path: Path, case: str, filters: bool
+) -> None:
+    members, says = HOSTILE[case]
+    evil = craft(tmp_path / "evil.tar", members)
+    root = tmp_path / "outer" / "copy"
+    root.mkdir(parents=True)
+    with pytest.raises(UnsafeArchive) as raised:
+        unpack(evil, root)
+    assert says in raised.value.message
+    assert raised.value.exit_code == ExitCode.UNSAFE_ARCHIVE
+    assert "\n" not in raised.value.message
+    assert sorted(p.name for p in (tmp_path / "outer").iterdir()) == ["copy"]
+    assert not Path("/tmp/jobterm-test-abs").exists()
+
+
+def test_the_symlink_case_writes_nothing_through_the_link(tmp_path: Path) -> None:
+    """A link inside the tree, then a file "through" another link pointing outside."""
+    evil = craft(
+        tmp_path / "evil.tar",
+        [_special("out", tarfile.SYMTYPE, "../.."), _file("out/planted")],
+    )
+    root = tmp_path / "a" / "copy"
+    root.mkdir(parents=True)
+    with pytest.raises(UnsafeArchive):
+        unpack(evil, root)
+    assert not (tmp_path / "planted").exists()
+
+
+def test_a_refused_download_leaves_the_destination_and_no_temporary(tmp_path: Path) -> None:
+    dest = tmp_path / "copy"
+    landing = Landing(dest, "dir")
+    fd = landing.open()
+    evil = craft(tmp_path / "evil.tar", HOSTILE["dot-dot"][0])
+    os.write(fd, evil.read_bytes())
+    evil.unlink()
+    with pytest.raises(UnsafeArchive):
+        landing.commit()
+    landing.discard()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_fair_tree_round_trips_through_pack_and_unpack(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    (src / "empty").mkdir(parents=True)
+    (src / "sub dir").mkdir()
+    (src / "sub dir" / "new\nline").write_bytes(b"n")
+    (src / "x").write_bytes(b"x")
+    (src / "x").chmod(0o600)
+    (src / "link").symlink_to("sub dir/new\nline")
+    spool = io.BytesIO()
+    pack(src, spool)
+    (tmp_path / "t.tar").write_bytes(spool.getvalue())
+    root = tmp_path / "out"
+    root.mkdir()
+    unpack(tmp_path / "t.tar", root)
+    assert (root / "empty").is_dir()
+    assert (root / "sub dir" / "new\nline").read_bytes() == b"n"
+    assert stat.S_IMODE((root / "x").stat().st_mode) == 0o600
+    assert os.readlink(root / "link") == "sub dir/new\nline"
+
+
+def test_owners_from_the_job_are_not_kept(tmp_path: Path, filters: bool) -> None:
+    def foreign(tar: tarfile.TarFile) -> None:
+        info = tarfile.TarInfo("f")
+        info.size, info.uid, info.gid, info.uname = 1, 12345, 12345, "nobody"
+        tar.addfile(info, io.BytesIO(b"x"))
+
+    root = tmp_path / "copy"
+    root.mkdir()
+    unpack(craft(tmp_path / "t.tar", [foreign]), root)
+    assert (root / "f").stat().st_uid == os.getuid()
