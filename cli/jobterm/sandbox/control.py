@@ -14,6 +14,7 @@ request after the token check, and may raise `ControlError(status, message)`.
     POST   /-/sandbox/users/{name}/expire-sessions   {"remember_tokens": false}
     POST   /-/sandbox/users/{name}/unlock
     PATCH  /-/sandbox/settings                    {"pipelines_api": false, ...}
+    GET    /-/sandbox/faults                      the faults, `times` = how many are left
     POST   /-/sandbox/faults                      {"kind": "rate_limit", "times": 1, ...}
     DELETE /-/sandbox/faults
     POST   /-/sandbox/clock                       {"advance": seconds}: move the clock on
@@ -270,6 +271,11 @@ async def add_fault(request: web.Request) -> web.StreamResponse:
         raise ControlError(400, exc.message) from None
     settings.faults.append(fault)
     return api_json([dataclasses.asdict(f) for f in settings.faults], 201)
+
+
+@route("GET", "/faults")
+async def list_faults(request: web.Request) -> web.StreamResponse:
+    return api_json([dataclasses.asdict(f) for f in state_of(request).settings.faults])
 
 
 @route("DELETE", "/faults")
