@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import pytest
 
 from jobterm.sandbox.pty import SESSION_MARK, new_session_mark, signal_marked_session
-from util import scaled
+from util import process_gone, scaled
 
 T = TypeVar("T")
 
@@ -43,24 +43,6 @@ async def read_to_eof(shell: Any) -> bytes:
     while data := await asyncio.wait_for(shell.read(), scaled(10)):
         output += data
     return output
-
-
-def alive(pid: int) -> bool:
-    """A process exists and is not a zombie."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rfind(")") + 2 :].split()[0] != "Z"
-
-
-def wait_gone(pid: int, timeout: float = 5) -> bool:
-    deadline = time.monotonic() + scaled(timeout)
-    while alive(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 BACKGROUND = re.compile(rb"BG=(\d+)\r?\n")
@@ -194,7 +176,7 @@ def test_close_all_kills_shells_their_background_jobs_and_closes_fds(tmp_path: P
 
     pids = run(main)
     assert len(pids) == 9
-    assert [pid for pid in pids if not wait_gone(pid)] == []
+    assert [pid for pid in pids if not process_gone(pid, within=5)] == []
     assert open_fds() == before  # every PTY master closed
 
 

@@ -30,7 +30,7 @@ import secrets
 import signal
 import struct
 import termios
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 DEFAULT_ARGV: tuple[str, ...] = ("bash", "-l")
@@ -58,13 +58,6 @@ def new_session_mark() -> str:
     return secrets.token_hex(8)
 
 
-def _proc_pids() -> list[int]:
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return []
-    return [int(entry.name) for entry in proc.iterdir() if entry.name.isdigit()]
-
-
 def _session_of(pid: int) -> int | None:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -75,20 +68,30 @@ def _session_of(pid: int) -> int | None:
     return int(fields[3]) if len(fields) > 3 else None
 
 
-def _carries(pid: int, entry: bytes) -> bool:
-    try:
-        return entry in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    except OSError:
-        return False
-
-
 def _marked(entry: bytes, sid: int | None = None) -> list[int]:
-    """Pids (not ours) whose environment holds `entry`, in session `sid` if one is given."""
+    """Pids (not ours) whose environment holds `entry` ("NAME=value"; Linux /proc), in
+    session `sid` if one is given."""
     return [
         pid
-        for pid in _proc_pids()
-        if pid != os.getpid() and (sid is None or _session_of(pid) == sid) and _carries(pid, entry)
+        for pid, environ in _proc_files("environ")
+        if pid != os.getpid()
+        and entry in environ.split(b"\0")
+        and (sid is None or _session_of(pid) == sid)
     ]
+
+
+def _proc_files(name: str) -> Iterator[tuple[int, bytes]]:
+    """(pid, contents of /proc/<pid>/<name>) of every process we may read; none without
+    /proc. A process that ends while we look is skipped."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return
+    for entry in proc.iterdir():
+        if entry.name.isdigit():
+            try:
+                yield int(entry.name), (entry / name).read_bytes()
+            except OSError:
+                continue
 
 
 def signal_marked_session(sid: int, mark: str, signum: int) -> None:
