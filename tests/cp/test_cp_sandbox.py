@@ -232,6 +232,21 @@ def test_a_directory_will_not_replace_a_file(world: dict[str, Any], tmp_path: Pa
     assert leftovers(tmp_path) == []
 
 
+@pytest.mark.parametrize("kind", ["dir", "file"])
+def test_an_upload_whose_name_is_taken_names_that_path(
+    world: dict[str, Any], tmp_path: Path, kind: str
+) -> None:
+    """Not the destination folder, which is fine, but the path in it that is in the way."""
+    build = world["builds"]["dash"]
+    (build / "into" / f"taken-{kind}").mkdir(parents=True, exist_ok=True)
+    source = tmp_path / f"taken-{kind}"
+    source.mkdir() if kind == "dir" else source.write_bytes(b"x")
+    err = failed(cp(world, source, f"{JOBS['dash']}:into"), 32)
+    assert f"'into/taken-{kind}' already exists in the job" in err
+    assert list((build / "into" / f"taken-{kind}").iterdir()) == []
+    assert leftovers(build / "into") == []
+
+
 def test_a_hostile_archive_is_refused(world: dict[str, Any], tmp_path: Path) -> None:
     (world["builds"]["hostile"] / "d").mkdir(exist_ok=True)
     err = failed(cp(world, f"{JOBS['hostile']}:d", tmp_path / "d"), 34)

@@ -69,9 +69,11 @@ _REMOTE: dict[int, tuple[str, str, ExitCode]] = {
 }
 
 
-def remote_failure(status: int, remote: bytes, *, upload: bool) -> JobtermError:
-    """The error for the remote program's exit status."""
+def remote_failure(status: int, remote: bytes, *, upload: bool, name: bytes = b"") -> JobtermError:
+    """The error for the remote program's exit status (`name`: an upload's own name)."""
     path = shown(os.fsdecode(remote))
+    if status == RemoteStatus.NAME_TAKEN:
+        return _name_taken(remote, name)
     if status == RemoteStatus.NOT_FOUND:
         where = "the folder to put it in" if upload else "no such file or directory"
         return JobtermError(
@@ -89,3 +91,14 @@ def remote_failure(status: int, remote: bytes, *, upload: bool) -> JobtermError:
     message, hint, code = known
     verb = "write" if upload else "read"
     return JobtermError(message.format(path=path), hint.format(verb=verb), code=code)
+
+
+def _name_taken(remote: bytes, name: bytes) -> JobtermError:
+    """An upload into a directory where its name is taken: say which path, not the folder's."""
+    taken = shown(os.fsdecode(remote.rstrip(b"/") + b"/" + name))
+    return JobtermError(
+        f"{taken} already exists in the job (a directory does not merge into one that "
+        "exists; a file does not replace a directory)",
+        "remove it in the job, or give the copy another name in the destination",
+        code=ExitCode.IN_THE_WAY,
+    )

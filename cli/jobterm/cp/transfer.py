@@ -210,7 +210,7 @@ async def upload(target: TerminalTarget, local: Path, remote: bytes, progress: P
         spec = ExecSpec(put_argv(remote, kind, name, mode, sums), stdin=StdinMode.PIPE)
         status = await exec_session(target, spec, _Upload(source, answer), ExecOptions())
     if status != RemoteStatus.OK:
-        raise remote_failure(status, remote, upload=True)
+        raise remote_failure(status, remote, upload=True, name=name)
     algorithm, theirs = _their_sum(answer.data)
     if sums.get(algorithm) != theirs:
         raise mismatch(algorithm, sums.get(algorithm), theirs)
