@@ -308,7 +308,17 @@ def test_connection_killed_mid_upload(world: dict[str, Any], tmp_path: Path) -> 
     assert leftovers(build) == []
 
 
-def test_ctrl_c_mid_download_leaves_nothing(world: dict[str, Any], tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("sig", "code", "said"),
+    [
+        (signal.SIGINT, 130, b"jobterm: interrupted\n"),
+        (signal.SIGTERM, 143, b"jobterm: killed by SIGTERM\n"),
+        (signal.SIGHUP, 129, b"jobterm: killed by SIGHUP\n"),
+    ],
+)
+def test_a_signal_mid_download_leaves_nothing(
+    world: dict[str, Any], tmp_path: Path, sig: signal.Signals, code: int, said: bytes
+) -> None:
     with (world["builds"]["dash"] / "huge").open("wb") as huge:
         huge.truncate(4 << 30)  # sparse: costs no disk in the job, long enough to interrupt
     argv = [sys.executable, "-m", "jobterm", "cp", "-p", "demo/webapp"]
@@ -324,10 +334,10 @@ def test_ctrl_c_mid_download_leaves_nothing(world: dict[str, Any], tmp_path: Pat
         assert time.monotonic() < deadline
         assert proc.poll() is None
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _out, err = proc.communicate(timeout=scaled(60))
-    assert proc.returncode == 130, err
-    assert err == b"jobterm: interrupted\n"
+    assert proc.returncode == code, err
+    assert err == said
     assert list(tmp_path.iterdir()) == []
     (world["builds"]["dash"] / "huge").unlink()
 

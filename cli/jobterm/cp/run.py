@@ -88,6 +88,7 @@ def check_source(local: Path) -> None:
 
 def run_copy(env: Environment, request: CopyRequest, progress: Progress) -> Outcome:
     """Do the copy the request describes; raises JobtermError with cp's exit codes."""
+    from jobterm.core.execrun import Killed, Sig
     from jobterm.cp.local import check_destination_dir
     from jobterm.cp.transfer import download, upload
     from jobterm.jobs.terminal import resolve_terminal
@@ -114,6 +115,9 @@ def run_copy(env: Environment, request: CopyRequest, progress: Progress) -> Outc
                 f"the connection to the job ended during the copy ({exc.message})",
                 "nothing was put in place; try again",
             ) from None
+        except Killed as exc:  # exec's 255 would read as "a tool is missing" here
+            exc.exit_code = ExitCode.HANGUP if exc.sig is Sig.HUP else ExitCode.TERMINATED
+            raise
         except JobtermError as exc:
             if exc.exit_code == ExitCode.EXEC_FAILED:  # the job's shell could not set up
                 exc.exit_code = ExitCode.COPY_FAILED
