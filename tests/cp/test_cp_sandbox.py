@@ -39,6 +39,7 @@ JOBS = {
     "victim": 305,
     "hostile": 306,
     "done": 307,
+    "noterm": 308,
 }
 #: What the exec and cp programs call; the "nosha" job gets these and nothing more.
 EXEC_TOOLS = ["sh", "stty", "cat", "sed", "base64", "mktemp", "rm"]
@@ -78,7 +79,7 @@ def _hostile_bin(root: Path) -> Path:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     root = tmp_path_factory.mktemp("cp")
-    builds = {name: root / "builds" / name for name in JOBS if name != "done"}
+    builds = {name: root / "builds" / name for name in JOBS if name not in ("done", "noterm")}
     dash = shutil.which("dash") or "dash"
     nosha = ["env", f"PATH={_restricted_bin(root)}", dash]
     hostile = ["env", f"PATH={_hostile_bin(root)}:{os.defpath}", dash]
@@ -89,6 +90,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         if name in builds and (name != "busybox" or HAVE_BUSYBOX)
     ]
     jobs.append(running_job(JOBS["done"], "done", ["dash"], status="success"))
+    jobs.append(running_job(JOBS["noterm"], "noterm", ["dash"], runner=2))  # no session server
     sandbox = launch_sandbox({"jobs": jobs}, (), root)
     try:
         env = auth_env_for(root / "auth", sandbox.url)
@@ -366,3 +368,20 @@ def test_a_job_that_is_not_running(world: dict[str, Any], tmp_path: Path) -> Non
     err = failed(cp(world, f"{JOBS['done']}:x", tmp_path / "x"), 5)
     assert "jobterm debug" in err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("upload", [False, True], ids=["download", "upload"])
+def test_no_terminal_or_not_signed_in_write_nothing(
+    world: dict[str, Any], tmp_path: Path, upload: bool
+) -> None:
+    (tmp_path / "f").write_bytes(b"x")
+    ends = (
+        [tmp_path / "f", f"{JOBS['noterm']}:f"]
+        if upload
+        else [f"{JOBS['noterm']}:f", tmp_path / "new"]
+    )
+    failed(cp(world, *ends), 6)
+    signed_out = {**world, "env": auth_env_for(tmp_path / "nobody", world["sandbox"].url)}
+    ends[1 if upload else 0] = f"{JOBS['dash']}:f"
+    assert "jobterm login" in failed(cp(signed_out, *ends), 3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f", "nobody"]
