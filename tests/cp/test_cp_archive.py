@@ -138,6 +138,8 @@ def test_a_fair_tree_round_trips_through_pack_and_unpack(tmp_path: Path) -> None
     spool = io.BytesIO()
     pack(src, spool)
     (tmp_path / "t.tar").write_bytes(spool.getvalue())
+    with tarfile.open(tmp_path / "t.tar") as tar:  # who we are is not sent to the job
+        assert {(m.uid, m.gid, m.uname, m.gname) for m in tar.getmembers()} == {(0, 0, "", "")}
     root = tmp_path / "out"
     root.mkdir()
     unpack(tmp_path / "t.tar", root)

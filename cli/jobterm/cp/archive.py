@@ -132,4 +132,12 @@ def _like_data_filter(member: tarfile.TarInfo) -> None:
 def pack(source: Path, out: IO[bytes]) -> None:
     """Write `source` (a directory) to `out` as a tar stream of `.`; links stay links."""
     with tarfile.open(fileobj=out, mode="w", format=tarfile.GNU_FORMAT) as tar:
-        tar.add(source, arcname=".", recursive=True)
+        tar.add(source, arcname=".", recursive=True, filter=_no_owner)
+
+
+def _no_owner(member: tarfile.TarInfo) -> tarfile.TarInfo:
+    """Our user's names and ids mean nothing in the job; a job running as root would give
+    the files to them (tar keeps owners for root). Owner 0 is the job's own user there."""
+    member.uid = member.gid = 0
+    member.uname = member.gname = ""
+    return member
