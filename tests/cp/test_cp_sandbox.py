@@ -225,6 +225,19 @@ def test_tree_round_trips(world: dict[str, Any], tmp_path: Path, shell: str) -> 
     assert leftovers(tmp_path) == []
 
 
+def test_a_directory_by_a_link_or_as_dot_is_named_as_given(
+    world: dict[str, Any], tmp_path: Path
+) -> None:
+    make_tree(tmp_path / "tree")
+    (tmp_path / "latest").symlink_to("tree")
+    build = world["builds"]["dash"]
+    (build / "named").mkdir(exist_ok=True)
+    assert cp(world, tmp_path / "latest", f"{JOBS['dash']}:named").returncode == 0
+    assert cp(world, tmp_path / "tree" / ".", f"{JOBS['dash']}:named/").returncode == 0
+    assert sorted(p.name for p in (build / "named").iterdir()) == ["latest", "tree"]
+    assert snapshot(build / "named" / "latest") == snapshot(tmp_path / "tree")
+
+
 def test_a_directory_will_not_replace_a_file(world: dict[str, Any], tmp_path: Path) -> None:
     (world["builds"]["dash"] / "adir").mkdir(exist_ok=True)
     (tmp_path / "adir").write_bytes(b"mine")

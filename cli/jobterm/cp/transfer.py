@@ -198,7 +198,9 @@ async def upload(target: TerminalTarget, local: Path, remote: bytes, progress: P
     """Copy `local` (a file or directory) to `remote` in the job; raise on any failure."""
     kind = "dir" if local.is_dir() else "file"
     mode = local.stat().st_mode
-    name = os.fsencode(local.resolve().name if kind == "dir" else local.name)
+    # The name as given (a link keeps its own name, as with cp -r); `.` and `..` have
+    # none, so theirs is the folder's.
+    name = os.fsencode(local.name if local.name not in ("", "..") else local.resolve().name)
     with _payload(local, kind) as file:
         checksum = Checksum()
         for chunk in iter(lambda: file.read(READ_SIZE), b""):
