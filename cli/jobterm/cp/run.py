@@ -8,6 +8,7 @@ session keep their codes, but say what they mean for a copy.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import os
 import stat
@@ -91,25 +92,30 @@ def check_source(local: Path) -> None:
 def run_copy(env: Environment, request: CopyRequest, progress: Progress) -> Outcome:
     """Do the copy the request describes; raises JobtermError with cp's exit codes."""
     from jobterm.cp.local import check_destination_dir
-    from jobterm.cp.transfer import download, upload
+    from jobterm.cp.transfer import download, read_payload, upload
     from jobterm.jobs.terminal import resolve_terminal
 
     if request.upload:
         check_source(request.local)
+        payload = read_payload(request.local)
     else:
         check_destination_dir(request.local)
-    try:
-        resolved = resolve_terminal(env, request.job, project=request.project, host=request.host)
-    except JobStateError as exc:
-        exc.hint = "cp needs a running job; to keep a finished job around, see `jobterm debug`"
-        raise
-    with resolved.gitlab:
-        target = resolved.target
+    with contextlib.ExitStack() as stack:
         if request.upload:
-            transfer = upload(target, request.local, request.remote, progress)
-        else:
-            transfer = download(target, request.remote, request.local, progress)
-        return _finish(transfer)
+            stack.callback(payload.file.close)
+        try:
+            resolved = resolve_terminal(
+                env, request.job, project=request.project, host=request.host
+            )
+        except JobStateError as exc:
+            exc.hint = "cp needs a running job; to keep a finished job around, see `jobterm debug`"
+            raise
+        with resolved.gitlab:
+            if request.upload:
+                transfer = upload(resolved.target, payload, request.remote, progress)
+            else:
+                transfer = download(resolved.target, request.remote, request.local, progress)
+            return _finish(transfer)
 
 
 def _finish(transfer: Coroutine[Any, Any, Outcome]) -> Outcome:
