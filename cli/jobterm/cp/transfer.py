@@ -46,7 +46,8 @@ from jobterm.term.tty import write_all
 log = logging.getLogger("jobterm.cp")
 
 READ_SIZE = 64 * 1024
-#: Most bytes kept of the remote program's own short answers (its checksum line).
+#: Most bytes kept of the remote program's own short answers: the last ones, since its
+#: checksum line comes last and a tool's warnings may come before it.
 ANSWER_LIMIT = 4096
 
 Progress = Callable[[int, int | None], None]  # (bytes so far, total if known)
@@ -63,13 +64,13 @@ class Outcome:
 
 
 class _Answer:
-    """A sink that keeps the first `ANSWER_LIMIT` bytes (the remote's checksum line)."""
+    """A sink that keeps the last `ANSWER_LIMIT` bytes (they end with the checksum line)."""
 
     def __init__(self) -> None:
         self.data = b""
 
     async def write(self, data: bytes) -> None:
-        self.data = (self.data + data)[:ANSWER_LIMIT]
+        self.data = (self.data + data)[-ANSWER_LIMIT:]
 
     async def drain(self) -> None:
         return None
