@@ -47,7 +47,7 @@ class RemoteStatus(IntEnum):
     OK = 0
     NOT_FOUND = 70  # the path (or the destination's directory) does not exist
     DENIED = 71  # no permission to read the source or to write the destination directory
-    IN_THE_WAY = 72  # the destination exists and is of the other kind
+    IN_THE_WAY = 72  # a directory comes, and the destination is not one
     NAME_TAKEN = 78  # in the destination directory, the copy's name is taken (see PUT)
     NO_TAR = 73  # a directory needs `tar` in the job
     NOT_REGULAR = 74  # a device, fifo or socket: cp copies files and directories
