@@ -41,7 +41,9 @@ class ExitCode(IntEnum):
     CHECKSUM_MISMATCH = 33  # cp: what arrived differs from what was sent
     UNSAFE_ARCHIVE = 34  # cp: the job sent a directory that would write outside the copy
     COPY_FAILED = 35  # cp: a tool is missing in the job, or writing failed (e.g. disk full)
+    HANGUP = 129  # attach, cp: SIGHUP (128+1)
     INTERRUPTED = 130  # SIGINT
+    TERMINATED = 143  # attach, cp: SIGTERM (128+15)
     EXEC_FAILED = 255  # exec: jobterm failed, no exit status from the command (as ssh does)
 
 

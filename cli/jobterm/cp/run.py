@@ -8,12 +8,13 @@ session keep their codes, but say what they mean for a copy.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from jobterm.cp.archive import shown
 from jobterm.errors import (
@@ -25,6 +26,8 @@ from jobterm.errors import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Coroutine
+
     from jobterm.cp.transfer import Outcome, Progress
     from jobterm.env import Environment
 
@@ -89,39 +92,54 @@ def check_source(local: Path) -> None:
 def run_copy(env: Environment, request: CopyRequest, progress: Progress) -> Outcome:
     """Do the copy the request describes; raises JobtermError with cp's exit codes."""
     from jobterm.cp.local import check_destination_dir
-    from jobterm.cp.transfer import download, upload
+    from jobterm.cp.transfer import download, read_payload, upload
     from jobterm.jobs.terminal import resolve_terminal
 
     if request.upload:
         check_source(request.local)
+        payload = read_payload(request.local)
     else:
         check_destination_dir(request.local)
-    try:
-        resolved = resolve_terminal(env, request.job, project=request.project, host=request.host)
-    except JobStateError as exc:
-        exc.hint = "cp needs a running job; to keep a finished job around, see `jobterm debug`"
-        raise
-    with resolved.gitlab:
-        target = resolved.target
+    with contextlib.ExitStack() as stack:
         if request.upload:
-            transfer = upload(target, request.local, request.remote, progress)
-        else:
-            transfer = download(target, request.remote, request.local, progress)
+            stack.callback(payload.file.close)
         try:
-            return asyncio.run(transfer)
-        except ConnectionLostError as exc:
-            raise ConnectionLostError(
-                f"the connection to the job ended during the copy ({exc.message})",
-                "nothing was put in place; try again",
-            ) from None
-        except JobtermError as exc:
-            if exc.exit_code == ExitCode.EXEC_FAILED:  # the job's shell could not set up
-                exc.exit_code = ExitCode.COPY_FAILED
+            resolved = resolve_terminal(
+                env, request.job, project=request.project, host=request.host
+            )
+        except JobStateError as exc:
+            exc.hint = "cp needs a running job; to keep a finished job around, see `jobterm debug`"
             raise
-        except OSError as exc:  # writing here failed: disk full, a folder gone, permissions
-            code = ExitCode.PERMISSION_DENIED if exc.errno == errno.EACCES else ExitCode.COPY_FAILED
-            raise JobtermError(
-                f"writing the copy here failed: {exc.strerror or exc}",
-                "nothing was put in place; free some space or choose another destination",
-                code=code,
-            ) from None
+        with resolved.gitlab:
+            if request.upload:
+                transfer = upload(resolved.target, payload, request.remote, progress)
+            else:
+                transfer = download(resolved.target, request.remote, request.local, progress)
+            return _finish(transfer)
+
+
+def _finish(transfer: Coroutine[Any, Any, Outcome]) -> Outcome:
+    """Run the transfer; the session's errors say what they mean for a copy."""
+    from jobterm.core.execrun import Killed, Sig
+
+    try:
+        return asyncio.run(transfer)
+    except ConnectionLostError as exc:
+        raise ConnectionLostError(
+            f"the connection to the job ended during the copy ({exc.message})",
+            "nothing was put in place; try again",
+        ) from None
+    except Killed as exc:  # exec's 255 would read as "a tool is missing" here
+        exc.exit_code = ExitCode.HANGUP if exc.sig is Sig.HUP else ExitCode.TERMINATED
+        raise
+    except JobtermError as exc:
+        if exc.exit_code == ExitCode.EXEC_FAILED:  # the job's shell could not set up
+            exc.exit_code = ExitCode.COPY_FAILED
+        raise
+    except OSError as exc:  # writing here failed: disk full, a folder gone, permissions
+        code = ExitCode.PERMISSION_DENIED if exc.errno == errno.EACCES else ExitCode.COPY_FAILED
+        raise JobtermError(
+            f"writing the copy here failed: {exc.strerror or exc}",
+            "nothing was put in place; free some space or choose another destination",
+            code=code,
+        ) from None
