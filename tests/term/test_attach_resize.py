@@ -346,3 +346,20 @@ def test_a_resize_during_the_set_up_is_applied_without_a_notice(attach_shell_raw
     assert b"now 110x35" not in term.shown
     term.assert_nothing_hidden_shown()
     assert term.leave() == 0
+
+
+@pytest.mark.parametrize(
+    ("shell", "child"),
+    [("bash", "export PROMPT_COMMAND; bash --norc -i"), ("dash", "export PS1; dash -i")],
+)
+def test_a_child_shell_that_inherits_the_prompt_hook_prints_no_error(attach_shell, shell, child):
+    # The prompt hook lives in PROMPT_COMMAND or PS1; where the user's set-up exports them, a
+    # shell started inside the job inherits the hook but not the functions it calls.
+    term = attach_shell(shell)
+    term.child.send(f"{child}\r")
+    term.child.send("echo in-child-$((3+3))\r")
+    term.expect("in-child-6")
+    term.child.send("exit\r")
+    term.ready()
+    assert b"__jt_" not in term.shown, term.shown[-600:]
+    assert term.leave() == 0
