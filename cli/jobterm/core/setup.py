@@ -11,8 +11,8 @@ bash's PROMPT_COMMAND (appended on a new line, keeping `$?` for anything after i
 precmd_functions, and for dash, busybox sh and other POSIX shells a command substitution in
 front of PS1. Where the user's set-up exports PROMPT_COMMAND or PS1, a shell started inside
 the job inherits the hook but not its function: the hook's errors go to /dev/null, so that
-shell's prompt stays clean. Shell-specific code is passed to `eval` as a quoted string, so the one line
-parses in every shell. History: the line starts with a space, and bash deletes its own
+shell's prompt stays clean. Shell-specific code is passed to `eval` as a quoted string, so
+the one line parses in every shell. History: the line starts with a space, and bash deletes its own
 history entry (`history -d`, only if the entry is there); in zsh a `zshaddhistory` hook keeps
 the later resize lines out (zsh cannot delete the set-up line's own entry; no GitLab runner
 starts zsh, so that case arises only in a sandbox configured for it).
