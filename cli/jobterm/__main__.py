@@ -15,7 +15,31 @@ def main(argv: list[str] | None = None) -> int:
 
     Kept free of heavy imports: `--version` and completion requests must start fast.
     """
-    args = list(sys.argv[1:] if argv is None else argv)
+    from jobterm.stdio import (
+        CLOSED_STDOUT_MESSAGE,
+        flush_stdout,
+        guard_std_streams,
+        is_closed_stdout_error,
+        silence_stdout,
+    )
+
+    guard_std_streams()
+    try:
+        code = _run(list(sys.argv[1:] if argv is None else argv))
+    except BrokenPipeError:  # --version or completion, and their reader went away
+        silence_stdout()
+        code = 0
+    except OSError as exc:
+        if not is_closed_stdout_error(exc):
+            raise
+        sys.stderr.write(CLOSED_STDOUT_MESSAGE + "\n")
+        silence_stdout()
+        code = 1
+    problem = flush_stdout()  # what is still buffered must reach its reader, or be excused
+    return code if problem is None else (code or problem)
+
+
+def _run(args: list[str]) -> int:
     if "_JOBTERM_COMPLETE" in os.environ:  # a shell asking for completions: see completion/
         from jobterm.completion.respond import main as complete
 

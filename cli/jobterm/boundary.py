@@ -7,6 +7,7 @@ import sys
 import traceback
 
 from jobterm.errors import ExitCode, JobtermError
+from jobterm.stdio import CLOSED_STDOUT_MESSAGE, is_closed_stdout_error, silence_stdout
 
 
 def _wants_debug(args: list[str]) -> bool:
@@ -17,11 +18,15 @@ def _wants_debug(args: list[str]) -> bool:
 
 
 def format_error(exc: JobtermError) -> str:
-    """One line: what went wrong, then what to do next."""
+    """One line: what went wrong, then what to do next (with any secret masked: a message
+    may quote what the user typed, such as a URL with a password in it)."""
+    from jobterm.core.redact import redact
+    from jobterm.core.safetext import visible
+
     text = f"jobterm: {exc.message}"
     if exc.hint:
         text += f" ({exc.hint})"
-    return text
+    return visible(redact(text))  # messages quote the server's names and words
 
 
 def run_cli(args: list[str]) -> int:
@@ -43,52 +48,50 @@ def run_cli(args: list[str]) -> int:
     except typer.Exit as exc:
         return int(exc.exit_code)
     except typer.TyperException as exc:
-        # click's usage errors (vendored by typer): print as click does, exit 2.
-        show = getattr(exc, "show", None)
-        if show is not None:
-            show()
-        else:
-            sys.stderr.write(f"jobterm: {exc.message}\n")
+        # click's usage errors (vendored by typer): print as click does, minus any secret
+        # the user typed in the wrong place, exit 2.
+        from jobterm.usage import show_usage_error
+
+        show_usage_error(exc, args, command, sys.stderr)
         return int(getattr(exc, "exit_code", ExitCode.USAGE))
     except (typer.Abort, KeyboardInterrupt):
         sys.stderr.write("jobterm: interrupted\n")
         return int(ExitCode.INTERRUPTED)
     except BrokenPipeError:
         # The reader of our stdout went away (e.g. `jobterm jobs | head`): not an error.
-        _silence_stdout()
+        silence_stdout()
         return int(ExitCode.OK)
     except SystemExit:
         # click (vendored by typer) turns EPIPE into sys.exit(1) after wrapping the streams;
         # that is the same reader-went-away case as above.
         if type(sys.stdout).__name__ == "PacifyFlushWrapper":
-            _silence_stdout()
+            silence_stdout()
             return int(ExitCode.OK)
         raise
     except Exception as exc:
-        logging.getLogger("jobterm").debug("unexpected error", exc_info=True)
-        if debug:
-            _print_traceback()
-        name = type(exc).__name__
-        sys.stderr.write(
-            f"jobterm: internal error: {name} (run again with --debug to see where; "
-            "please report it)\n"
-        )
-        return int(ExitCode.ERROR)
+        return _unexpected(exc, debug)
     return int(result) if isinstance(result, int) else int(ExitCode.OK)
+
+
+def _unexpected(exc: Exception, debug: bool) -> int:
+    """An exception no part of jobterm turned into an error: one line, exit 1."""
+    if is_closed_stdout_error(exc):  # `>&-`: say so, as cat and ls do
+        sys.stderr.write(CLOSED_STDOUT_MESSAGE + "\n")
+        silence_stdout()
+        return int(ExitCode.ERROR)
+    logging.getLogger("jobterm").debug("unexpected error", exc_info=True)
+    if debug:
+        _print_traceback()
+    sys.stderr.write(
+        f"jobterm: internal error: {type(exc).__name__} (run again with --debug to see where; "
+        "please report it)\n"
+    )
+    return int(ExitCode.ERROR)
 
 
 def _print_traceback() -> None:
     """--debug: the traceback, through the same redaction as the debug log."""
     from jobterm.core.redact import redact
+    from jobterm.core.safetext import visible
 
-    sys.stderr.write(redact(traceback.format_exc()))
-
-
-def _silence_stdout() -> None:
-    import os
-
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except OSError:
-        pass
+    sys.stderr.write(visible(redact(traceback.format_exc()), keep_newlines=True))

@@ -6,11 +6,14 @@ import logging
 import sys
 
 from jobterm.core.redact import redact
+from jobterm.core.safetext import visible
 
 
 class RedactingFormatter(logging.Formatter):
+    """Secrets masked, and the server's bytes (headers, frames) unable to drive the terminal."""
+
     def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record))
+        return visible(redact(super().format(record)), keep_newlines=True)
 
 
 class TerminalHandler(logging.StreamHandler):  # type: ignore[type-arg]

@@ -53,8 +53,9 @@ def test_attach(spawn_jobterm, signed_in_env, sandbox, rest_fault, fault, code, 
 
 
 def test_a_fault_that_passes_leaves_jobterm_working(signed_in_env, sandbox, rest_fault):
-    """One failed request is not remembered: the next command works."""
-    rest_fault(kind="server_error", status=503, times=1)
+    """One failed request is not remembered: the next command works (3 faults: the failed
+    command's three tries)."""
+    rest_fault(kind="server_error", status=503, times=3)
     first = jobterm(["jobs", "--project", "demo/webapp"], signed_in_env)
     assert first.returncode == 9
     second = jobterm(["jobs", "--project", "demo/webapp"], signed_in_env)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import typer
 
-from jobterm.commands.common import HostOption, ProjectOption, environment, parse_escape_char
+from jobterm.commands.common import (
+    HostOption,
+    ProjectOption,
+    WaitTimeoutOption,
+    environment,
+    parse_escape_char,
+)
 from jobterm.completion.answers import complete_job
 
 HELP = """\
@@ -41,9 +46,7 @@ def attach(
     project: str | None = ProjectOption,
     host: str | None = HostOption,
     wait: bool = typer.Option(False, "--wait", help="If the job is pending, wait until it runs."),
-    wait_timeout: float = typer.Option(
-        600.0, "--wait-timeout", metavar="SECONDS", help="How long --wait waits."
-    ),
+    wait_timeout: float = WaitTimeoutOption,
     escape_char: str = typer.Option(
         "~", "--escape-char", "-e", help="Escape character, or 'none' to disable escapes."
     ),
@@ -62,18 +65,20 @@ def attach(
         "do not echo: only token-shaped text is redacted).",
     ),
 ) -> None:
+    from jobterm.core.duration import seconds_from_env
     from jobterm.term.attach import AttachOptions
     from jobterm.term.attach_run import run_attach
 
+    env = environment(ctx)
     options = AttachOptions(
         escape_char=parse_escape_char(escape_char),
-        watch_interval=float(os.environ.get("JOBTERM_WATCH_INTERVAL", "5")),
+        watch_interval=seconds_from_env(env.environ, "JOBTERM_WATCH_INTERVAL", 5.0),
         resize=not no_resize,
         record=record,
         record_input=record_input,
     )
     code = run_attach(
-        environment(ctx),
+        env,
         job,
         project=project,
         host=host,

@@ -74,4 +74,7 @@ def _render(entry: object) -> str:
         ("token", entry.token),
         ("secrets", entry.storage),
     ]
-    return "\n".join([title, *(f"  {k + ':':<9} {v}" for k, v in rows)])
+    from jobterm.core.safetext import visible
+
+    # The user name came from the server when signing in.
+    return "\n".join([visible(title), *(f"  {k + ':':<9} {visible(str(v))}" for k, v in rows)])

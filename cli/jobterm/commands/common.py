@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import typer
 
 from jobterm.completion.answers import complete_host, complete_project
@@ -23,6 +26,31 @@ HostOption = typer.Option(
     envvar="GITLAB_HOST",
     help="GitLab instance (default: $GITLAB_HOST, else the default signed-in host).",
     autocompletion=complete_host,
+)
+
+
+def duration(*, allow_zero: bool = False) -> Callable[[Any], float]:
+    """A typer `parser` for a duration option: `core.duration`'s forms, exit 2 otherwise."""
+
+    def parse(value: Any) -> float:
+        from jobterm.core.duration import DurationError, parse_duration
+
+        if isinstance(value, (int, float)):  # the option's default, already a number
+            return float(value)
+        try:
+            return parse_duration(str(value), allow_zero=allow_zero)
+        except DurationError as exc:
+            raise typer.BadParameter(str(exc)) from None
+
+    return parse
+
+
+WaitTimeoutOption = typer.Option(
+    600.0,
+    "--wait-timeout",
+    metavar="DURATION",
+    parser=duration(allow_zero=True),
+    help="How long --wait waits (e.g. 90s, 10m).",
 )
 
 

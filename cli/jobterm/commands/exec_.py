@@ -6,7 +6,13 @@ import os
 
 import typer
 
-from jobterm.commands.common import HostOption, ProjectOption, environment
+from jobterm.commands.common import (
+    HostOption,
+    ProjectOption,
+    WaitTimeoutOption,
+    duration,
+    environment,
+)
 from jobterm.completion.answers import complete_job
 from jobterm.core.execproto import ExecSpec, StdinMode, shell_argv
 from jobterm.env import Environment
@@ -68,19 +74,19 @@ def exec_command(
         False, "--stderr", help="Keep stderr apart (sent after the command ends)."
     ),
     timeout: float | None = typer.Option(
-        None, "--timeout", metavar="SECONDS", help="Interrupt the command after this long."
+        None,
+        "--timeout",
+        metavar="DURATION",
+        parser=duration(),
+        help="Interrupt the command after this long (e.g. 30, 90s, 5m).",
     ),
     project: str | None = ProjectOption,
     host: str | None = HostOption,
     wait: bool = typer.Option(False, "--wait", help="If the job is pending, wait until it runs."),
-    wait_timeout: float = typer.Option(
-        600.0, "--wait-timeout", metavar="SECONDS", help="How long --wait waits."
-    ),
+    wait_timeout: float = WaitTimeoutOption,
 ) -> None:
     env = environment(ctx)
     spec = build_spec(env, command or [], shell, interactive, no_stdin, tty, stderr)
-    if timeout is not None and timeout <= 0:
-        raise UsageError("--timeout must be more than 0 seconds")
     raise typer.Exit(_run(env, job, spec, timeout, project, host, wait, wait_timeout))
 
 

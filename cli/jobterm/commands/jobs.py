@@ -56,7 +56,9 @@ def jobs(
         _print_table(env, listing)
     if not listing.jobs:
         why, hint = empty_message(listing)
-        env.stderr.write(f"jobterm: {why} ({hint})\n")
+        from jobterm.core.safetext import visible
+
+        env.stderr.write(visible(f"jobterm: {why} ({hint})") + "\n")
 
 
 @contextlib.contextmanager
@@ -77,13 +79,19 @@ def _print_table(env: Environment, listing: Listing) -> None:
 
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
+    from jobterm.core.safetext import visible
     from jobterm.jobs.listing import running_seconds
+
+    def cell(value: object) -> Text:
+        # The server's text: control characters shown, and no rich markup read into it.
+        return Text(visible(str(value), one_line=True))
 
     terminal = env.stdout_isatty
     title = f"your {'recent' if listing.include_finished else 'running'} jobs in "
     title += f"{listing.where} on {listing.host}"
-    table = Table(title=title, title_justify="left", box=None, header_style="bold")
+    table = Table(title=cell(title), title_justify="left", box=None, header_style="bold")
     for name in ("ID", "PROJECT", "JOB", "STAGE", "REF", "STATUS", "RUNNER", "RUNNING"):
         table.add_column(name, no_wrap=name in ("ID", "STATUS", "RUNNING"))
     table.add_column("TERMINAL", no_wrap=True)
@@ -91,13 +99,13 @@ def _print_table(env: Environment, listing: Listing) -> None:
         runner: dict[str, Any] = job.get("runner") or {}
         seconds = running_seconds(job)
         table.add_row(
-            str(job["id"]),
-            str(job.get("project", "")),
-            str(job.get("name", "")),
-            str(job.get("stage", "")),
-            str(job.get("ref", "")),
-            str(job.get("status", "")),
-            str(runner.get("description") or "-"),
+            cell(job["id"]),
+            cell(job.get("project", "")),
+            cell(job.get("name", "")),
+            cell(job.get("stage", "")),
+            cell(job.get("ref", "")),
+            cell(job.get("status", "")),
+            cell(runner.get("description") or "-"),
             _duration(seconds),
             listing.terminals.get(int(job["id"]), "no"),
         )
@@ -126,6 +134,7 @@ def _duration(seconds: int | None) -> str:
 def to_json(listing: Listing) -> str:
     import json
 
+    from jobterm.core.redact import redact
     from jobterm.jobs.listing import running_seconds
 
     rows = []
@@ -145,7 +154,7 @@ def to_json(listing: Listing) -> str:
                 "terminal": {"yes": True, "no": False}.get(
                     listing.terminals.get(int(job["id"]), "no")
                 ),
-                "web_url": job.get("web_url", ""),
+                "web_url": redact(str(job.get("web_url", ""))),  # never a user:password@
             }
         )
     return json.dumps(rows, indent=2)

@@ -102,7 +102,10 @@ def register(app: typer.Typer) -> None:
         )
         env = environment(ctx)
         result = run_login(env, options)
+        from jobterm.core.safetext import visible
+
         name = result.host.name
+        result.username = visible(result.username, one_line=True)  # the server's word
         if result.source:
             typer.echo(f"Read the session from {result.source}.")
         if result.web_session:

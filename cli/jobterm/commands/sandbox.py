@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from jobterm.commands.common import duration
+
 if TYPE_CHECKING:
     import ssl
 
@@ -53,12 +55,17 @@ def sandbox(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON line for scripts."),
     ping_interval: float | None = typer.Option(
-        None, "--ping-interval", metavar="SECONDS", help="WebSocket Ping period (default 30)."
+        None,
+        "--ping-interval",
+        metavar="DURATION",
+        parser=duration(),
+        help="WebSocket Ping period (default 30).",
     ),
     session_timeout: float | None = typer.Option(
         None,
         "--session-timeout",
-        metavar="SECONDS",
+        metavar="DURATION",
+        parser=duration(allow_zero=True),
         help="How long a finished job waits for an attached terminal (default 1800).",
     ),
     tls_cert: Path | None = typer.Option(

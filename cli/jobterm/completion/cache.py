@@ -68,27 +68,25 @@ def load(cache_dir: PathLike) -> dict[str, Any]:
 
 def _save(cache_dir: PathLike, data: dict[str, Any]) -> None:
     """Atomic write (a reader never sees half a file), private to the user."""
-    path = cache_path(cache_dir)
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    tmp = os.path.join(os.path.dirname(path), f".{CACHE_FILE}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, json.dumps(data, separators=(",", ":")).encode("utf-8"))
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    from jobterm.files import write_private
+
+    write_private(cache_path(cache_dir), json.dumps(data, separators=(",", ":")))
 
 
 def _update(cache_dir: PathLike, host: str, change: Callable[[dict[str, Any]], None]) -> None:
-    """Read, change one host's part, write. Last writer wins: entries are cheap to refetch."""
-    data = load(cache_dir)
-    hosts: dict[str, Any] = data["hosts"]
-    part = hosts.setdefault(host, {})
-    if not isinstance(part, dict):
-        part = hosts[host] = {}
-    change(part)
-    try:  # noqa: SIM105 - contextlib would cost an import on every Tab
-        _save(cache_dir, data)
+    """Read, change one host's part, write, under the cache's lock: a refresher and `jobterm
+    jobs` writing at once keep each other's entries."""
+    from jobterm.files import Locked
+
+    try:
+        with Locked(cache_path(cache_dir)):
+            data = load(cache_dir)
+            hosts: dict[str, Any] = data["hosts"]
+            part = hosts.setdefault(host, {})
+            if not isinstance(part, dict):
+                part = hosts[host] = {}
+            change(part)
+            _save(cache_dir, data)
     except OSError:
         pass  # no cache, no harm: completion asks again next time
 
@@ -183,11 +181,13 @@ def touch_entry(cache_dir: PathLike, host: str, project: str | None) -> None:
 
 def forget_host(cache_dir: PathLike, host: str) -> None:
     """Drop everything cached for `host` (signed out, or its session is gone)."""
-    data = load(cache_dir)
-    if data["hosts"].pop(host, None) is None:
-        return
-    try:  # noqa: SIM105 - contextlib would cost an import on every Tab
-        _save(cache_dir, data)
+    from jobterm.files import Locked
+
+    try:
+        with Locked(cache_path(cache_dir)):
+            data = load(cache_dir)
+            if data["hosts"].pop(host, None) is not None:
+                _save(cache_dir, data)
     except OSError:
         pass
 
@@ -204,9 +204,11 @@ def _lock_path(cache_dir: PathLike, host: str, project: str | None) -> str:
 
 def _take_lock(path: str) -> bool:
     """True if we may start a refresher (no live one holds the lock)."""
+    from jobterm.files import private_dir
+
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
     try:
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        private_dir(os.path.dirname(path))
         fd = os.open(path, flags, 0o600)
     except FileExistsError:
         try:

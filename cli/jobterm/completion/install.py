@@ -15,6 +15,7 @@ from typing import Any
 import typer
 
 from jobterm.completion.gen import TEMPLATES, script
+from jobterm.files import FILE_MODE, private_dir, write_private
 
 
 def detect_shell(environ: Mapping[str, str]) -> str:
@@ -42,8 +43,10 @@ def _append_line(rc: Path, line: str) -> None:
     text = rc.read_text(encoding="utf-8") if rc.exists() else ""
     if line in text.splitlines():
         return
-    rc.parent.mkdir(parents=True, exist_ok=True)
-    with rc.open("a", encoding="utf-8") as handle:
+    private_dir(rc.parent)
+    # A new rc file is the user's alone (0600, whatever the umask); an old one keeps its mode.
+    fd = os.open(rc, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
+    with os.fdopen(fd, "a", encoding="utf-8") as handle:
         handle.write(("" if not text or text.endswith("\n") else "\n") + line + "\n")
 
 
@@ -63,8 +66,7 @@ def install(shell: str, environ: Mapping[str, str]) -> tuple[Path, str]:
         config = Path(environ.get("XDG_CONFIG_HOME") or home / ".config")
         path = config / "fish" / "completions" / "jobterm.fish"
         extra, line = None, ""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    write_private(path, text)  # a script the shell runs: nobody else may change it
     if extra is None:
         return path, "fish loads it by itself"
     _append_line(extra, line)

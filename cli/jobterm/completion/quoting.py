@@ -87,21 +87,11 @@ def for_printf_b(value: str) -> str:
 
 def visible(text: str) -> str:
     """Help text for one line of the completion menu: whitespace runs as one space, other
-    control characters in caret notation (C1 ones as `<9b>`), so none reaches the terminal."""
-    if not text.isascii():
-        text = text.encode("utf-8", "replace").decode("utf-8")
-    if not any(is_control(c) for c in text):
-        return text
-    out = []
-    for char in " ".join(text.replace("\x00", " ").split()):
-        code = ord(char)
-        if code < 0x20 or code == 0x7F:
-            out.append("^" + chr(code ^ 0x40))
-        elif 0x80 <= code < 0xA0:
-            out.append(f"<{code:02x}>")
-        else:
-            out.append(char)
-    return "".join(out)
+    control characters in caret notation (C1 ones as `<9b>`), so none reaches the terminal.
+    The one sanitiser of server text, `core.safetext`, does it."""
+    from jobterm.core.safetext import visible as shown
+
+    return shown(text, one_line=True)
 
 
 def encode(shell: str, value: str, opened: str = "", before: str = "") -> str | None:

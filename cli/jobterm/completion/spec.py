@@ -61,13 +61,10 @@ def load(cache_dir: str) -> Spec | None:
 
 
 def save(cache_dir: str, spec: Spec) -> None:
-    path = os.path.join(cache_dir, SPEC_FILE)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    try:
-        os.makedirs(cache_dir, mode=0o700, exist_ok=True)
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(spec, handle, separators=(",", ":"))
-        os.replace(tmp, path)
+    from jobterm.files import write_private
+
+    try:  # noqa: SIM105 - contextlib would cost an import on every Tab
+        write_private(os.path.join(cache_dir, SPEC_FILE), json.dumps(spec, separators=(",", ":")))
     except OSError:
         pass
 

@@ -116,12 +116,35 @@ def _hostname(netloc: str, raw: str) -> str:
             raise UsageError(f"{_show(raw)} has a malformed IPv6 address", "write it as [::1]:8080")
         return address.compressed
     name = netloc.rsplit(":", 1)[0] if ":" in netloc else netloc
+    if _looks_secret(name):
+        # A token or cookie value typed where the host goes (`login --token VALUE`): never
+        # quote it back, and never send it to a DNS server as a name.
+        raise UsageError(
+            "the host looks like a token or password, not a host name (not shown)",
+            "pass the host first; --token, --cookie and --password-stdin take no value: "
+            "jobterm asks for the secret, or reads it from stdin",
+        )
     name = name.lower()
     if not name or not _HOSTNAME.match(name):
         raise UsageError(
             f"{_show(raw)} is not a host name", "pass a host such as gitlab.example.com"
         )
     return name.rstrip(".")
+
+
+def _looks_secret(name: str) -> bool:
+    """A GitLab token (`glpat-…`), or one label of 20+ letters and digits mixed without a
+    hyphen (a session cookie, a password): a credential, not a host. Long host labels
+    have words between hyphens (`gitlab-server-prod-01`)."""
+    if re.match(r"^gl[a-z]{1,6}-[A-Za-z0-9_-]{16,}$", name):
+        return True
+    return (
+        len(name) >= 20
+        and "." not in name
+        and "-" not in name
+        and any(c.isdigit() for c in name)
+        and any(c.isalpha() for c in name)
+    )
 
 
 def _port(netloc: str, raw: str) -> int | None:

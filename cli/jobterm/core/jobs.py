@@ -61,7 +61,8 @@ def parse_job_ref(text: str) -> JobRef:
     path = unquote(match.group("prefix")).strip("/")
     if not path:
         raise UsageError(f"{text!r} has no project in its path", "copy the job page's address")
-    return JobRef(int(match.group("id")), f"{parts.scheme}://{parts.netloc}", path)
+    netloc = parts.netloc.rpartition("@")[2]  # a user:password@ is never kept or shown
+    return JobRef(int(match.group("id")), f"{parts.scheme}://{netloc}", path)
 
 
 def _job_id(digits: str, text: str) -> int:

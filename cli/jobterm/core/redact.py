@@ -1,6 +1,7 @@
 """Remove secrets from text before it is logged, recorded or shown.
 
-Used by --debug logging, by `--record`, and by anything that echoes server text. The patterns
+Used by --debug logging, by `--record`, by every error message (the boundary passes them
+through it), and by anything that echoes server text. The patterns
 err on the side of hiding: a false positive costs a few characters of a log line.
 """
 
@@ -23,6 +24,9 @@ _PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"(?i)(authorization\s*:\s*(?:bearer|basic|token)?\s*)([^\s\r\n]+)"),
     # GitLab token formats: glpat-, glrt-, gldt-, glcbt-, glptt-, ... and runner tokens.
     re.compile(r"()\b(gl[a-z]{1,6}-[A-Za-z0-9_\-]{16,})"),
+    # The user:password@ (or token@) of a URL: everything between "scheme://" and "@" that
+    # cannot be part of a host name.
+    re.compile(r"(?i)(\b[a-z][a-z0-9+.\-]*://)([^\s/?#@\\\"'<>]+)(?=@)"),
     # Meta tag: <meta name="csrf-token" content="...">
     re.compile(r"(?i)(name=\"csrf-token\"\s+content=\")([^\"]+)"),
 )

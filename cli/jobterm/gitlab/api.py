@@ -337,6 +337,7 @@ class GitLab:
             what="signing out",
             headers={"X-CSRF-Token": token},
             form={"authenticity_token": token},
+            safe_post=True,  # signing out twice signs out once
         )
         if response.status_code not in (200, 204) and not response.is_redirect:
             check_status(response, self.host, "signing out")

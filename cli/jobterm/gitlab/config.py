@@ -15,7 +15,7 @@ Secrets never go here: they live in the keyring (`credentials.py`), or with
 from __future__ import annotations
 
 import json
-import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,10 +23,12 @@ from typing import Any
 from jobterm.core.hosts import Host, parse_host
 from jobterm.env import Environment
 from jobterm.errors import ConfigError, UsageError
+from jobterm.files import BadText, Locked, read_text, write_private
 
 CONFIG_FILE = "config.json"
 KEYRING = "keyring"
 FILE = "file"
+_FIX = "fix it, or delete it and sign in again with `jobterm login HOST`"
 
 
 @dataclass
@@ -57,7 +59,13 @@ class Config:
             "default_host": self.default_host,
             "hosts": {name: asdict(entry) for name, entry in sorted(self.hosts.items())},
         }
-        write_private(self.path, json.dumps(data, indent=2) + "\n")
+        save_private(self.path, json.dumps(data, indent=2) + "\n")
+
+    def put(self, name: str, entry: HostConfig) -> None:
+        """Add or replace a host; the first one becomes the default."""
+        self.hosts[name] = entry
+        if self.default_host not in self.hosts:
+            self.default_host = name
 
     def forget(self, name: str) -> None:
         self.hosts.pop(name, None)
@@ -68,28 +76,48 @@ class Config:
 def load_config(env: Environment) -> Config:
     path = env.config_dir / CONFIG_FILE
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
     except FileNotFoundError:
         return Config(path)
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}", "check its permissions") from exc
+    except BadText as exc:
+        raise ConfigError(f"{path}: {exc}", _FIX) from None
     try:
-        return _parse(path, json.loads(text))
-    except (ValueError, TypeError, KeyError, AttributeError, UsageError) as exc:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
         raise ConfigError(
-            f"{path} is not a valid jobterm config ({type(exc).__name__})",
-            "fix it, or delete it and sign in again with `jobterm login HOST`",
-        ) from exc
+            f"{path}: line {exc.lineno}, column {exc.colno}: {exc.msg}", _FIX
+        ) from None
+    try:
+        return _parse(path, data)
+    except (ValueError, TypeError, KeyError, AttributeError, UsageError) as exc:
+        detail = str(exc) if isinstance(exc, (ValueError, UsageError)) else type(exc).__name__
+        raise ConfigError(f"{path} is not a valid jobterm config ({detail})", _FIX) from exc
+
+
+def update_config(env: Environment, change: Callable[[Config], None]) -> Config:
+    """Read the config, `change` it and write it back, holding its lock all along: a
+    parallel jobterm (another `login`) cannot slip a write in between and lose it."""
+    path = env.config_dir / CONFIG_FILE
+    try:
+        with Locked(path):
+            config = load_config(env)
+            change(config)
+            config.save()
+    except OSError as exc:
+        raise _write_error(path, exc) from exc
+    return config
 
 
 def _parse(path: Path, data: Any) -> Config:
     if not isinstance(data, dict) or not isinstance(data.get("hosts", {}), dict):
-        raise ValueError("not an object")
+        raise ValueError("it must be a JSON object with a hosts object")
     hosts: dict[str, HostConfig] = {}
     known = set(HostConfig.__dataclass_fields__)
     for name, raw in data.get("hosts", {}).items():
         if not isinstance(raw, dict):
-            raise ValueError(f"host {name}")
+            raise ValueError(f"hosts.{name} is not an object")
         entry = HostConfig(**{k: v for k, v in raw.items() if k in known})
         entry.host  # noqa: B018 - validates base_url (UsageError if broken)
         hosts[str(name)] = entry
@@ -97,21 +125,16 @@ def _parse(path: Path, data: Any) -> Config:
     return Config(path, default if isinstance(default, str) else None, hosts)
 
 
-def write_private(path: Path, text: str) -> None:
-    """Write `text` to `path` atomically, readable by its owner only (directory 0700)."""
+def save_private(path: Path, text: str) -> None:
+    """`files.write_private`, its failure as a ConfigError that says what to check."""
     try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.fchmod(fd, 0o600)  # umask or an old file must not widen it
-            os.write(fd, text.encode("utf-8"))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
+        write_private(path, text)
     except OSError as exc:
-        raise ConfigError(
-            f"cannot write {path}: {exc.strerror}",
-            "check the permissions of the config directory (JOBTERM_CONFIG_DIR)",
-        ) from exc
+        raise _write_error(path, exc) from exc
+
+
+def _write_error(path: Path, exc: OSError) -> ConfigError:
+    return ConfigError(
+        f"cannot write {path}: {exc.strerror}",
+        "check the permissions of the config directory (JOBTERM_CONFIG_DIR)",
+    )

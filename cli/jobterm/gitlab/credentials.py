@@ -15,13 +15,15 @@ from __future__ import annotations
 import contextlib
 import json
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from jobterm.env import Environment
 from jobterm.errors import ConfigError
-from jobterm.gitlab.config import FILE, KEYRING, write_private
+from jobterm.files import BadText, Locked, read_text
+from jobterm.gitlab.config import FILE, KEYRING, save_private
 
 SERVICE = "jobterm"
 SECRETS_FILE = "secrets.json"
@@ -105,9 +107,11 @@ class SecretStore:
 
     def _read_file(self) -> dict[str, Any]:
         try:
-            data = json.loads(self.file_path.read_text(encoding="utf-8"))
+            data = json.loads(read_text(self.file_path))
         except FileNotFoundError:
             return {}
+        except BadText as exc:  # only where: the file holds secrets
+            raise ConfigError(f"{self.file_path}: {exc}", "delete it and sign in again") from None
         except (OSError, ValueError):
             raise ConfigError(
                 f"{self.file_path} is unreadable or damaged", "delete it and sign in again"
@@ -115,7 +119,19 @@ class SecretStore:
         return data if isinstance(data, dict) else {}
 
     def _write_file(self, data: dict[str, Any]) -> None:
-        write_private(self.file_path, json.dumps(data, indent=2) + "\n")
+        save_private(self.file_path, json.dumps(data, indent=2) + "\n")
+
+    @contextlib.contextmanager
+    def _file_lock(self) -> Iterator[None]:
+        """The file's lock, for a read-modify-write that a parallel jobterm cannot undo."""
+        try:
+            with Locked(self.file_path):
+                yield
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot lock {self.file_path}: {exc.strerror}",
+                "check the permissions of the config directory (JOBTERM_CONFIG_DIR)",
+            ) from exc
 
     # -- the API -------------------------------------------------------------------------
 
@@ -140,9 +156,10 @@ class SecretStore:
 
     def save(self, host_name: str, secrets: Secrets, where: str) -> None:
         if where == FILE:
-            data = self._read_file()
-            data[host_name] = json.loads(secrets.to_json())
-            self._write_file(data)
+            with self._file_lock():
+                data = self._read_file()
+                data[host_name] = json.loads(secrets.to_json())
+                self._write_file(data)
         else:
             self._keyring_call(host_name, "set_password", secrets.to_json())
 
@@ -153,10 +170,11 @@ class SecretStore:
 
     def delete_from(self, host_name: str, where: str) -> None:
         if where == FILE:
-            data = self._read_file()
-            if host_name in data:
-                del data[host_name]
-                self._write_file(data)
+            with self._file_lock():
+                data = self._read_file()
+                if host_name in data:
+                    del data[host_name]
+                    self._write_file(data)
         else:
             self._keyring_call(host_name, "delete_password")
 

@@ -10,6 +10,7 @@
   follows browser domain rules that mishandle `localhost` and cannot be told which cookies
   to send where.)
 * Redirects are never followed: GitLab's 302s carry meaning (signed in, session expired).
+* Idempotent requests are tried again after a passing fault (`retrying.py`, `core/retry.py`).
 * Errors of the transport become `NetworkError`; `check_status` and `json_of` turn unwanted
   answers into the `jobterm.errors` exception that says what happened, in one line.
 * With --debug, each request and response is logged with secrets masked (header values of
@@ -23,6 +24,7 @@ import json
 import logging
 import os
 import ssl
+import time
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -168,10 +170,16 @@ class WebClient:
         headers: Mapping[str, str] | None = None,
         params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
         form: Mapping[str, str] | None = None,
+        safe_post: bool = False,
         json_body: Any = None,
     ) -> httpx.Response:
-        """`path` is relative to the host's base URL ("/api/v4/user"), or an absolute URL."""
+        """`path` is relative to the host's base URL ("/api/v4/user"), or an absolute URL.
+
+        Idempotent requests (and a POST marked `safe_post`) are tried again after a passing
+        fault (429, 502-504, a reset connection): see `core/retry.py`."""
         import httpx
+
+        from jobterm.gitlab.retrying import send_retrying
 
         url = path if "://" in path else self.host.url(path)
         if not same_origin(url, self.host):
@@ -184,11 +192,16 @@ class WebClient:
         all_headers = dict(headers or {})
         if with_cookies and self.cookies.cookies:
             all_headers["Cookie"] = self.cookies.header()
-        try:
+
+        def try_once() -> httpx.Response:
             response = self.client.request(
                 method, url, headers=all_headers, params=params, data=form, json=json_body
             )
             response.read()
+            return response
+
+        try:
+            response = send_retrying(try_once, method, url, safe_post=safe_post)
         except (httpx.LocalProtocolError, UnicodeEncodeError):
             # Their messages quote the offending header value: a cookie or token.
             raise AuthError(
@@ -309,8 +322,10 @@ def check_status(response: httpx.Response, host: Host, what: str) -> None:
             "check the id or path, and that your account can see it",
         )
     if status == 429:
-        wait = response.headers.get("retry-after", "")
-        hint = f"wait {wait} seconds and try again" if wait.isdigit() else "wait and try again"
+        from jobterm.core.retry import retry_after_seconds
+
+        wait = retry_after_seconds(response.headers.get("retry-after"), time.time())
+        hint = f"wait {wait:.0f} seconds and try again" if wait else "wait and try again"
         raise ServerError(f"{host.name} is limiting requests (429 Too Many Requests)", hint)
     if status >= 500:
         raise ServerError(

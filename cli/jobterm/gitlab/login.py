@@ -20,9 +20,10 @@ from jobterm.core.cookies import (
     parse_cookie_input,
 )
 from jobterm.core.hosts import Host, parse_host
+from jobterm.core.safetext import visible
 from jobterm.env import Environment
 from jobterm.errors import AuthError, JobtermError, UsageError
-from jobterm.gitlab.config import Config, HostConfig, load_config
+from jobterm.gitlab.config import Config, HostConfig, load_config, update_config
 from jobterm.gitlab.credentials import Secrets, SecretStore, storage_for
 from jobterm.gitlab.http import WebClient, clean_token
 from jobterm.gitlab.session import web_client
@@ -59,7 +60,9 @@ class Asker:
 
     def __init__(self, env: Environment, *, from_stdin: bool) -> None:
         self.env = env
-        self.from_stdin = from_stdin or not env.stdin_isatty
+        # On a terminal, always the hidden prompt: reading the terminal as "stdin" would
+        # echo the secret, and wait without a word until something is typed.
+        self.from_stdin = not env.stdin_isatty
 
     def _prompt(self, label: str, *, hidden: bool) -> str:
         from prompt_toolkit import prompt
@@ -88,7 +91,7 @@ class Asker:
 
     def code(self, what: str, flash: str) -> str:
         if flash and not self.from_stdin:
-            self.env.stderr.write(f"{flash}\n")
+            self.env.stderr.write(f"{visible(flash)}\n")  # the page's words: untrusted
         return self.line(
             what[:1].upper() + what[1:],
             hint=f"the server asks for a {what}: put it on the line after the password",
@@ -114,10 +117,7 @@ def run_login(env: Environment, options: LoginOptions) -> LoginResult:
     store.save(host.name, secrets, entry.secrets)
     if old is not None and old.secrets != entry.secrets:
         _drop_old(store, host, old)
-    config.hosts[host.name] = entry
-    if config.default_host not in config.hosts:
-        config.default_host = host.name
-    config.save()
+    update_config(env, lambda config: config.put(host.name, entry))
     web_session = any(is_session_name(name) for name in secrets.cookies)
     return LoginResult(
         host,

@@ -18,7 +18,7 @@ from jobterm.core.hosts import Host, host_for_url, parse_host
 from jobterm.env import Environment
 from jobterm.errors import AuthError, JobtermError, UsageError
 from jobterm.gitlab.api import GitLab, session_expired, web_session_required
-from jobterm.gitlab.config import Config, HostConfig, load_config
+from jobterm.gitlab.config import Config, HostConfig, load_config, update_config
 from jobterm.gitlab.credentials import Secrets, SecretStore
 from jobterm.gitlab.http import WebClient, clean_token, make_client
 from jobterm.gitlab.signin import renew_session, session_user
@@ -236,8 +236,7 @@ def logout(env: Environment, host: str | None) -> tuple[Host, str | None]:
     except JobtermError as exc:
         problem = exc.message
     store.delete(resolved.name)
-    config.forget(resolved.name)
-    config.save()
+    update_config(env, lambda config: config.forget(resolved.name))
     return resolved, problem
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from jobterm.core.safetext import visible
 from jobterm.errors import NotFoundError
 from jobterm.jobs.listing import list_jobs, running_seconds
 
@@ -24,10 +25,13 @@ def running_for(job: dict[str, Any], now: datetime | None = None) -> str:
 
 
 def describe(job: dict[str, Any]) -> str:
+    """One line of the menu; names are the server's, so their control characters are shown."""
     pipeline = (job.get("pipeline") or {}).get("id", "?")
-    return (
-        f"{job['id']}  {job.get('name', '')}  [{job.get('stage', '')}]  "
-        f"{job.get('ref', '')}  pipeline {pipeline}  running {running_for(job)}"
+    name, stage, ref = (
+        visible(str(job.get(k, "")), one_line=True) for k in ("name", "stage", "ref")
+    )
+    return visible(
+        f"{job['id']}  {name}  [{stage}]  {ref}  pipeline {pipeline}  running {running_for(job)}"
     )
 
 
@@ -45,4 +49,4 @@ def pick_running_job(gl: GitLab, project: str) -> int:
             "start a pipeline, or pass --project for another project",
         )
     options = [(int(j["id"]), describe(j)) for j in jobs]
-    return choice(f"Attach to which job in {project}?", options=options)
+    return choice(visible(f"Attach to which job in {project}?"), options=options)

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any
 
+from jobterm.core.safetext import visible
 from jobterm.errors import ForbiddenError, JobStateError, JobtermError, TimeoutExpired
 
 if TYPE_CHECKING:
@@ -26,12 +27,18 @@ NOT_STARTED = WAITING | {"manual"}
 
 
 def label(job: Job) -> str:
-    """`job 123 'build'`: how messages name a job (the name is the server's, shown quoted)."""
-    return f"job {job['id']} '{job.get('name', '')}'"
+    """`job 123 'build'`: how messages name a job (the name is the server's, shown quoted
+    and with any control character made visible)."""
+    return f"job {job['id']} '{visible(str(job.get('name', '')), one_line=True)}'"
+
+
+def shown_status(job: Job) -> str:
+    """The job's status for a message (the server's word, made safe to print)."""
+    return visible(str(job.get("status")), one_line=True)
 
 
 def describe_finish(job: Job) -> str:
-    return f"{label(job)} finished: {job.get('status')}"
+    return f"{label(job)} finished: {shown_status(job)}"
 
 
 def check_can_open(gl: GitLab, job: Job, project: Job) -> None:
@@ -57,8 +64,8 @@ def check_can_open(gl: GitLab, job: Job, project: Job) -> None:
     owner = (job.get("user") or {}).get("username")
     if owner != me.get("username"):
         raise ForbiddenError(
-            f"{name} was started by {owner or 'someone else'}; only the user who started a "
-            "job can open its terminal",
+            f"{name} was started by {visible(str(owner or 'someone else'))}; only the user "
+            "who started a job can open its terminal",
             "retry or run the job yourself to get one you can attach to",
         )
     web = gl.web_job(project["path_with_namespace"], int(job["id"]))
@@ -66,7 +73,7 @@ def check_can_open(gl: GitLab, job: Job, project: Job) -> None:
         runner = job.get("runner") or {}
         desc = runner.get("description") or "its runner"
         raise ForbiddenError(
-            f"{name} runs on {desc!r}, which offers no terminal",
+            f"{name} runs on '{visible(str(desc), one_line=True)}', which offers no terminal",
             "terminals need a runner with [session_server] (GitLab.com's instance runners "
             "have none)",
         )

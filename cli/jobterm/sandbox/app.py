@@ -60,8 +60,12 @@ async def faults(request: web.Request, handler: Handler) -> web.StreamResponse:
     for fault in state.settings.faults:
         if not request.path.startswith(fault.path) or fault.times == 0:
             continue
+        if fault.method is not None and fault.method.upper() != request.method:
+            continue
         if fault.times is not None:
             fault.times -= 1
+        if fault.kind == "reset":
+            rails.reset_connection(request)
         return rails.fault_response(state, fault)
     response: web.StreamResponse = await handler(request)
     return response

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import secrets
 import sys
 from pathlib import Path
 from typing import Any
 
 from jobterm.errors import ConfigError
+from jobterm.files import BadText, read_text
 from jobterm.sandbox.state import (
     FAULT_KINDS,
     Fault,
@@ -39,11 +41,12 @@ def load_config(path: Path) -> dict[str, Any]:
     else:  # pragma: no cover - exercised on 3.10 only
         import tomli as tomllib
     try:
-        with path.open("rb") as handle:
-            data: dict[str, Any] = tomllib.load(handle)
-            return data
+        data: dict[str, Any] = tomllib.loads(read_text(path))
+        return data
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}", "check the --config path") from exc
+    except BadText as exc:
+        raise ConfigError(f"{path}: {exc}", "save it as UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}", "fix the file") from exc
 
@@ -86,6 +89,10 @@ def _apply(obj: Any, values: dict[str, Any], what: str) -> None:
         current = getattr(obj, key)
         if current is not None and value is not None and not _same_kind(current, value):
             raise ConfigError(f"config: {what}.{key} has the wrong type", _HINT)
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if number and not (math.isfinite(value) and value >= 0):
+            # TOML has nan and inf; no count, id or duration of the sandbox can be one.
+            raise ConfigError(f"config: {what}.{key} must be a number >= 0, not {value}", _HINT)
         setattr(obj, key, value)
 
 
@@ -122,6 +129,8 @@ def make_fault(values: Any) -> Fault:
     times_ok = fault.times is None or (type(fault.times) is int and fault.times >= 0)
     if not times_ok or type(fault.status) is not int or not 400 <= fault.status <= 599:
         raise ConfigError("config: a fault's times must be >= 0 and status 400-599", _HINT)
+    if not all(isinstance(v, (str, type(None))) for v in (fault.method, fault.message)):
+        raise ConfigError("config: a fault's method and message are strings", _HINT)
     if type(fault.retry_after) is not int or not fault.path.startswith("/"):
         raise ConfigError("config: a fault's retry_after is whole seconds, path starts /", _HINT)
     return fault

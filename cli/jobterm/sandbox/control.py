@@ -14,6 +14,7 @@ request after the token check, and may raise `ControlError(status, message)`.
     POST   /-/sandbox/users/{name}/expire-sessions   {"remember_tokens": false}
     POST   /-/sandbox/users/{name}/unlock
     PATCH  /-/sandbox/settings                    {"pipelines_api": false, ...}
+    GET    /-/sandbox/faults                      the faults, `times` = how many are left
     POST   /-/sandbox/faults                      {"kind": "rate_limit", "times": 1, ...}
     DELETE /-/sandbox/faults
     POST   /-/sandbox/clock                       {"advance": seconds}: move the clock on
@@ -249,6 +250,10 @@ async def add_fault(request: web.Request) -> web.StreamResponse:
     return api_json([dataclasses.asdict(f) for f in settings.faults], 201)
 
 
+async def list_faults(request: web.Request) -> web.StreamResponse:
+    return api_json([dataclasses.asdict(f) for f in state_of(request).settings.faults])
+
+
 async def clear_faults(request: web.Request) -> web.StreamResponse:
     state_of(request).settings.faults.clear()
     return api_json([])
@@ -276,6 +281,7 @@ def add_routes(app: web.Application) -> None:
         ("POST", "/users/{username}/expire-sessions", expire_sessions),
         ("POST", "/users/{username}/unlock", unlock_user),
         ("PATCH", "/settings", patch_settings),
+        ("GET", "/faults", list_faults),
         ("POST", "/faults", add_fault),
         ("DELETE", "/faults", clear_faults),
         ("POST", "/clock", advance_clock),

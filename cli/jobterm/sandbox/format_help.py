@@ -20,8 +20,8 @@ Config file (TOML); every part optional, entries merge into the defaults by key:
   broadcast_message = ""          # an admin broadcast banner on the sign-in pages
   signup_enabled = false          # classic style: a registration form beside sign-in
   [[settings.faults]]             # faults: server_error, rate_limit, html, bot_challenge,
-  kind = "rate_limit"             #   sign_in_redirect; optional path (prefix), times,
-  times = 2                       #   status (server_error), retry_after (rate_limit)
+  kind = "rate_limit"             #   sign_in_redirect, reset; optional path (prefix), method,
+  times = 2                       #   times, status and message (server_error), retry_after
   [[users]]                       # key: username
   username = "carol"
   password = "carol-pass"         # also: name, email, token (glpat-...), totp_secret,

@@ -150,8 +150,10 @@ class Fault:
     """A failure the REST API injects, for testing clients.
 
     kind: "server_error" (status, default 500), "rate_limit" (429 + Retry-After), "html"
-    (200 with an HTML page instead of JSON), "sign_in_redirect" (302 to /users/sign_in).
-    Applies to requests whose path starts with `path`; `times` = how many, None = all.
+    (200 with an HTML page instead of JSON), "sign_in_redirect" (302 to /users/sign_in),
+    "reset" (the connection is reset without an answer, as a restarting proxy does).
+    Applies to requests whose path starts with `path` (and whose method is `method`, when
+    set); `times` = how many, None = all.
     """
 
     kind: str
@@ -159,9 +161,13 @@ class Fault:
     times: int | None = None
     status: int = 500
     retry_after: int = 1
+    method: str | None = None
+    message: str | None = None  # server_error: the JSON body's message (else GitLab's own)
 
 
-FAULT_KINDS = frozenset({"server_error", "rate_limit", "html", "sign_in_redirect", "bot_challenge"})
+FAULT_KINDS = frozenset(
+    {"server_error", "rate_limit", "html", "sign_in_redirect", "bot_challenge", "reset"}
+)
 
 
 @dataclass

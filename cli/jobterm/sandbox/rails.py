@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import secrets
+import socket
+import struct
 from typing import Any
 
 from aiohttp import web
@@ -83,6 +85,17 @@ def redirect(request: web.Request, path: str) -> web.Response:
     return web.Response(status=302, headers={"Location": origin(request) + path})
 
 
+def reset_connection(request: web.Request) -> None:
+    """Drop the client's connection with a TCP reset (linger 0), before any answer."""
+    transport = request.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+
+
 def fault_response(state: SandboxState, fault: Fault) -> web.Response:
     if fault.kind == "rate_limit":
         return web.Response(
@@ -99,7 +112,7 @@ def fault_response(state: SandboxState, fault: Fault) -> web.Response:
         return html(pages.bot_challenge(), 403, headers={"cf-mitigated": "challenge"})
     if fault.kind == "sign_in_redirect":
         return web.Response(status=302, headers={"Location": state.base_url + "/users/sign_in"})
-    return api_error(fault.status)
+    return api_error(fault.status, fault.message)
 
 
 # -- cookies and sessions --------------------------------------------------------------------

@@ -15,8 +15,9 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from jobterm.core.escape import shown
+from jobterm.core.safetext import visible
 from jobterm.errors import ConnectionLostError, ExitCode, JobtermError, NetworkError, UsageError
-from jobterm.jobs.status import FINISHED, describe_finish
+from jobterm.jobs.status import FINISHED, describe_finish, label, shown_status
 from jobterm.jobs.terminal import ResolvedJob, resolve_terminal
 from jobterm.term.attach import AttachOptions, Outcome, Result, run_interactive
 from jobterm.term.connection import TerminalConnection
@@ -55,12 +56,13 @@ class JobWatch:
             job = dict(self.resolved.job, status=f"unknown ({exc.message})")
         runner = (job.get("runner") or {}).get("description") or "unknown runner"
         held = "yes: its script has ended and it waits for you" if self.is_held() else "no"
-        return [
+        lines = [
             f"job {job['id']} '{job.get('name', '')}' ({job.get('stage', '')}), "
             f"status {job.get('status')}",
             f"project {self.resolved.project}, ref {job.get('ref', '')}, runner {runner}",
             f"attached for {_duration(attached_seconds)}; job held for this terminal: {held}",
         ]
+        return [visible(line) for line in lines]  # names and statuses are the server's
 
     def held_notice(self) -> str | None:
         if self.held_told or not self.is_held():
@@ -127,7 +129,7 @@ def _resolve(
 
         def tick(j: dict[str, Any]) -> None:
             if st is not None:
-                st.update(f"job {j['id']} '{j.get('name', '')}' is {j.get('status')}; waiting…")
+                st.update(f"{label(j)} is {shown_status(j)}; waiting…")
 
         def pick(gl: GitLab, path: str) -> int:
             if not interactive:
@@ -169,7 +171,7 @@ def run_attach(
     resolved = _resolve(env, job, project, host, wait, wait_timeout)
     with resolved.gitlab:
         env.stderr.write(
-            f"jobterm: attached to {resolved.label} in {resolved.project} "
+            f"jobterm: attached to {resolved.label} in {visible(resolved.project)} "
             f"(leave with {_escape_hint(options)})\n"
         )
         env.stderr.flush()
@@ -224,6 +226,7 @@ def _report(env: Environment, resolved: ResolvedJob, result: Result) -> int:
             "finishing\n"
         )
         return int(ExitCode.OK)
+    status = shown_status(job)
     if result.outcome is Outcome.DETACHED:
         env.stderr.write(f"jobterm: detached from {resolved.label}, which is still {status}\n")
     else:
@@ -238,7 +241,8 @@ def _unchecked(env: Environment, resolved: ResolvedJob, result: Result, exc: Job
     host = resolved.target.host_label or "the instance"
     if result.outcome is Outcome.DETACHED:  # the user left: their choice, whatever the job does
         env.stderr.write(
-            f"jobterm: detached from {resolved.label}; its status is unknown ({exc.message})\n"
+            f"jobterm: detached from {resolved.label}; its status is unknown "
+            f"({visible(exc.message)})\n"
         )
         return int(ExitCode.OK)
     if isinstance(exc, NetworkError):

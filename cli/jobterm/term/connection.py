@@ -54,19 +54,17 @@ wire_log = logging.getLogger("jobterm.ws.wire")
 wire_log.addFilter(_FrameSummary())
 
 
-def _seconds_from_env(name: str, default: float) -> float:
-    """A positive number of seconds from the environment (tests shorten the keepalive)."""
-    try:
-        value = float(os.environ.get(name, ""))
-    except ValueError:
-        return default
-    return value if value > 0 else default
+def ping_setting(name: str, default: float) -> float:
+    """A keepalive duration from the environment (tests shorten it); UsageError if invalid."""
+    from jobterm.core.duration import seconds_from_env
+
+    return seconds_from_env(os.environ, name, default)
 
 
 #: Seconds between our pings, and how long a pong may take before the link counts as dead.
-#: JOBTERM_PING_INTERVAL / JOBTERM_PING_TIMEOUT override them.
-PING_INTERVAL = _seconds_from_env("JOBTERM_PING_INTERVAL", 15.0)
-PING_TIMEOUT = _seconds_from_env("JOBTERM_PING_TIMEOUT", 20.0)
+#: JOBTERM_PING_INTERVAL / JOBTERM_PING_TIMEOUT override them (read when a target is made).
+PING_INTERVAL = 15.0
+PING_TIMEOUT = 20.0
 
 
 def _is_loopback(url: str) -> bool:
@@ -93,8 +91,12 @@ class TerminalTarget:
     host_label: str = ""  # for messages: "gitlab.example.com"
     job_id: int = 0
     subprotocols: tuple[str, ...] = SUBPROTOCOLS
-    ping_interval: float | None = PING_INTERVAL
-    ping_timeout: float | None = PING_TIMEOUT
+    ping_interval: float | None = field(
+        default_factory=lambda: ping_setting("JOBTERM_PING_INTERVAL", PING_INTERVAL)
+    )
+    ping_timeout: float | None = field(
+        default_factory=lambda: ping_setting("JOBTERM_PING_TIMEOUT", PING_TIMEOUT)
+    )
 
 
 class TerminalConnection:

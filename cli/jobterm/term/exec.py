@@ -31,7 +31,13 @@ from jobterm.core.execrun import (
     Sig,
     Timer,
 )
-from jobterm.errors import BusyError, ConnectionLostError, ExitCode, JobtermError, TimeoutExpired
+from jobterm.errors import (
+    BusyError,
+    ConnectionLostError,
+    ExitCode,
+    JobtermError,
+    TimeoutExpired,
+)
 from jobterm.term.connection import SessionEnded, TerminalConnection, TerminalTarget
 from jobterm.term.exec_io import InputSource, OutputSink, Sink, Source
 from jobterm.term.tty import raw_mode
@@ -266,7 +272,7 @@ def run_exec(env: Environment, resolved: ResolvedJob, spec: ExecSpec, options: E
         if exc.exit_code not in (ExitCode.TIMEOUT, ExitCode.INTERRUPTED):
             exc.exit_code = ExitCode.EXEC_FAILED
         raise
-    except OSError as exc:  # writing our stdout failed (e.g. `| head` went away)
+    except OSError as exc:  # writing our stdout failed (`| head` went away, or `>&-`)
         raise JobtermError(
             f"could not write the command's output: {exc.strerror or exc}",
             code=ExitCode.EXEC_FAILED,

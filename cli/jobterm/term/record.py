@@ -16,6 +16,7 @@ from typing import IO
 
 from jobterm.core.redact import redact, safe_cut
 from jobterm.errors import UsageError
+from jobterm.files import open_private
 
 MAX_PENDING = 4096
 #: What a cut of a long line leaves pending: longer than any token or cookie value.
@@ -48,7 +49,7 @@ class Recorder:
         self, path: Path, rows: int, cols: int, *, record_input: bool, env: dict[str, str]
     ) -> None:
         try:
-            self._file: IO[str] = path.open("w", encoding="utf-8")
+            self._file: IO[str] = open_private(path)  # what the session showed is private
         except OSError as exc:
             raise UsageError(
                 f"cannot write the recording {path}: {exc.strerror or exc}",
