@@ -120,3 +120,12 @@ def test_a_page_that_is_not_gitlabs(make_sandbox: MakeSandbox, tmp_path: Path) -
     line = one_line(result.stderr)
     assert "not GitLab's" in line
     assert "--from-browser" in line
+
+
+def test_the_verify_endpoints_message_is_shown_through_the_one_sanitiser() -> None:
+    from jobterm.core.safetext import is_safe
+    from jobterm.gitlab.verify_email import _said
+
+    said = _said({"status": "failure", "message": "bad \x1b]52;c;aGk=\x07 code\n\x9b2J"})
+    assert said == ": bad ^[]52;c;aGk=^G code <9b>2J"
+    assert is_safe(said)
