@@ -491,7 +491,7 @@ def test_pongs_are_not_enforced(srv: TerminalSandbox, demo: str, job: int):
     assert asyncio.run(silent_client())
 
 
-# -- faults (issue 7) --------------------------------------------------------------------------
+# -- faults ------------------------------------------------------------------------------------
 
 
 def test_fault_unknown_subprotocol(srv: TerminalSandbox, demo: str, job: int):

@@ -155,7 +155,7 @@ class RememberToken:
 
 @dataclass
 class Fault:
-    """A failure the REST API injects (issue 7), for testing clients.
+    """A failure the REST API injects, for testing clients.
 
     kind: "server_error" (status, default 500), "rate_limit" (429 + Retry-After), "html"
     (200 with an HTML page instead of JSON), "sign_in_redirect" (302 to /users/sign_in),

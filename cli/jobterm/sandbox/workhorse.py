@@ -17,7 +17,7 @@ How a session ends (section 6): the shell exits, the job ends, the session is si
 re-authorization fails, or the client sends invalid base64 -> the TCP connection is dropped
 with no Close frame (the client sees 1006). The client sends Close -> Close 1000 is echoed and
 EOT (0x04) is written to the shell, which then has EOT_GRACE seconds to exit before it is
-killed. Terminal faults (issue 7) are set through the control API at the end of this file.
+killed. Terminal faults are set through the control API at the end of this file.
 """
 
 from __future__ import annotations
