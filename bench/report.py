@@ -200,6 +200,10 @@ def render(results: Figures) -> str:
         startup_vs_lines(results.get("startup_vs", na("not run"))),
         memory_lines(results.get("memory", {}), results.get("output", {}).get("size_mib", "?")),
     ]
+    if "debug" in results:
+        import debugbench
+
+        parts.append(debugbench.lines(results["debug"]))
     if "cp" in results:
         import cp_bench
 

@@ -304,6 +304,24 @@ class Bench:
             else guarded("start-up vs the floors", lambda: startup_vs.measure(self.world, runs))
         )
 
+    def run_debug(self) -> None:
+        import debugbench
+
+        print("debug and logs -f", file=sys.stderr)
+        repeats = 3 if self.args.quick else 9
+        found: Figures = {}
+        for key, verb, measure in (
+            ("debug_attach", "debug", debugbench.measure_debug),
+            ("logs_follow", "logs", debugbench.measure_logs),
+        ):
+            missing = self.jobterm_or_na(verb)
+            found[key] = (
+                na(missing)
+                if missing
+                else guarded(key, lambda m=measure: m(repeats), self.args.debug)  # type: ignore[misc]
+            )
+        self.results["debug"] = found
+
     def _attach_prompt_once(self) -> float:
         self.world.wait_terminal_free()
         return startup.attach_first_prompt(self.attach_argv(), self.world.env)
@@ -331,6 +349,7 @@ class Bench:
             self.run_startup()
             self.run_latency()
             self.run_output()
+            self.run_debug()
             self.run_cp()
         finally:
             self.world.close()

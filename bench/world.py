@@ -60,12 +60,14 @@ class World:
 
     # -- the sandbox --------------------------------------------------------------------------
 
-    def start(self, timeout: float = 30.0) -> None:
+    def start(self, timeout: float = 30.0, config: Path | None = None) -> None:
         log = (self.tmp / "sandbox.log").open("wb")
-        config = self.tmp / "sandbox.toml"
-        config.write_text(self.config)
+        if config is None and self.config:  # the world's own (e.g. the fan-out jobs)
+            config = self.tmp / "sandbox.toml"
+            config.write_text(self.config)
+        extra = ["--config", str(config)] if config is not None else []
         self.sandbox = subprocess.Popen(
-            [*jobterm_argv(), "sandbox", "--port", "0", "--json", "--config", str(config)],
+            [*jobterm_argv(), "sandbox", "--port", "0", "--json", *extra],
             stdout=subprocess.PIPE,
             stderr=log,
             env=self.env,

@@ -53,6 +53,7 @@ def chromium_profile(
     network_dir: bool = False,
     plain: bool = False,
     profile: str = "Default",
+    secure: bool = False,
 ) -> Path:
     """A profile whose cookie DB holds `cookies`; returns the profile directory."""
     directory = user_data_dir / profile
@@ -77,9 +78,9 @@ def chromium_profile(
                 else seal(value, host_key, password=password, prefix=prefix, hashed=version >= 24)
             )
             connection.execute(
-                "INSERT INTO cookies VALUES (0, ?, '', ?, ?, ?, ?, 0, 0, 1, 0, 0, 0, 1, 1, 2, 80,"
+                "INSERT INTO cookies VALUES (0, ?, '', ?, ?, ?, ?, 0, ?, 1, 0, 0, 0, 1, 1, 2, 80,"
                 " 0, 0, 0)",
-                (host_key, name, value if plain else "", sealed, path),
+                (host_key, name, value if plain else "", sealed, path, int(secure)),
             )
     connection.close()
     return directory
@@ -93,6 +94,7 @@ def firefox_profile(
     session: list[Cookie] | None = None,
     running: bool = True,
     default: bool = True,
+    secure: bool = False,
 ) -> tuple[Path, sqlite3.Connection | None]:
     """A profile listed in `root/profiles.ini`. With `running`, the cookies stay in the -wal
     file (the returned connection holds it open: close it to end the "browser") and the
@@ -113,8 +115,9 @@ def firefox_profile(
     connection.execute(FIREFOX_COOKIES)
     for host, cname, value, cpath in cookies or []:
         connection.execute(
-            "INSERT INTO moz_cookies (name, value, host, path, expiry) VALUES (?, ?, ?, ?, ?)",
-            (cname, value, host, cpath, 4102444800),
+            "INSERT INTO moz_cookies (name, value, host, path, expiry, isSecure)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (cname, value, host, cpath, 4102444800, int(secure)),
         )
     connection.commit()
     if session is not None:
@@ -126,6 +129,7 @@ def firefox_profile(
             "windows": [],
             "cookies": [
                 {"host": h, "name": n, "value": v, "path": p, "httponly": True}
+                | ({"secure": True} if secure else {})
                 for h, n, v, p in session
             ],
         }

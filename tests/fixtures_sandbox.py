@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import selectors
 import signal
 import subprocess
@@ -246,3 +247,22 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxInfo]:
     sandboxes = _Sandboxes(tmp_path_factory.mktemp("sandbox"))
     yield sandboxes()
     sandboxes.close()
+
+
+def post_sign_in(
+    client: httpx.Client, sandbox: SandboxInfo, username: str, remember: bool = False
+) -> httpx.Response:
+    """The sign-in form as a browser posts it: the page for its CSRF token, then the POST with
+    `username`'s password (`client` is an httpx.Client on the sandbox's URL)."""
+    page = client.get("/users/sign_in")
+    token = re.search(r'name="authenticity_token" value="([^"]+)"', page.text)
+    assert token is not None, page.text
+    return client.post(
+        "/users/sign_in",
+        data={
+            "authenticity_token": token.group(1),
+            "user[login]": username,
+            "user[password]": sandbox.user(username)["password"],
+            "user[remember_me]": "1" if remember else "0",
+        },
+    )

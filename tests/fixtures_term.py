@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pexpect
 import pytest
@@ -44,6 +45,18 @@ class TermRun:
 
     def terminal_restored(self) -> bool:
         return self.stty_before() == self.stty_after()
+
+    def type_line(self, line: str, *expect: Any, **options: Any) -> None:
+        """Type `line` and Enter into the job's shell, then wait for `expect` (as pexpect's
+        `expect` takes it) to show."""
+        self.child.send(line + "\r")
+        self.child.expect(*expect, **options)
+
+    def leave(self) -> None:
+        """Type `~.` at the start of a line: jobterm ends with 0 and the terminal is as before."""
+        self.child.send("\r~.")
+        assert self.wait_done() == 0
+        assert self.terminal_restored()
 
 
 SpawnJobterm = Callable[..., TermRun]

@@ -13,8 +13,11 @@ import random
 import re
 import string
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from fixtures_auth import auth_env_for, jobterm, login_stdin
 from util import scaled
@@ -32,10 +35,46 @@ def sign_in(sandbox: Any, root: Path, username: str = "demo") -> dict[str, str]:
     return env
 
 
+Faults = Callable[..., None]
+
+
+# Fixtures of the reliability modules: each imports them by name (`from reliability import
+# faults, signed_in_env`), so that `signed_in_env` there is signed in once per module.
+
+
+@pytest.fixture(scope="module")
+def signed_in_env(sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """`demo`, signed in once for this module's tests."""
+    return sign_in(sandbox, tmp_path_factory.mktemp("demo"))
+
+
+@pytest.fixture
+def faults(sandbox: Any) -> Iterator[Faults]:
+    """`faults(**settings)`: the terminal of job 101 misbehaves so, for this test only (the
+    REST faults a test adds end with it too)."""
+    wait_terminal_free(sandbox)
+
+    def put(**settings: Any) -> None:
+        sandbox.admin("PUT", "/jobs/101/terminal/faults", **settings)
+
+    yield put
+    sandbox.admin("DELETE", "/terminal/faults")
+    sandbox.admin("DELETE", "/faults")
+    wait_terminal_free(sandbox)
+
+
 def start_attach(spawn_jobterm: Any, env: dict[str, str], job: str = "101", *extra: str) -> Any:
     """`jobterm attach JOB --project demo/webapp` in a PTY, everything it shows logged."""
     run = spawn_jobterm(["attach", job, "--project", "demo/webapp", *extra], env)
     run.child.logfile_read = io.BytesIO()
+    return run
+
+
+def start_session(spawn_jobterm: Any, env: dict[str, str], *extra: str) -> Any:
+    """`start_attach`, then `attached` and `ready`: a session whose shell answers."""
+    run = start_attach(spawn_jobterm, env, "101", *extra)
+    attached(run)
+    ready(run)
     return run
 
 

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 COMMAND_MODULES: tuple[str, ...] = (
     "attach",
     "exec_",
+    "debug",
+    "logs",
     "cp",
     "jobs",
     "login",

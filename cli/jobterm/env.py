@@ -8,10 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-
-def _xdg(var: str, fallback: str) -> Path:
-    value = os.environ.get(var)
-    return Path(value) if value else Path.home() / fallback
+from jobterm.dirs import user_dir
 
 
 @dataclass
@@ -32,20 +29,12 @@ class Environment:
     @property
     def config_dir(self) -> Path:
         """JOBTERM_CONFIG_DIR, else $XDG_CONFIG_HOME/jobterm, else ~/.config/jobterm."""
-        explicit = self.environ.get("JOBTERM_CONFIG_DIR")
-        if explicit:
-            return Path(explicit)
-        base = self.environ.get("XDG_CONFIG_HOME")
-        return (Path(base) if base else Path.home() / ".config") / "jobterm"
+        return Path(user_dir(self.environ, "config"))
 
     @property
     def cache_dir(self) -> Path:
         """JOBTERM_CACHE_DIR, else $XDG_CACHE_HOME/jobterm, else ~/.cache/jobterm."""
-        explicit = self.environ.get("JOBTERM_CACHE_DIR")
-        if explicit:
-            return Path(explicit)
-        base = self.environ.get("XDG_CACHE_HOME")
-        return (Path(base) if base else Path.home() / ".cache") / "jobterm"
+        return Path(user_dir(self.environ, "cache"))
 
 
 def _isatty(stream: IO[bytes]) -> bool:

@@ -33,6 +33,7 @@ class ExitCode(IntEnum):
     BROWSER_SESSION_REJECTED = 17  # login --from-browser: the instance refused the session
     COOKIE_STORE_LOCKED = 18  # login --from-browser: the browser's cookie store is locked
     COOKIE_DECRYPT = 19  # login --from-browser: the cookies cannot be decrypted (keyring)
+    SCRIPT_ENDED_FIRST = 20  # debug: the job's script ended before a terminal could attach
     # cp: each way a copy can fail on its own (30 and up, clear of the other commands')
     NO_SUCH_PATH = 30  # cp: the file or directory to copy, or the destination's folder, is missing
     PERMISSION_DENIED = 31  # cp: reading the source or writing the destination is not allowed
@@ -40,7 +41,9 @@ class ExitCode(IntEnum):
     CHECKSUM_MISMATCH = 33  # cp: what arrived differs from what was sent
     UNSAFE_ARCHIVE = 34  # cp: the job sent a directory that would write outside the copy
     COPY_FAILED = 35  # cp: a tool is missing in the job, or writing failed (e.g. disk full)
+    HANGUP = 129  # attach, cp: SIGHUP (128+1)
     INTERRUPTED = 130  # SIGINT
+    TERMINATED = 143  # attach, cp: SIGTERM (128+15)
     EXEC_FAILED = 255  # exec: jobterm failed, no exit status from the command (as ssh does)
 
 

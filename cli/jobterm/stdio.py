@@ -58,9 +58,14 @@ CLOSED_STDOUT_MESSAGE = (
 
 def silence_stdout() -> None:
     """From now on, whatever is still buffered for stdout goes to /dev/null."""
+    to_devnull(1)
+
+
+def to_devnull(fd: int) -> None:
+    """Point `fd` at /dev/null: what is written to it from now on is discarded."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 1)
+        os.dup2(devnull, fd)
         os.close(devnull)
     except OSError:
         pass

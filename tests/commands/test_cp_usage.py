@@ -46,3 +46,14 @@ def test_a_missing_local_folder_is_said_before_connecting(
     assert done.returncode == 30
     assert "does not exist" in done.stderr
     assert not (tmp_path / "no").exists()
+
+
+def test_a_source_that_fails_to_read_is_said_before_connecting(
+    auth_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A regular file by its mode whose reading fails (I/O error): a reading error here,
+    not "writing the copy failed", and before any network (no host is configured)."""
+    done = jobterm(["cp", "/proc/self/mem", "123:x"], auth_env)
+    assert done.returncode == 35, done.stderr
+    assert done.stderr.startswith("jobterm: reading '/proc/self/mem' here failed: ")
+    assert done.stderr.count("\n") == 1

@@ -5,7 +5,6 @@ store, 19 cannot decrypt)."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -14,25 +13,14 @@ import pytest
 
 from browser_stores import chromium_profile, firefox_profile
 from fixtures_auth import auth_env_for, jobterm, keyring_file
-from fixtures_sandbox import SandboxInfo
+from fixtures_sandbox import SandboxInfo, post_sign_in
 from util import scaled
 
 
 def browser_session(sandbox: SandboxInfo, username: str = "demo") -> dict[str, str]:
     """Sign in with a plain HTTP client as a browser would; its cookies."""
     with httpx.Client(base_url=sandbox.url, timeout=scaled(10)) as client:
-        page = client.get("/users/sign_in")
-        token = re.search(r'name="authenticity_token" value="([^"]+)"', page.text)
-        assert token is not None
-        answer = client.post(
-            "/users/sign_in",
-            data={
-                "authenticity_token": token.group(1),
-                "user[login]": username,
-                "user[password]": sandbox.user(username)["password"],
-                "user[remember_me]": "1",
-            },
-        )
+        answer = post_sign_in(client, sandbox, username, remember=True)
         assert answer.status_code == 302
         return dict(client.cookies.items())
 

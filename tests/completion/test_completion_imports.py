@@ -98,3 +98,4 @@ def test_each_module_imports_alone(name: str, tmp_path: Path) -> None:
     assert not any(m.startswith("jobterm.commands") for m in loaded)
     if name.rpartition(".")[2] in EVERY_TAB:
         assert "typer" not in loaded, name  # typer costs a few hundred ms on every Tab
+        assert "typing" not in loaded, name  # and typing a few ms

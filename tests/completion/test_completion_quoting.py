@@ -61,12 +61,18 @@ def typed(value: str, opened: str, cut: int) -> tuple[str, str]:
 
 
 def inserted(value: str, opened: str, cut: int) -> str:
-    """The word bash ends with after Tab: readline keeps what was typed up to the open quote
-    and puts the candidate after it (with no quote open, the candidate is the whole word)."""
+    """The word bash ends with after Tab, as readline puts the one candidate in: it keeps
+    what was typed up to the open quote, replaces the quote too when the candidate starts
+    with it, and appends the quote when the candidate does not end with it. (With no quote
+    open, the candidate is the whole word.)"""
     if not opened:
         return bash_word(value)
     prefix, before = typed(value, opened, cut)
-    return prefix + bash_word(value, opened, before)
+    candidate = bash_word(value, opened, before)
+    quote = opened[-1]
+    if candidate.startswith(quote):
+        prefix = prefix[:-1]
+    return prefix + candidate + ("" if candidate.endswith(quote) else quote)
 
 
 @pytest.mark.parametrize("opened", ["", "'", '"', "$'"])

@@ -27,6 +27,10 @@ DEMO_RUNNING = ["101", "102", "107", "108"]
 STALE = {"demo/webapp": [[999, "old", "test", "main"]]}
 
 
+# The user's running jobs (attach, exec) and failed ones (debug, logs) of demo/webapp.
+CACHED = [101, 102, 106, 107, 108]
+
+
 def cached_ids(env: dict[str, str], host: str, project: str) -> list[int] | None:
     entry = read_cache(env).get("hosts", {}).get(host, {}).get("jobs", {}).get(project)
     return None if entry is None else sorted(row[0] for row in entry["items"])
@@ -46,7 +50,7 @@ def test_stale_cache_answers_at_once_and_refreshes_behind(
     first = complete(demo, "bash", "jobterm attach -p demo/webapp ")
     assert values(first) == ["999"]  # what the cache had, without waiting for the server
     assert first.stderr == ""
-    assert wait_until(lambda: cached_ids(demo, host, "demo/webapp") == [101, 102, 107, 108])
+    assert wait_until(lambda: cached_ids(demo, host, "demo/webapp") == CACHED)
     assert sorted(values(complete(demo, "zsh", "jobterm attach -p demo/webapp "))) == DEMO_RUNNING
 
 
@@ -66,7 +70,7 @@ def test_empty_cache_fills_in(demo: dict[str, str], sandbox: Any) -> None:
     # The first answer waited at most half a second for the refresher; whatever it had then
     # is right, and the cache is complete soon after.
     assert set(values(first)) in (set(), set(DEMO_RUNNING))
-    assert wait_until(lambda: cached_ids(demo, host, "demo/webapp") == [101, 102, 107, 108])
+    assert wait_until(lambda: cached_ids(demo, host, "demo/webapp") == CACHED)
     assert sorted(values(complete(demo, "bash", "jobterm attach -p demo/webapp "))) == DEMO_RUNNING
     projects = complete(demo, "bash", "jobterm jobs --project ")
     assert wait_until(lambda: "projects" in read_cache(demo)["hosts"][host])

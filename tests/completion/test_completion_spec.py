@@ -124,3 +124,32 @@ def test_a_changed_cli_rebuilds_the_spec(tmp_path: Path, spec: completion_spec.S
     (tmp_path / completion_spec.SPEC_FILE).write_text("{broken")
     assert completion_spec.load(directory) is None
     assert os.path.basename(completion_spec.SPEC_FILE) == "cli-spec.json"
+
+
+def test_completion_offers_the_verbs_help_lists_and_no_hidden_one(tmp_path: Path) -> None:
+    """No internal command is offered: the verbs of `--help`, of the spec and of click's
+    resolution are the same, and a hidden verb is in none of them."""
+    import subprocess
+    import sys
+
+    import typer
+
+    help_text = subprocess.run(
+        [sys.executable, "-m", "jobterm", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    listed = {line.split()[0] for line in help_text.split("Commands:")[1].splitlines() if line}
+    env = isolated_env(tmp_path)
+    assert {value for _, value, _ in candidates(complete(env, "bash", "jobterm "))} == listed
+    assert {value for value, _, _ in click_answer(build_command(), [], "")} == listed
+
+    def verb() -> None:
+        """Do nothing."""
+
+    app = typer.Typer()
+    app.command("eval", hidden=True)(verb)
+    app.command("shown")(verb)
+    cli = typer.main.get_command(app)
+    spec = completion_spec.build(cli)
+    assert "eval" not in {name for name, _ in spec["root"]["commands"]}
+    assert "eval" not in {value for value, _, _ in click_answer(cli, [], "")}
+    assert "shown" in {value for value, _, _ in click_answer(cli, [], "")}

@@ -4,6 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from escape_model import reference
 from jobterm.core.escape import Action, Command, Data, EscapeParser, Event
 
 
@@ -71,33 +72,6 @@ def test_large_paste_passes_unchanged() -> None:
     data, actions = flatten(EscapeParser().feed(paste))
     assert data == paste
     assert actions == []
-
-
-def reference(typed: bytes, esc: int = ord("~")) -> tuple[bytes, list[Action]]:
-    """A byte-by-byte model of the rules, to check the fast parser against."""
-    table = {ord(a.value): a for a in Action}
-    out, actions = bytearray(), []
-    line_start, held = True, False
-    for b in typed:
-        if held:
-            held = False
-            if b in table:
-                actions.append(table[b])
-                line_start = True
-                continue
-            out.append(esc)
-            if b == esc:
-                line_start = False
-                continue
-            out.append(b)
-            line_start = b in b"\r\n"
-            continue
-        if b == esc and line_start:
-            held = True
-            continue
-        out.append(b)
-        line_start = b in b"\r\n"
-    return bytes(out), actions
 
 
 alphabet = st.sampled_from([b"~", b".", b"?", b"#", b"r", b"\r", b"\n", b"a", b"x"])

@@ -136,6 +136,19 @@ def test_an_idle_prompt_gets_the_size_and_is_erased_before_the_fresh_one() -> No
     assert shown(events) == b"\r\x1b[1A\x1b[Jline one\r\n$ "
 
 
+@pytest.mark.parametrize("late", [b"BACKGROUND\r\n", b"one\r\ntwo\r\n", b"\x1b[1mx\x1b[0m\n"])
+def test_output_that_came_after_an_idle_prompt_is_never_erased(late: bytes) -> None:
+    """A background job printed at the prompt: the old prompt stays with it on screen, and
+    the fresh prompt starts on the line below, where the cursor already is."""
+    tracker = PromptTracker(NONCE, 24, 80)
+    tracker.feed(MARK + b"line one\r\n$ ")
+    assert shown(tracker.feed(late)) == late
+    tracker.resize(30, 100)
+    assert sent(tracker.idle()) == resize_line(30, 100)
+    events = tracker.feed(b"echo\r\n" + SIZED + MARK + b"line one\r\n$ ")
+    assert shown(events) == b"line one\r\n$ "
+
+
 def test_a_non_empty_prompt_is_never_injected_into() -> None:
     tracker = PromptTracker(NONCE, 24, 80)
     tracker.feed(MARK + b"$ ")

@@ -239,8 +239,9 @@ def test_put_program_writes_verified_bytes_only(shell: list[str], tmp_path: Path
     [
         (b"nowhere/f", "file", RemoteStatus.NOT_FOUND),
         (b"newdir/", "file", RemoteStatus.NOT_FOUND),
-        (b"adir", "dir", RemoteStatus.IN_THE_WAY),  # adir/x exists
-        (b"adir", "file", RemoteStatus.IN_THE_WAY),  # adir/x is a directory
+        (b"adir", "dir", RemoteStatus.NAME_TAKEN),  # adir/x exists
+        (b"adir/", "dir", RemoteStatus.NAME_TAKEN),
+        (b"adir", "file", RemoteStatus.NAME_TAKEN),  # adir/x is a directory
         (b"afile", "dir", RemoteStatus.IN_THE_WAY),
     ],
 )

@@ -26,6 +26,7 @@ from jobterm.core.execrun import (
     End,
     ExecMachine,
     ExecOptions,
+    Killed,
     ReadStdin,
     Send,
     SessionDropped,
@@ -247,6 +248,8 @@ def test_term_and_hup_send_a_last_ctrl_c_and_end_with_255(sig: Sig) -> None:
     assert isinstance(ended, End)
     assert exit_code(ended) == ExitCode.EXEC_FAILED
     assert str(ended.error) == f"killed by {sig.value}"
+    assert isinstance(ended.error, Killed)  # cp exits 128+N by its signal
+    assert ended.error.sig is sig
     early = machine()
     early.start()
     [alone] = early.signal(sig)  # nothing runs yet: no Ctrl-C

@@ -24,8 +24,9 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from escape_model import reference_events
 from jobterm.core.cookies import CookieInputError, CookieStore, parse_cookie_input
-from jobterm.core.escape import Action, Command, Data, EscapeParser
+from jobterm.core.escape import Command, Data, EscapeParser
 from jobterm.core.execproto import (
     ExecSpec,
     Exited,
@@ -83,39 +84,6 @@ def test_input_frames_respect_any_frame_limit(data: bytes, limit: int, proto: st
 
 
 # -- escapes ----------------------------------------------------------------------------------
-
-
-def reference_events(typed: bytes, esc: int) -> list[Data | Command]:
-    """The escape rules byte by byte, as an ordered list of events (adjacent data merged)."""
-    table = {ord(a.value): a for a in Action}
-    events: list[Data | Command] = []
-    out = bytearray()
-    line_start, held = True, False
-
-    def flush() -> None:
-        if out:
-            events.append(Data(bytes(out)))
-            out.clear()
-
-    for b in typed:
-        if held:
-            held = False
-            if b in table:
-                flush()
-                events.append(Command(table[b]))
-                line_start = True
-                continue
-            out.append(esc)
-            if b == esc:
-                line_start = False
-                continue
-        elif b == esc and line_start:
-            held = True
-            continue
-        out.append(b)
-        line_start = b in b"\r\n"
-    flush()
-    return events
 
 
 def merged(events: Iterable[Data | Command]) -> list[Data | Command]:

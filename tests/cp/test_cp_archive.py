@@ -138,6 +138,8 @@ def test_a_fair_tree_round_trips_through_pack_and_unpack(tmp_path: Path) -> None
     spool = io.BytesIO()
     pack(src, spool)
     (tmp_path / "t.tar").write_bytes(spool.getvalue())
+    with tarfile.open(tmp_path / "t.tar") as tar:  # who we are is not sent to the job
+        assert {(m.uid, m.gid, m.uname, m.gname) for m in tar.getmembers()} == {(0, 0, "", "")}
     root = tmp_path / "out"
     root.mkdir()
     unpack(tmp_path / "t.tar", root)
@@ -157,3 +159,19 @@ def test_owners_from_the_job_are_not_kept(tmp_path: Path, filters: bool) -> None
     root.mkdir()
     unpack(craft(tmp_path / "t.tar", [foreign]), root)
     assert (root / "f").stat().st_uid == os.getuid()
+
+
+def test_modes_are_the_data_filters_with_or_without_it(tmp_path: Path, filters: bool) -> None:
+    """Both paths give the same modes: a read-only directory from the job does not stop the
+    files inside it (directories get the default mode), files keep at most rwxr-xr-x."""
+    members = [
+        _special("ro", tarfile.DIRTYPE, mode=0o555),
+        _file("ro/f", mode=0o444),
+        _file("open", mode=0o777),
+        _file("none", mode=0o000),
+    ]
+    root = tmp_path / "copy"
+    root.mkdir()
+    unpack(craft(tmp_path / "t.tar", members), root)
+    mode = {p.name: stat.S_IMODE(p.stat().st_mode) for p in [*root.iterdir(), root / "ro" / "f"]}
+    assert mode == {"ro": 0o777 & ~archive.umask(), "f": 0o644, "open": 0o755, "none": 0o600}

@@ -39,6 +39,7 @@ JOBS = {
     "victim": 305,
     "hostile": 306,
     "done": 307,
+    "noterm": 308,
 }
 #: What the exec and cp programs call; the "nosha" job gets these and nothing more.
 EXEC_TOOLS = ["sh", "stty", "cat", "sed", "base64", "mktemp", "rm"]
@@ -78,7 +79,7 @@ def _hostile_bin(root: Path) -> Path:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     root = tmp_path_factory.mktemp("cp")
-    builds = {name: root / "builds" / name for name in JOBS if name != "done"}
+    builds = {name: root / "builds" / name for name in JOBS if name not in ("done", "noterm")}
     dash = shutil.which("dash") or "dash"
     nosha = ["env", f"PATH={_restricted_bin(root)}", dash]
     hostile = ["env", f"PATH={_hostile_bin(root)}:{os.defpath}", dash]
@@ -89,6 +90,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         if name in builds and (name != "busybox" or HAVE_BUSYBOX)
     ]
     jobs.append(running_job(JOBS["done"], "done", ["dash"], status="success"))
+    jobs.append(running_job(JOBS["noterm"], "noterm", ["dash"], runner=2))  # no session server
     sandbox = launch_sandbox({"jobs": jobs}, (), root)
     try:
         env = auth_env_for(root / "auth", sandbox.url)
@@ -223,6 +225,19 @@ def test_tree_round_trips(world: dict[str, Any], tmp_path: Path, shell: str) -> 
     assert leftovers(tmp_path) == []
 
 
+def test_a_directory_by_a_link_or_as_dot_is_named_as_given(
+    world: dict[str, Any], tmp_path: Path
+) -> None:
+    make_tree(tmp_path / "tree")
+    (tmp_path / "latest").symlink_to("tree")
+    build = world["builds"]["dash"]
+    (build / "named").mkdir(exist_ok=True)
+    assert cp(world, tmp_path / "latest", f"{JOBS['dash']}:named").returncode == 0
+    assert cp(world, tmp_path / "tree" / ".", f"{JOBS['dash']}:named/").returncode == 0
+    assert sorted(p.name for p in (build / "named").iterdir()) == ["latest", "tree"]
+    assert snapshot(build / "named" / "latest") == snapshot(tmp_path / "tree")
+
+
 def test_a_directory_will_not_replace_a_file(world: dict[str, Any], tmp_path: Path) -> None:
     (world["builds"]["dash"] / "adir").mkdir(exist_ok=True)
     (tmp_path / "adir").write_bytes(b"mine")
@@ -230,6 +245,21 @@ def test_a_directory_will_not_replace_a_file(world: dict[str, Any], tmp_path: Pa
     assert "not a directory" in err
     assert (tmp_path / "adir").read_bytes() == b"mine"
     assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("kind", ["dir", "file"])
+def test_an_upload_whose_name_is_taken_names_that_path(
+    world: dict[str, Any], tmp_path: Path, kind: str
+) -> None:
+    """Not the destination folder, which is fine, but the path in it that is in the way."""
+    build = world["builds"]["dash"]
+    (build / "into" / f"taken-{kind}").mkdir(parents=True, exist_ok=True)
+    source = tmp_path / f"taken-{kind}"
+    source.mkdir() if kind == "dir" else source.write_bytes(b"x")
+    err = failed(cp(world, source, f"{JOBS['dash']}:into"), 32)
+    assert f"'into/taken-{kind}' already exists in the job" in err
+    assert list((build / "into" / f"taken-{kind}").iterdir()) == []
+    assert leftovers(build / "into") == []
 
 
 def test_a_hostile_archive_is_refused(world: dict[str, Any], tmp_path: Path) -> None:
@@ -293,7 +323,17 @@ def test_connection_killed_mid_upload(world: dict[str, Any], tmp_path: Path) -> 
     assert leftovers(build) == []
 
 
-def test_ctrl_c_mid_download_leaves_nothing(world: dict[str, Any], tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("sig", "code", "said"),
+    [
+        (signal.SIGINT, 130, b"jobterm: interrupted\n"),
+        (signal.SIGTERM, 143, b"jobterm: killed by SIGTERM\n"),
+        (signal.SIGHUP, 129, b"jobterm: killed by SIGHUP\n"),
+    ],
+)
+def test_a_signal_mid_download_leaves_nothing(
+    world: dict[str, Any], tmp_path: Path, sig: signal.Signals, code: int, said: bytes
+) -> None:
     with (world["builds"]["dash"] / "huge").open("wb") as huge:
         huge.truncate(4 << 30)  # sparse: costs no disk in the job, long enough to interrupt
     argv = [sys.executable, "-m", "jobterm", "cp", "-p", "demo/webapp"]
@@ -309,10 +349,10 @@ def test_ctrl_c_mid_download_leaves_nothing(world: dict[str, Any], tmp_path: Pat
         assert time.monotonic() < deadline
         assert proc.poll() is None
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _out, err = proc.communicate(timeout=scaled(60))
-    assert proc.returncode == 130, err
-    assert err == b"jobterm: interrupted\n"
+    assert proc.returncode == code, err
+    assert err == said
     assert list(tmp_path.iterdir()) == []
     (world["builds"]["dash"] / "huge").unlink()
 
@@ -341,3 +381,20 @@ def test_a_job_that_is_not_running(world: dict[str, Any], tmp_path: Path) -> Non
     err = failed(cp(world, f"{JOBS['done']}:x", tmp_path / "x"), 5)
     assert "jobterm debug" in err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("upload", [False, True], ids=["download", "upload"])
+def test_no_terminal_or_not_signed_in_write_nothing(
+    world: dict[str, Any], tmp_path: Path, upload: bool
+) -> None:
+    (tmp_path / "f").write_bytes(b"x")
+    ends = (
+        [tmp_path / "f", f"{JOBS['noterm']}:f"]
+        if upload
+        else [f"{JOBS['noterm']}:f", tmp_path / "new"]
+    )
+    failed(cp(world, *ends), 6)
+    signed_out = {**world, "env": auth_env_for(tmp_path / "nobody", world["sandbox"].url)}
+    ends[1 if upload else 0] = f"{JOBS['dash']}:f"
+    assert "jobterm login" in failed(cp(signed_out, *ends), 3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f", "nobody"]

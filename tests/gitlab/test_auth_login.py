@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -308,30 +309,17 @@ def test_token_login_from_gitlab_token_and_stdin(sandbox: SandboxInfo, tmp_path:
 
 
 def test_password_and_token_together(sandbox: SandboxInfo, auth_env: dict[str, str]) -> None:
-    token = sandbox.user("demo")["token"]
-    result = login(
-        sandbox,
-        auth_env,
-        "-u",
-        "demo",
-        "--password-stdin",
-        "--token",
-        stdin=f"demo-password\n{token}\n",
-    )
+    def sign_in_with_token_of(user: str) -> subprocess.CompletedProcess[str]:
+        token = sandbox.user(user)["token"]
+        args = ("-u", "demo", "--password-stdin", "--token")
+        return login(sandbox, auth_env, *args, stdin=f"demo-password\n{token}\n")
+
+    result = sign_in_with_token_of("demo")
     assert result.returncode == 0, result.stderr
     state = one_host_status(auth_env)
     assert (state["session"], state["token"]) == ("valid", "valid")
     # A token of somebody else is refused.
-    other = sandbox.user("bob")["token"]
-    result = login(
-        sandbox,
-        auth_env,
-        "-u",
-        "demo",
-        "--password-stdin",
-        "--token",
-        stdin=f"demo-password\n{other}\n",
-    )
+    result = sign_in_with_token_of("bob")
     assert result.returncode == 3
     assert "another user" in result.stderr
 

@@ -38,6 +38,19 @@ def test_wrong_password_on_a_page_with_a_broadcast_banner(
     assert "reset tonight" not in line
 
 
+@pytest.mark.parametrize("style", ["classic", "gitlab18"])
+def test_a_banner_with_bot_check_words_does_not_stop_sign_in(
+    make_sandbox: MakeSandbox, tmp_path: Path, style: str
+) -> None:
+    banner = "Checking your browser support tonight: please update Firefox"
+    sb = make_sandbox({"settings": {"signin_style": style, "broadcast_message": banner}})
+    env = auth_env_for(tmp_path / "a")
+    result = jobterm(
+        ["login", sb.url, "-u", "demo", "--password-stdin"], env, stdin="demo-password\n"
+    )
+    assert result.returncode == 0, result.stderr
+
+
 def test_registration_form_beside_sign_in(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
     sb = make_sandbox({"settings": {"signup_enabled": True}})
     env = auth_env_for(tmp_path / "a")
@@ -107,3 +120,12 @@ def test_a_page_that_is_not_gitlabs(make_sandbox: MakeSandbox, tmp_path: Path) -
     line = one_line(result.stderr)
     assert "not GitLab's" in line
     assert "--from-browser" in line
+
+
+def test_the_verify_endpoints_message_is_shown_through_the_one_sanitiser() -> None:
+    from jobterm.core.safetext import is_safe
+    from jobterm.gitlab.verify_email import _said
+
+    said = _said({"status": "failure", "message": "bad \x1b]52;c;aGk=\x07 code\n\x9b2J"})
+    assert said == ": bad ^[]52;c;aGk=^G code <9b>2J"
+    assert is_safe(said)

@@ -134,6 +134,32 @@ def test_gitlab_pages_are_no_challenge(style: str) -> None:
         assert not parse_page(html).challenge
 
 
+#: What Cloudflare's JavaScript detections put into every HTML page it passes.
+CLOUDFLARE_JSD = (
+    "<script>(function(){var a=document.createElement('script');"
+    "a.src='/cdn-cgi/challenge-platform/scripts/jsd/main.js';"
+    "document.head.appendChild(a);})();</script>"
+)
+
+
+@pytest.mark.parametrize("style", ["classic", "gitlab18"])
+def test_a_gitlab_page_behind_a_bot_filter_is_still_gitlabs(style: str) -> None:
+    """Bot-check markers count only on a page with no sign-in step: a proxy's script or a
+    banner's words on GitLab's own page never hide its form."""
+    module = pages18 if style == "gitlab18" else pages
+    banner = "Checking your browser support tonight"
+    for html, kind in (
+        (module.sign_in("T", None, True, True, banner), PageKind.SIGN_IN),
+        (module.two_factor("T", None, True, banner), PageKind.TWO_FACTOR),
+    ):
+        served = html.replace("</body>", CLOUDFLARE_JSD + "</body>")
+        assert CLOUDFLARE_JSD in served
+        page = parse_page(served)
+        assert page.kind is kind
+        assert not page.challenge
+    assert parse_page(pages.bot_challenge() + CLOUDFLARE_JSD).challenge
+
+
 def test_two_factor_page_of_gitlab18() -> None:
     page = parse_page(pages18.two_factor("T", "Invalid two-factor code.", True, "Banner"))
     assert page.kind is PageKind.TWO_FACTOR

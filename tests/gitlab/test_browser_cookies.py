@@ -266,3 +266,34 @@ def test_which_cookies_belong_to_the_instance(
     host_key: str, path: str, url: str, sent: bool
 ) -> None:
     assert belongs_to(host_key, path, parse_host(url)) is sent
+
+
+@pytest.mark.parametrize("store", ["chromium", "firefox sqlite", "firefox session store"])
+def test_a_secure_cookie_goes_only_where_a_browser_would_send_it(
+    tmp_path: Path, store: str
+) -> None:
+    """A Secure cookie is read for https and for this machine, never for plain http to
+    another host (--insecure-http would send it in clear text; a browser does not)."""
+    local = ("127.0.0.1", SESSION[1], SESSION[2], "/")
+    if store == "chromium":
+        profile = chromium_profile(tmp_path, [SESSION, REMEMBER, local], secure=True)
+
+        def read(host: str) -> dict[str, str]:
+            return chromium.read(KINDS["chromium"], profile, parse_host(host)).cookies
+    else:
+        session = store == "firefox session store"
+        profile, _ = firefox_profile(
+            tmp_path,
+            "default",
+            cookies=None if session else [SESSION, REMEMBER, local],
+            session=[SESSION, local] if session else None,
+            running=False,
+            secure=True,
+        )
+
+        def read(host: str) -> dict[str, str]:
+            return firefox.read(profile, parse_host(host)).cookies
+
+    assert read("https://gitlab.example.com").get(SESSION[1]) == SESSION[2]
+    assert read("http://gitlab.example.com") == {}
+    assert read("http://127.0.0.1:8080").get(SESSION[1]) == SESSION[2]

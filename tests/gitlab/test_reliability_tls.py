@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from fixtures_auth import auth_env_for, jobterm, login_stdin
-from reliability import assert_no_secrets, attached, ready, secrets_of, start_attach
+from reliability import assert_no_secrets, secrets_of, start_session
 
 
 @dataclass
@@ -113,14 +113,9 @@ def test_custom_ca_signs_in_and_attaches_over_wss(make_sandbox, certs, tmp_path,
         stdin=login_stdin(sb, "demo"),
     )
     assert result.returncode == 0, result.stderr
-    run = start_attach(spawn_jobterm, env)
-    attached(run)
-    ready(run)
-    run.child.send("echo scheme-$CI_SERVER_PROTOCOL\r")
-    run.child.expect("scheme-https")
-    run.child.send("\r~.")
-    assert run.wait_done() == 0
-    assert run.terminal_restored()
+    run = start_session(spawn_jobterm, env)
+    run.type_line("echo scheme-$CI_SERVER_PROTOCOL", "scheme-https")
+    run.leave()
     assert_no_secrets(run.child.logfile_read.getvalue(), secrets_of(env, sb))
     ran = jobterm(["exec", "101", "-p", "demo/webapp", "--", "echo", "exec-over-wss"], env)
     assert ran.returncode == 0, ran.stderr

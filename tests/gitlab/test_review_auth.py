@@ -139,6 +139,14 @@ def test_proxies_in_the_environment_are_not_used_for_this_machine(
     assert (result.returncode, result.stdout) == (0, "through\n"), result.stderr
 
 
+def add_token_of(sandbox: SandboxInfo, env: dict[str, str], user: str) -> dict[str, Any]:
+    """`jobterm login --token` with `user`'s token (GITLAB_TOKEN); the host's status after."""
+    token = sandbox.user(user)["token"]
+    result = jobterm(["login", sandbox.url, "--token"], dict(env, GITLAB_TOKEN=token))
+    assert result.returncode == 0, result.stderr
+    return status_of(env)
+
+
 def status_of(env: dict[str, str]) -> dict[str, Any]:
     result = jobterm(["auth", "status", "--json"], env)
     hosts: list[dict[str, Any]] = json.loads(result.stdout)["hosts"]
@@ -151,10 +159,7 @@ def test_adding_a_token_keeps_the_web_session_and_signing_in_keeps_the_token(
     # `--token` "also keeps" a token: it must not throw away the session a password sign-in
     # stored (leaving a host that cannot attach), nor a later sign-in the stored token.
     env = signed_in(sandbox)
-    token = sandbox.user("demo")["token"]
-    result = jobterm(["login", sandbox.url, "--token"], dict(env, GITLAB_TOKEN=token))
-    assert result.returncode == 0, result.stderr
-    state = status_of(env)
+    state = add_token_of(sandbox, env, "demo")
     assert (state["session"], state["token"]) == ("valid", "valid")
     result = jobterm(
         ["login", sandbox.url, "-u", "demo", "--password-stdin"], env, stdin="demo-password\n"
@@ -168,10 +173,7 @@ def test_a_token_of_another_user_does_not_keep_the_session(
     sandbox: SandboxInfo, signed_in: Any
 ) -> None:
     env = signed_in(sandbox)
-    token = sandbox.user("bob")["token"]
-    result = jobterm(["login", sandbox.url, "--token"], dict(env, GITLAB_TOKEN=token))
-    assert result.returncode == 0, result.stderr
-    state = status_of(env)
+    state = add_token_of(sandbox, env, "bob")
     assert (state["username"], state["session"], state["token"]) == ("bob", "none", "valid")
 
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import errno
-import os
 import re
 import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -18,7 +16,7 @@ import pytest
 from websockets.typing import Subprotocol
 
 from fixtures_sandbox import MakeSandbox, SandboxInfo, launch_sandbox, to_toml
-from util import scaled
+from util import process_gone, scaled
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -267,18 +265,4 @@ def test_stopping_ends_every_shell(make_sandbox: MakeSandbox) -> None:
         assert Path(f"/proc/{pid}").exists()
         sb.proc.send_signal(signal.SIGTERM)
         assert sb.proc.wait(scaled(10)) == 0
-    assert _gone(pid)
-
-
-def _gone(pid: int) -> bool:
-    deadline = time.monotonic() + scaled(5)
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        stat = Path(f"/proc/{pid}/stat")
-        if stat.exists() and stat.read_text().rsplit(")", 1)[-1].split()[0] == "Z":
-            return True  # a zombie waiting for its reaper is no running shell
-        time.sleep(0.05)
-    return False
+    assert process_gone(pid, within=5)

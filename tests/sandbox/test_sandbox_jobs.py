@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import time
@@ -22,7 +21,7 @@ from sandbox_ws import (
     send,
     serving,
 )
-from util import scaled
+from util import process_gone, scaled
 
 # -- the job life with a hand-driven clock -----------------------------------------------------
 
@@ -253,7 +252,7 @@ def test_canceling_a_job_drops_its_terminal(srv: TerminalSandbox, demo: str) -> 
         assert Reader(ws).until_closed().rcvd is None
     assert srv.job(805)["status"] == "canceled"
     assert srv.job(805)["terminal_attached"] is False
-    assert _gone(pid)
+    assert process_gone(pid)
 
 
 def test_shell_has_ci_variables_and_its_own_build_dir(srv: TerminalSandbox, demo: str) -> None:
@@ -302,23 +301,6 @@ def test_busybox_job_shell(srv: TerminalSandbox, demo: str) -> None:
         assert run_command(ws, "echo $CI_JOB_NAME") == "busybox"
 
 
-def _gone(pid: int, timeout: float = 10) -> bool:
-    deadline = time.monotonic() + scaled(timeout)
-    while os.path.exists(f"/proc/{pid}") and _state(pid) != "Z":
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
-
-def _state(pid: int) -> str:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return "gone"
-    return stat[stat.rfind(")") + 2 :].split()[0]
-
-
 def test_stopping_the_sandbox_ends_every_shell(tmp_path: Path) -> None:
     """SIGTERM: attached shells and what they started in the background all end."""
     with serving(None, workdir=tmp_path) as srv:
@@ -332,9 +314,9 @@ def test_stopping_the_sandbox_ends_every_shell(tmp_path: Path) -> None:
             srv.info.proc.send_signal(signal.SIGTERM)
             assert Reader(ws).until_closed().rcvd is None
         assert srv.info.proc.wait(scaled(10)) == 0
-    assert _gone(shell)
-    assert _gone(background)
-    assert _gone(daemon)
+    assert process_gone(shell)
+    assert process_gone(background)
+    assert process_gone(daemon)
 
 
 def test_a_second_ctrl_c_does_not_cut_the_cleanup_short(tmp_path: Path) -> None:
@@ -348,4 +330,4 @@ def test_a_second_ctrl_c_does_not_cut_the_cleanup_short(tmp_path: Path) -> None:
             srv.info.proc.send_signal(signal.SIGINT)
             assert Reader(ws).until_closed().rcvd is None
         assert srv.info.proc.wait(scaled(10)) == 0
-    assert _gone(stubborn)
+    assert process_gone(stubborn)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import signal
+import subprocess
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -12,7 +14,8 @@ from typing import Any, TypeVar
 
 import pytest
 
-from util import scaled
+from jobterm.sandbox.pty import SESSION_MARK, new_session_mark, signal_marked_session
+from util import process_gone, scaled
 
 T = TypeVar("T")
 
@@ -40,24 +43,6 @@ async def read_to_eof(shell: Any) -> bytes:
     while data := await asyncio.wait_for(shell.read(), scaled(10)):
         output += data
     return output
-
-
-def alive(pid: int) -> bool:
-    """A process exists and is not a zombie."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rfind(")") + 2 :].split()[0] != "Z"
-
-
-def wait_gone(pid: int, timeout: float = 5) -> bool:
-    deadline = time.monotonic() + scaled(timeout)
-    while alive(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 BACKGROUND = re.compile(rb"BG=(\d+)\r?\n")
@@ -191,7 +176,7 @@ def test_close_all_kills_shells_their_background_jobs_and_closes_fds(tmp_path: P
 
     pids = run(main)
     assert len(pids) == 9
-    assert [pid for pid in pids if not wait_gone(pid)] == []
+    assert [pid for pid in pids if not process_gone(pid, within=5)] == []
     assert open_fds() == before  # every PTY master closed
 
 
@@ -221,3 +206,47 @@ def test_missing_shell_raises_oserror_and_leaks_nothing(tmp_path: Path) -> None:
 
     run(main)
     assert open_fds() == before
+
+
+# -- whom the sandbox may signal -----------------------------------------------------------
+# A session id is a pid, and pids are reused: a kill aimed at a finished shell's session must
+# reach only processes that carry that session's mark, never whoever holds the number now.
+
+
+def _unrelated_session(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(["sleep", "60"], start_new_session=True, env=env)
+
+
+def test_session_kill_spares_a_process_without_the_mark() -> None:
+    stranger = _unrelated_session({"PATH": os.environ["PATH"]})
+    try:
+        # The stranger leads session stranger.pid, as a recycled pid would.
+        signal_marked_session(stranger.pid, new_session_mark(), signal.SIGKILL)
+        time.sleep(0.2)
+        assert stranger.poll() is None
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+def test_session_kill_reaches_a_marked_member() -> None:
+    mark = new_session_mark()
+    member = _unrelated_session({"PATH": os.environ["PATH"], SESSION_MARK: mark})
+    try:
+        signal_marked_session(member.pid, mark, signal.SIGKILL)
+        assert member.wait(timeout=scaled(5)) == -signal.SIGKILL
+    finally:
+        member.kill()
+        member.wait()
+
+
+def test_session_kill_spares_another_session_with_the_same_mark() -> None:
+    mark = new_session_mark()
+    other = _unrelated_session({"PATH": os.environ["PATH"], SESSION_MARK: mark})
+    try:
+        signal_marked_session(os.getpid(), mark, signal.SIGKILL)
+        time.sleep(0.2)
+        assert other.poll() is None
+    finally:
+        other.kill()
+        other.wait()

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from fixtures_sandbox import MakeSandbox, SandboxInfo
+from fixtures_sandbox import MakeSandbox, SandboxInfo, post_sign_in
 from util import scaled
 
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
@@ -36,17 +36,7 @@ def web_client(sb: SandboxInfo, username: str) -> Iterator[httpx.Client]:
 
 
 def _sign_in(c: httpx.Client, sb: SandboxInfo, username: str) -> httpx.Client:
-    page = c.get("/users/sign_in")
-    token = re.search(r'name="authenticity_token" value="([^"]+)"', page.text)
-    assert token
-    response = c.post(
-        "/users/sign_in",
-        data={
-            "authenticity_token": token.group(1),
-            "user[login]": username,
-            "user[password]": sb.user(username)["password"],
-        },
-    )
+    response = post_sign_in(c, sb, username)
     assert response.status_code == 302
     return c
 

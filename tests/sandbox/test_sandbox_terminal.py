@@ -9,7 +9,7 @@ import inspect
 import itertools
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from sandbox_ws import (
     send,
     serving,
 )
-from util import scaled
+from util import process_gone, scaled
 
 FIRST_JOB = 500
 JOBS = 60
@@ -357,15 +357,6 @@ def test_each_connection_gets_a_new_shell(srv: TerminalSandbox, demo: str, job: 
 # -- how sessions end ------------------------------------------------------------------------
 
 
-def _gone(pid: int, timeout: float = 10) -> bool:
-    deadline = time.monotonic() + scaled(timeout)
-    while os.path.exists(f"/proc/{pid}"):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
-
 def test_shell_exit_drops_the_connection_without_close_frame(
     srv: TerminalSandbox, demo: str, job: int
 ):
@@ -378,7 +369,7 @@ def test_shell_exit_drops_the_connection_without_close_frame(
         assert closed.rcvd is None
         assert closed.sent is None
         assert ws.protocol.close_code == 1006
-    assert _gone(pid)
+    assert process_gone(pid)
     srv.wait_detached(job)
 
 
@@ -395,7 +386,7 @@ def test_client_close_is_echoed_and_sends_eot_to_the_shell(
         rcvd = ws.protocol.close_rcvd
         assert rcvd is not None
         assert rcvd.code == 1000
-    assert _gone(pid)
+    assert process_gone(pid)
     assert Path(project_dir, "eot.txt").read_text().split() == ["04"]
     srv.wait_detached(job)
 
@@ -427,7 +418,7 @@ def test_client_close_at_an_empty_prompt_logs_the_shell_out(
             rcvd = ws.protocol.close_rcvd
             assert rcvd is not None
             assert rcvd.code == 1000
-            assert _gone(pid)
+            assert process_gone(pid)
         finally:
             (home / ".bash_logout").unlink()
     assert (project_dir / "logged-out").read_text() == "bye\n"
@@ -441,7 +432,7 @@ def test_sign_out_drops_the_terminal(srv: TerminalSandbox, job: int):
         srv.sign_out(cookie)
         closed = Reader(ws).until_closed()
         assert closed.rcvd is None
-    assert _gone(pid)
+    assert process_gone(pid)
     assert refused(srv, srv.terminal_url(job), cookie).status_code == 302
 
 
@@ -452,19 +443,24 @@ def test_expired_sessions_drop_the_terminal(srv: TerminalSandbox, job: int):
         assert Reader(ws).until_closed().rcvd is None
 
 
+@contextlib.asynccontextmanager
+async def _no_autoping(url: str, cookie: str) -> AsyncIterator[Any]:
+    """An aiohttp WebSocket to the terminal that shows Pings and never answers them itself
+    (websockets, which the other tests use, answers every Ping)."""
+    import aiohttp
+
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(url, protocols=[BINARY], headers={"Cookie": cookie}, autoping=False) as ws,
+    ):
+        yield ws
+
+
 def test_pings_arrive_every_ping_interval(srv: TerminalSandbox, demo: str, job: int):
     import aiohttp
 
     async def count_pings() -> tuple[int, list[float]]:
-        async with (
-            aiohttp.ClientSession() as http,
-            http.ws_connect(
-                srv.terminal_url(job),
-                protocols=[BINARY],
-                headers={"Cookie": demo},
-                autoping=False,
-            ) as ws,
-        ):
+        async with _no_autoping(srv.terminal_url(job), demo) as ws:
             stamps: list[float] = []
             while len(stamps) < 3:
                 msg = await ws.receive(timeout=scaled(5))
@@ -482,15 +478,7 @@ def test_pongs_are_not_enforced(srv: TerminalSandbox, demo: str, job: int):
     import aiohttp
 
     async def silent_client() -> bool:
-        async with (
-            aiohttp.ClientSession() as http,
-            http.ws_connect(
-                srv.terminal_url(job),
-                protocols=[BINARY],
-                headers={"Cookie": demo},
-                autoping=False,
-            ) as ws,
-        ):
+        async with _no_autoping(srv.terminal_url(job), demo) as ws:
             await asyncio.sleep(PING * 4)  # never answers a ping
             await ws.send_bytes(b"echo alive-$((7*7))\n")
             output = b""
@@ -503,7 +491,7 @@ def test_pongs_are_not_enforced(srv: TerminalSandbox, demo: str, job: int):
     assert asyncio.run(silent_client())
 
 
-# -- faults (issue 7) --------------------------------------------------------------------------
+# -- faults ------------------------------------------------------------------------------------
 
 
 def test_fault_unknown_subprotocol(srv: TerminalSandbox, demo: str, job: int):
@@ -602,7 +590,7 @@ def test_client_vanishing_without_close_ends_the_shell(srv: TerminalSandbox, dem
     with open_terminal(srv.terminal_url(job), demo, close_timeout=0.2) as ws:
         pid = int(run_command(ws, "echo $$"))
         ws.socket.shutdown(socket.SHUT_RDWR)  # the TCP connection goes, no Close frame
-    assert _gone(pid)
+    assert process_gone(pid)
     srv.wait_detached(job)
     with open_terminal(srv.terminal_url(job), demo) as again:  # the job is free again
         assert run_command(again, "echo back") == "back"

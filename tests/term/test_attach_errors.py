@@ -69,11 +69,8 @@ def test_no_job_on_a_terminal_offers_a_picker(spawn_jobterm, signed_in_env):
     assert b"103  deploy" not in shown  # bob's job is not offered
     run.child.send(number + "\r")
     run.child.expect("attached to job 101")
-    run.child.send("echo picked-$((3*3))\r")
-    run.child.expect("picked-9")
-    run.child.send("\r~.")
-    assert run.wait_done() == 0
-    assert run.terminal_restored()
+    run.type_line("echo picked-$((3*3))", "picked-9")
+    run.leave()
 
 
 def test_wait_attaches_once_a_pending_job_runs(spawn_jobterm, make_sandbox, signed_in):
@@ -81,10 +78,8 @@ def test_wait_attaches_once_a_pending_job_runs(spawn_jobterm, make_sandbox, sign
     env = signed_in(sandbox)
     run = spawn_jobterm(["attach", "104", "--project", "demo/webapp", "--wait"], env)
     run.child.expect("attached to job 104", timeout=scaled(30))
-    run.child.send("echo waited-$((2+2))\r")
-    run.child.expect("waited-4")
-    run.child.send("\r~.")
-    assert run.wait_done() == 0
+    run.type_line("echo waited-$((2+2))", "waited-4")
+    run.leave()
 
 
 def test_wait_timeout_gives_up_with_its_own_code(spawn_jobterm, signed_in_env):

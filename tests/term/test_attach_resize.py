@@ -346,3 +346,42 @@ def test_a_resize_during_the_set_up_is_applied_without_a_notice(attach_shell_raw
     assert b"now 110x35" not in term.shown
     term.assert_nothing_hidden_shown()
     assert term.leave() == 0
+
+
+@pytest.mark.parametrize(
+    ("shell", "child"),
+    [("bash", "export PROMPT_COMMAND; bash --norc -i"), ("dash", "export PS1; dash -i")],
+)
+def test_a_child_shell_that_inherits_the_prompt_hook_prints_no_error(attach_shell, shell, child):
+    # The prompt hook lives in PROMPT_COMMAND or PS1; where the user's set-up exports them, a
+    # shell started inside the job inherits the hook but not the functions it calls.
+    term = attach_shell(shell)
+    term.child.send(f"{child}\r")
+    term.child.send("echo in-child-$((3+3))\r")
+    term.expect("in-child-6")
+    term.child.send("exit\r")
+    term.ready()
+    assert b"__jt_" not in term.shown, term.shown[-600:]
+    assert term.leave() == 0
+
+
+def test_the_set_up_is_the_first_thing_the_job_reads_in_one_piece(
+    spawn_jobterm, make_sandbox, signed_in, tmp_path
+):
+    # No start-up latency: the set-up goes out as the session's first frame, before any wait
+    # for a prompt, so the job's first read is the whole line.
+    first = tmp_path / "first-read"
+    reader = f"stty -icanon -echo min 1 time 0; dd bs=65536 count=1 of={first} 2>/dev/null; cat"
+    sandbox = make_sandbox({"jobs": [{**shell_job("bash"), "shell": ["sh", "-c", reader]}]})
+    run = spawn_jobterm(["attach", "130", "--project", "demo/webapp"], signed_in(sandbox))
+    term = Term(run, 24, 80)
+    term.expect("attached to job 130")
+    deadline = time.monotonic() + scaled(WAIT)
+    while not first.exists() or not first.stat().st_size:  # dd writes its one read at once
+        assert time.monotonic() < deadline, "the job read nothing"
+        time.sleep(0.02)
+    line = first.read_bytes()  # the PTY turned the line's CR into LF (ICRNL)
+    assert line.startswith(b" stty rows 24 cols 80 "), line
+    assert line.endswith(b" jobterm-ready\n"), line
+    assert line.count(b"\n") == 1, line
+    assert term.leave() == 0

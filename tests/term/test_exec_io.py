@@ -6,6 +6,7 @@ import asyncio
 import os
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -25,39 +26,18 @@ def _drain_pipe(fd: int, into: bytearray, delay: float = 0.0) -> threading.Threa
     return thread
 
 
-def test_sink_writes_everything_in_order_through_a_pipe() -> None:
+def _through_a_pipe(
+    feed: Callable[[OutputSink], Awaitable[None]], limit: int, delay: float = 0.0
+) -> bytes:
+    """What a reader at the other end of a pipe gets (sleeping `delay` after each read) when
+    `feed` writes to an OutputSink on it, which is then drained and closed."""
     read_fd, write_fd = os.pipe()
     got = bytearray()
-    reader = _drain_pipe(read_fd, got)
-    chunks = [bytes([i % 256]) * (i * 37 % 5000 + 1) for i in range(500)]
+    reader = _drain_pipe(read_fd, got, delay)
 
     async def main() -> None:
-        sink = OutputSink(write_fd, limit=10_000)
-        for chunk in chunks:
-            await sink.write(chunk)
-        await sink.drain()
-        sink.close()
-
-    asyncio.run(asyncio.wait_for(main(), scaled(30)))
-    os.close(write_fd)
-    reader.join(scaled(10))
-    os.close(read_fd)
-    assert bytes(got) == b"".join(chunks)
-
-
-def test_sink_bounds_what_waits_for_a_slow_reader() -> None:
-    read_fd, write_fd = os.pipe()
-    got = bytearray()
-    reader = _drain_pipe(read_fd, got, delay=0.002)
-    limit = 64 * 1024
-    worst = 0
-
-    async def main() -> None:
-        nonlocal worst
         sink = OutputSink(write_fd, limit=limit)
-        for _ in range(200):
-            await sink.write(b"x" * 16384)
-            worst = max(worst, sink._pending)
+        await feed(sink)
         await sink.drain()
         sink.close()
 
@@ -65,7 +45,30 @@ def test_sink_bounds_what_waits_for_a_slow_reader() -> None:
     os.close(write_fd)
     reader.join(scaled(10))
     os.close(read_fd)
-    assert len(got) == 200 * 16384
+    return bytes(got)
+
+
+def test_sink_writes_everything_in_order_through_a_pipe() -> None:
+    chunks = [bytes([i % 256]) * (i * 37 % 5000 + 1) for i in range(500)]
+
+    async def feed(sink: OutputSink) -> None:
+        for chunk in chunks:
+            await sink.write(chunk)
+
+    assert _through_a_pipe(feed, limit=10_000) == b"".join(chunks)
+
+
+def test_sink_bounds_what_waits_for_a_slow_reader() -> None:
+    limit = 64 * 1024
+    worst = 0
+
+    async def feed(sink: OutputSink) -> None:
+        nonlocal worst
+        for _ in range(200):
+            await sink.write(b"x" * 16384)
+            worst = max(worst, sink._pending)
+
+    assert len(_through_a_pipe(feed, limit, delay=0.002)) == 200 * 16384
     assert worst <= limit + 16384  # one chunk over the limit at most, then write() waits
 
 

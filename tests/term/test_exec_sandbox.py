@@ -8,16 +8,14 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from fixtures_auth import auth_env_for, jobterm, login_stdin
 from fixtures_sandbox import SandboxInfo, launch_sandbox, running_job
-from util import scaled
+from util import popen_piped, process_gone, scaled
 
 HAVE_BUSYBOX = shutil.which("busybox") is not None
 BUSYBOX = pytest.param(
@@ -64,11 +62,15 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SandboxInf
         assert sandbox.stop() == 0, sandbox.stderr()
 
 
+def exec_argv(job: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", "jobterm", "exec", job, "-p", "demo/webapp", *args]
+
+
 def run_exec(
     env: dict[str, str], job: str, *args: str, stdin: bytes | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
-        [sys.executable, "-m", "jobterm", "exec", job, "-p", "demo/webapp", *args],
+        exec_argv(job, *args),
         input=stdin,
         stdin=subprocess.DEVNULL if stdin is None else None,
         capture_output=True,
@@ -82,20 +84,6 @@ def one_line(stderr: bytes) -> str:
     assert text.count("\n") == 1, text
     assert "Traceback" not in text
     return text
-
-
-def gone(pid: int, within: float = 10) -> bool:
-    deadline = time.monotonic() + scaled(within)
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        stat = Path(f"/proc/{pid}/stat")
-        if stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] == "Z":
-            return True  # dead, waiting to be reaped
-        time.sleep(0.05)
-    return False
 
 
 # ------------------------------------------------------------------ status and arguments
@@ -235,7 +223,7 @@ def test_timeout_interrupts_the_command(world: Any) -> None:
     result = run_exec(env, JOBS["dash"], "--timeout", "3", "-c", "echo $$; exec sleep 1000")
     assert result.returncode == 12
     assert "did not finish within 3 s" in one_line(result.stderr)
-    assert gone(int(result.stdout.split()[0]))
+    assert process_gone(int(result.stdout.split()[0]))
 
 
 def test_timeout_while_the_shell_does_not_answer(world: Any) -> None:
@@ -255,51 +243,19 @@ def test_timeout_while_the_shell_does_not_answer(world: Any) -> None:
 )
 def test_signals_interrupt_the_command(world: Any, signum: int, code: int, message: str) -> None:
     _, env = world
-    with subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jobterm",
-            "exec",
-            JOBS["bash"],
-            "-p",
-            "demo/webapp",
-            "-c",
-            "echo $$; exec sleep 1000",
-        ],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    ) as proc:
+    with popen_piped(exec_argv(JOBS["bash"], "-c", "echo $$; exec sleep 1000"), env) as proc:
         assert proc.stdout is not None
         pid = int(proc.stdout.readline())
         proc.send_signal(signum)
         _out, err = proc.communicate(timeout=scaled(30))
     assert proc.returncode == code, err
     assert one_line(err) == message
-    assert gone(pid)
+    assert process_gone(pid)
 
 
 def test_session_dropped_mid_command(world: Any) -> None:
     sandbox, env = world
-    with subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jobterm",
-            "exec",
-            VICTIM,
-            "-p",
-            "demo/webapp",
-            "-c",
-            "echo started; sleep 1000",
-        ],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    ) as proc:
+    with popen_piped(exec_argv(VICTIM, "-c", "echo started; sleep 1000"), env) as proc:
         assert proc.stdout is not None
         assert proc.stdout.readline() == b"started\n"
         sandbox.admin("POST", f"/jobs/{VICTIM}/finish", status="canceled")
@@ -355,23 +311,7 @@ def test_tty_passes_ctrl_c_to_the_command(world: Any, spawn_jobterm: Any) -> Non
 def test_back_to_back_runs_wait_for_the_terminal(world: Any) -> None:
     _, env = world
     # The first run holds the job's only terminal; the second retries while it is busy.
-    with subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jobterm",
-            "exec",
-            JOBS["dash"],
-            "-p",
-            "demo/webapp",
-            "-c",
-            "echo first; sleep 1",
-        ],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    ) as first:
+    with popen_piped(exec_argv(JOBS["dash"], "-c", "echo first; sleep 1"), env) as first:
         assert first.stdout is not None
         assert first.stdout.readline() == b"first\n"
         second = run_exec(env, JOBS["dash"], "--", "echo", "second")

@@ -11,34 +11,17 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from reliability import assert_no_secrets, secrets_of, sign_in, vm_kb, wait_terminal_free
-from util import scaled
+import reliability
+from reliability import assert_no_secrets, secrets_of, vm_kb, wait_terminal_free
+from util import popen_piped, scaled
 
-Faults = Callable[..., None]
-
-
-@pytest.fixture(scope="module")
-def signed_in_env(sandbox, tmp_path_factory):
-    """`demo`, signed in once for this module's tests."""
-    return sign_in(sandbox, tmp_path_factory.mktemp("demo"))
-
-
-@pytest.fixture
-def faults(sandbox: Any) -> Iterator[Faults]:
-    wait_terminal_free(sandbox)
-
-    def put(**settings: Any) -> None:
-        sandbox.admin("PUT", "/jobs/101/terminal/faults", **settings)
-
-    yield put
-    sandbox.admin("DELETE", "/terminal/faults")
-    sandbox.admin("DELETE", "/faults")
-    wait_terminal_free(sandbox)
+# fixtures shared by the reliability modules (one home: reliability.py)
+signed_in_env = reliability.signed_in_env
+faults = reliability.faults
 
 
 def exec_argv(*command: str) -> list[str]:
@@ -140,13 +123,7 @@ def test_rest_faults(signed_in_env, sandbox, faults, fault, says):
 
 def test_unread_stdout_bounds_memory_and_loses_nothing(signed_in_env, sandbox, faults):
     size = 20_000_000
-    with subprocess.Popen(
-        exec_argv("head", "-c", str(size), "/dev/zero"),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=signed_in_env,
-    ) as proc:
+    with popen_piped(exec_argv("head", "-c", str(size), "/dev/zero"), signed_in_env) as proc:
         assert proc.stdout is not None
         first = proc.stdout.read(1)  # connected and streaming
         assert first == b"\0"
@@ -166,13 +143,9 @@ def test_unread_stdout_bounds_memory_and_loses_nothing(signed_in_env, sandbox, f
 )
 def test_signal_during_output(signed_in_env, sandbox, faults, sig, code):
     """jobterm sends Ctrl-C to the job and ends; the output that arrived has no gap."""
-    with subprocess.Popen(
-        exec_argv("sh", "-c", "while :; do echo flood-flood-flood; done"),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=signed_in_env,
-        bufsize=0,  # readline() then communicate(): nothing may sit in a Python buffer
+    # readline() then communicate(): nothing may sit in a Python buffer
+    with popen_piped(
+        exec_argv("sh", "-c", "while :; do echo flood-flood-flood; done"), signed_in_env, bufsize=0
     ) as proc:
         assert proc.stdout is not None
         assert proc.stdout.readline() == b"flood-flood-flood\n"

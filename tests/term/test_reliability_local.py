@@ -7,31 +7,26 @@ import os
 import select
 import signal
 import time
-from pathlib import Path
 
 import pytest
 
+import reliability
 from reliability import (
     assert_no_secrets,
-    attached,
     closing_line,
-    ready,
     secrets_of,
     shown,
-    sign_in,
-    start_attach,
+    start_session,
     vm_kb,
     wait_terminal_free,
 )
-from util import scaled
+from util import process_gone, scaled
 
 END = b"END-42"
 
 
-@pytest.fixture(scope="module")
-def signed_in_env(sandbox, tmp_path_factory):
-    """`demo`, signed in once for this module's tests."""
-    return sign_in(sandbox, tmp_path_factory.mktemp("demo"))
+# fixtures shared by the reliability modules (one home: reliability.py)
+signed_in_env = reliability.signed_in_env
 
 
 @pytest.fixture(autouse=True)
@@ -63,9 +58,7 @@ def count_until_end(run, letter: bytes, timeout: float) -> int:
 
 def test_stopped_terminal_bounds_memory_and_loses_nothing(spawn_jobterm, signed_in_env, sandbox):
     size = 20_000_000
-    run = start_attach(spawn_jobterm, signed_in_env)
-    attached(run)
-    ready(run)
+    run = start_session(spawn_jobterm, signed_in_env)
     pid = run.jobterm_pid()
     before = vm_kb(pid)
     # \121 is Q: the typed command itself contains no Q.
@@ -75,18 +68,13 @@ def test_stopped_terminal_bounds_memory_and_loses_nothing(spawn_jobterm, signed_
     assert grown_kb < 8 * 1024, f"jobterm grew {grown_kb} KiB while its terminal was stopped"
     assert count_until_end(run, b"Q", timeout=120) == size
     assert vm_kb(pid) - before < 8 * 1024
-    run.child.send("\r~.")
-    assert run.wait_done() == 0
-    assert run.terminal_restored()
+    run.leave()
 
 
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
 def test_signal_during_heavy_output(spawn_jobterm, signed_in_env, sandbox, sig, code):
-    run = start_attach(spawn_jobterm, signed_in_env)
-    attached(run)
-    ready(run)
-    run.child.send("while :; do echo flood-flood-flood-flood; done\r")
-    run.child.expect("flood-flood")
+    run = start_session(spawn_jobterm, signed_in_env)
+    run.type_line("while :; do echo flood-flood-flood-flood; done", "flood-flood")
     os.kill(run.jobterm_pid(), sig)
     assert run.wait_done() == code
     assert run.terminal_restored()
@@ -98,23 +86,9 @@ def test_signal_during_heavy_output(spawn_jobterm, signed_in_env, sandbox, sig, 
 
 def test_terminal_hangup_ends_jobterm_and_frees_the_job(spawn_jobterm, signed_in_env, sandbox):
     """Closing the terminal window: the PTY master goes away, jobterm gets SIGHUP and EIO."""
-    run = start_attach(spawn_jobterm, signed_in_env)
-    attached(run)
-    ready(run)
+    run = start_session(spawn_jobterm, signed_in_env)
     pid = run.jobterm_pid()
-    run.child.send("while :; do echo flood-flood-flood-flood; sleep 0.01; done\r")
-    run.child.expect("flood-flood")
+    run.type_line("while :; do echo flood-flood-flood-flood; sleep 0.01; done", "flood-flood")
     run.child.close(force=False)  # close the master side, as a terminal emulator would
-    deadline = time.monotonic() + scaled(15)
-    while _alive(pid):
-        assert time.monotonic() < deadline, "jobterm lingered after its terminal hung up"
-        time.sleep(0.05)
+    assert process_gone(pid, within=15), "jobterm lingered after its terminal hung up"
     wait_terminal_free(sandbox)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")

@@ -20,8 +20,7 @@ def test_exec_tty_sigterm_while_connecting_restores_the_terminal(spawn_jobterm, 
     # (busy) with the local terminal already raw; SIGTERM then must still restore it.
     holder = spawn_jobterm(["attach", "101", "--project", "demo/webapp"], signed_in_env)
     holder.child.expect("attached to job 101", timeout=scaled(20))
-    holder.child.send("echo held-$((1+1))\r")
-    holder.child.expect("held-2", timeout=scaled(20))
+    holder.type_line("echo held-$((1+1))", "held-2", timeout=scaled(20))
     run = spawn_jobterm(
         ["--debug", "exec", "101", "-p", "demo/webapp", "-t", "-c", "true"], signed_in_env
     )
@@ -29,8 +28,7 @@ def test_exec_tty_sigterm_while_connecting_restores_the_terminal(spawn_jobterm, 
     os.kill(run.jobterm_pid(), signal.SIGTERM)
     run.wait_done()
     assert run.terminal_restored()
-    holder.child.send("\r~.")
-    assert holder.wait_done() == 0
+    holder.leave()
 
 
 def test_output_held_by_the_hidden_setup_is_shown_when_the_session_ends(
@@ -78,11 +76,9 @@ def test_debug_log_does_not_show_what_is_typed(spawn_jobterm, signed_in_env):
         "stty -echo; echo no-echo-$((1+1)); read -r pw; stty echo; echo read-${#pw}-chars\r"
     )
     run.child.expect("no-echo-2", timeout=scaled(20))
-    run.child.send("hunter2-typed\r")
-    run.child.expect("read-13-chars", timeout=scaled(20))
+    run.type_line("hunter2-typed", "read-13-chars", timeout=scaled(20))
     seen = run.child.before
-    run.child.send("\r~.")
-    assert run.wait_done() == 0
+    run.leave()
     assert b"hunter2" not in seen
 
 
@@ -128,8 +124,7 @@ def test_escape_char_option_changes_or_disables_the_escapes(spawn_jobterm, signe
     run.child.expect(
         r"leave with \^\]\. at the start of a line; \^\]\? for help", timeout=scaled(20)
     )
-    run.child.send("echo up-$((2+3))\r")
-    run.child.expect("up-5", timeout=scaled(20))
+    run.type_line("echo up-$((2+3))", "up-5", timeout=scaled(20))
     run.child.send("~.")  # no longer an escape: typed into the job's shell
     run.child.send("\x15echo still-$((3+4))\r")  # Ctrl-U drops the "~." from the line
     run.child.expect("still-7", timeout=scaled(20))
@@ -141,12 +136,9 @@ def test_escape_char_option_changes_or_disables_the_escapes(spawn_jobterm, signe
 
     run = spawn_jobterm(["attach", "101", "-p", "demo/webapp", "-e", "none"], signed_in_env)
     run.child.expect("leave with exit", timeout=scaled(20))
-    run.child.send("echo up-$((2+3))\r")
-    run.child.expect("up-5", timeout=scaled(20))
-    run.child.send("\r~.\x15echo still-$((3+4))\r")
-    run.child.expect("still-7", timeout=scaled(20))
-    run.child.send("exit\r")
-    run.child.expect("still running", timeout=scaled(20))
+    run.type_line("echo up-$((2+3))", "up-5", timeout=scaled(20))
+    run.type_line("\r~.\x15echo still-$((3+4))", "still-7", timeout=scaled(20))
+    run.type_line("exit", "still running", timeout=scaled(20))
     assert run.wait_done() == 0
     assert run.terminal_restored()
 

@@ -96,10 +96,10 @@ def read(kind: Kind, profile: Path, host: Host, keys: KeySource | None = None) -
     with open_copy(db, kind.name) as connection:
         version = _schema(connection)
         rows = connection.execute(
-            "SELECT host_key, name, value, encrypted_value, path FROM cookies"
+            "SELECT host_key, name, value, encrypted_value, path, is_secure FROM cookies"
         ).fetchall()
-    for host_key, name, value, sealed, path in rows:
-        if not belongs_to(host_key, path, host) or not _wanted(name):
+    for host_key, name, value, sealed, path, secure in rows:
+        if not belongs_to(host_key, path, host, bool(secure)) or not _wanted(name):
             continue
         if value:
             found.keep(name, value)

@@ -73,12 +73,15 @@ def read(profile: Path, host: Host) -> Found:
     db = profile / "cookies.sqlite"
     if db.is_file():
         with open_copy(db, "firefox") as connection:
-            rows = connection.execute("SELECT host, name, value, path FROM moz_cookies").fetchall()
-        for host_key, name, value, path in rows:
-            if belongs_to(str(host_key), str(path), host):
+            rows = connection.execute(
+                "SELECT host, name, value, path, isSecure FROM moz_cookies"
+            ).fetchall()
+        for host_key, name, value, path, secure in rows:
+            if belongs_to(str(host_key), str(path), host, bool(secure)):
                 found.keep(str(name), str(value))
     for cookie in _session_cookies(profile, found):
-        if belongs_to(str(cookie.get("host", "")), str(cookie.get("path", "/")), host):
+        where = (str(cookie.get("host", "")), str(cookie.get("path", "/")))
+        if belongs_to(*where, host, cookie.get("secure") is True):
             found.keep(str(cookie.get("name", "")), str(cookie.get("value", "")))
     return found
 

@@ -6,7 +6,10 @@
   disturbed nor able to block us, and recent writes still in the journal are seen.
 * `belongs_to(host_key, path, host)`: a cookie stored for `gitlab.example.com` (host-only) or
   for `.example.com` (a domain cookie) is sent to `gitlab.example.com`; its path must lie on
-  or above the instance's relative URL root. Ports play no part, as in browsers.
+  or above the instance's relative URL root. Ports play no part, as in browsers. A cookie
+  marked Secure goes only to https (or this machine), as a browser sends it: with
+  `--insecure-http` to a remote host, a session the browser keeps for https is not sent in
+  clear text.
 * `Found`: the cookies jobterm keeps (the session, remember-me, known_sign_in) and where they
   came from, for the message that names the browser and profile.
 """
@@ -49,7 +52,9 @@ class Found:
         return {**sessions, **{n: v for n, v in self.cookies.items() if n not in sessions}}
 
 
-def belongs_to(host_key: str, path: str, host: Host) -> bool:
+def belongs_to(host_key: str, path: str, host: Host, secure: bool = False) -> bool:
+    if secure and host.scheme != "https" and not host.is_loopback:
+        return False
     host_key = host_key.lower()
     name = host.hostname
     if host_key.startswith("."):

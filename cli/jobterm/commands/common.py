@@ -71,3 +71,19 @@ def parse_escape_char(text: str) -> bytes | None:
     if len(data) != 1:
         raise UsageError(f"--escape-char {text!r} is not one character", "use e.g. ~, ^], or none")
     return data
+
+
+def env_seconds(env: Environment, name: str, default: float) -> float:
+    """A duration in seconds from the environment variable `name`, else `default`."""
+    raw = env.environ.get(name, "")
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 1e9:
+        raise UsageError(
+            f"{name}={raw!r} is not a number of seconds", f"unset it, or set it to e.g. {default:g}"
+        )
+    return value

@@ -45,7 +45,11 @@ def _cached(
     return entry
 
 
-def job_items(environ: Mapping[str, str], host: str | None, project: str | None) -> list[Item]:
+def job_items(
+    environ: Mapping[str, str], host: str | None, project: str | None, verb: str = "attach"
+) -> list[Item]:
+    """The user's jobs for the JOB of `verb`: running ones for attach/exec; for debug the
+    failed ones first (what it is for), then running ones; for logs running then failed."""
     config = read_config(environ)
     name = signed_in_host(environ, config, host)
     if name is None or config is None:
@@ -56,14 +60,25 @@ def job_items(environ: Mapping[str, str], host: str | None, project: str | None)
             return []
         project = remotes[0]
     entry = _cached(environ, name, project, cache.JOBS_TTL)
-    items = []
+    order = JOB_ORDER.get(verb, ("running",))
+    found: dict[str, list[Item]] = {status: [] for status in order}
     for row in (entry or {}).get("items", []):
-        try:
-            job_id, job_name, stage, ref = row
-        except (TypeError, ValueError):
+        if not isinstance(row, list) or len(row) not in (4, 5):
             continue
-        items.append((str(job_id), f"{job_name} [{stage}] {ref}".strip(), "plain"))
-    return items
+        job_id, job_name, stage, ref = row[:4]
+        status = str(row[4]) if len(row) == 5 else "running"
+        if status in found:
+            notes = f"{job_name} [{stage}] {ref}" + (f" {status}" if len(order) > 1 else "")
+            found[status].append((str(job_id), notes.strip(), "plain"))
+    return [item for status in order for item in found[status]]
+
+
+JOB_ORDER = {"debug": ("failed", "running"), "logs": ("running", "failed")}
+
+
+def _verb(args: list[str]) -> str:
+    words = [a for a in args if not a.startswith("-")]
+    return words[0] if words else ""
 
 
 def project_items(environ: Mapping[str, str], host: str | None) -> list[Item]:
@@ -106,7 +121,7 @@ def fast_answer(environ: Mapping[str, str], request: Request) -> list[Item] | No
     kind, project, host, prefix = target
     incomplete = incomplete.removeprefix(prefix)
     if kind == "job":
-        items = job_items(environ, host, project)
+        items = job_items(environ, host, project, _verb(args))
     elif kind == "project":
         items = project_items(environ, host)
     else:
@@ -125,7 +140,8 @@ def _param(ctx: object, name: str) -> str | None:
 
 
 def complete_job(ctx: object, incomplete: str) -> list[tuple[str, str]]:
-    items = job_items(os.environ, _param(ctx, "host"), _param(ctx, "project"))
+    verb = str(getattr(ctx, "info_name", "") or "")
+    items = job_items(os.environ, _param(ctx, "host"), _param(ctx, "project"), verb)
     return [(value, help_) for value, help_, _ in items if value.startswith(incomplete)]
 
 

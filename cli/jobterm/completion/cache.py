@@ -8,8 +8,8 @@
         "jobs": {"group/app": {"t": 1700000000.0, "items": [[123, "test", "test", "main"]]}}}}}
 
 `t` is when the entry was last refreshed. A completion request answers from the cache at once;
-when the entry is older than its TTL (or missing) it starts `python -m jobterm.completion.cache
-refresh ...` as a detached process (own session, no terminal, stdio on /dev/null, so it can
+when the entry is older than its TTL (or missing) it starts `python -m jobterm.completion.refresh
+...` (`refresh.py`) as a detached process (own session, no terminal, stdio on /dev/null, so it can
 never prompt and the shell never waits for it). Only for a *missing* entry does the request
 wait, at most `WAIT_BOUND` seconds, for that process to fill it in. A lock file per entry keeps
 a burst of Tab presses from starting a crowd of refreshers. A refresh that fails still stamps
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
     from typing import Any
 
-    from jobterm.env import Environment
     from jobterm.jobs.listing import Listing
 
     Entry = dict[str, Any]
@@ -41,6 +40,8 @@ if TYPE_CHECKING:
 
 CACHE_FILE = "completion.json"
 VERSION = 1
+JOB_STATUSES = ("running", "failed")  # what JOB completes to: attach/exec, and debug/logs
+CACHED_JOBS = 50
 JOBS_TTL = 30.0  # running jobs come and go: refresh after half a minute
 PROJECTS_TTL = 3600.0  # the projects a user is a member of change rarely
 WAIT_BOUND = 0.5  # the longest a completion request waits on the network (via the refresher)
@@ -119,13 +120,14 @@ def is_fresh(entry: Entry | None, ttl: float, now: float | None = None) -> bool:
 
 def job_row(job: Mapping[str, Any]) -> list[Any]:
     return [int(job["id"]), str(job.get("name", "")), str(job.get("stage", "")),
-            str(job.get("ref", ""))]  # fmt: skip
+            str(job.get("ref", "")), str(job.get("status", ""))]  # fmt: skip
 
 
 def remember_jobs(
     cache_dir: PathLike, host: str, project: str, jobs: Iterable[Mapping[str, Any]]
 ) -> None:
-    """Record the user's running jobs of `project` (as typed: path or id) on `host`."""
+    """Record the user's jobs of `project` (as typed: path or id) on `host`: the running
+    ones (attach, exec) and the failed ones (debug, logs)."""
     rows = [job_row(job) for job in jobs]
 
     def change(part: dict[str, Any]) -> None:
@@ -160,10 +162,10 @@ def remember_listing(cache_dir: PathLike, listing: Listing, typed: str | None) -
     if not listing.everywhere and listing.where:
         projects.add(listing.where)
     for path in projects:
-        running = [j for j in listing.by_project.get(path, []) if j.get("status") == "running"]
-        remember_jobs(cache_dir, listing.host, path, running)
+        jobs = [j for j in listing.by_project.get(path, []) if j.get("status") in JOB_STATUSES]
+        remember_jobs(cache_dir, listing.host, path, jobs)
         if typed and typed != path and path == listing.where:
-            remember_jobs(cache_dir, listing.host, typed, running)
+            remember_jobs(cache_dir, listing.host, typed, jobs)
 
 
 def touch_entry(cache_dir: PathLike, host: str, project: str | None) -> None:
@@ -224,7 +226,7 @@ def _take_lock(path: str) -> bool:
     return True
 
 
-def _unlock(cache_dir: PathLike, host: str, project: str | None) -> None:
+def unlock(cache_dir: PathLike, host: str, project: str | None) -> None:
     try:  # noqa: SIM105 - contextlib would cost an import on every Tab
         os.unlink(_lock_path(cache_dir, host, project))
     except OSError:
@@ -242,7 +244,7 @@ def start_refresh(
 
     if not _take_lock(_lock_path(cache_dir, host, project)):
         return False
-    argv = [sys.executable, "-m", "jobterm.completion.cache", "refresh", host]
+    argv = [sys.executable, "-m", "jobterm.completion.refresh", host]
     argv += ["--project", project] if project is not None else ["--projects"]
     child_env = {k: v for k, v in environ.items() if k not in PROTOCOL_VARS}
     child_env["JOBTERM_CACHE_DIR"] = os.fspath(cache_dir)
@@ -257,7 +259,7 @@ def start_refresh(
             close_fds=True,
         )
     except OSError:
-        _unlock(cache_dir, host, project)
+        unlock(cache_dir, host, project)
         return False
     return True
 
@@ -272,48 +274,3 @@ def wait_for(
         if present(data) or time.monotonic() >= deadline:
             return data
         time.sleep(0.02)
-
-
-def refresh(env: Environment, host: str, project: str | None) -> int:
-    """Fetch one entry and store it (the detached refresher's work). Exit status."""
-    from jobterm.errors import AuthError, JobtermError
-    from jobterm.gitlab.session import open_gitlab
-    from jobterm.jobs.picker import my_running_jobs
-
-    cache_dir = env.cache_dir
-    try:
-        # check=True: an expired session is renewed (remember-me) here, in the background
-        with open_gitlab(env, host, need_web_session=False, check=True) as gl:
-            if project is None:
-                remember_projects(cache_dir, host, gl.projects(membership=True, max_pages=3))
-            else:
-                remember_jobs(cache_dir, host, project, my_running_jobs(gl, project))
-        return 0
-    except AuthError:
-        # Signed out or expired: offer nothing, as when signed out (an empty, fresh entry).
-        forget_host(cache_dir, host)
-        touch_entry(cache_dir, host, project)
-        return 3
-    except (JobtermError, OSError, ValueError, KeyError, TypeError):
-        touch_entry(cache_dir, host, project)  # keep what we had; try again after the TTL
-        return 1
-    finally:
-        _unlock(cache_dir, host, project)
-
-
-def main(argv: list[str]) -> int:
-    """`python -m jobterm.completion.cache refresh HOST (--project P | --projects)`."""
-    from jobterm.env import Environment
-
-    if len(argv) == 4 and argv[0] == "refresh" and argv[2] == "--project":
-        return refresh(Environment(), argv[1], argv[3])
-    if len(argv) == 3 and argv[0] == "refresh" and argv[2] == "--projects":
-        return refresh(Environment(), argv[1], None)
-    sys.stderr.write(
-        "usage: python -m jobterm.completion.cache refresh HOST (--project P | --projects)\n"
-    )
-    return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -96,20 +96,19 @@ def show_callback(ctx: Any, param: Any, value: bool) -> None:
     raise typer.Exit(0)
 
 
+def _eager_flag(name: str, callback: Any, help_: str) -> Any:
+    """A root flag that acts while the line is parsed and then exits (as --help does)."""
+    return typer.Option(
+        False, name, callback=callback, is_eager=True, expose_value=False, help=help_
+    )
+
+
 # The root options that replace typer's own (app.py: `add_completion=False`).
-InstallCompletionOption: Any = typer.Option(
-    False,
+InstallCompletionOption: Any = _eager_flag(
     "--install-completion",
-    callback=install_callback,
-    is_eager=True,
-    expose_value=False,
-    help="Install completion for the current shell (bash, zsh or fish).",
+    install_callback,
+    "Install completion for the current shell (bash, zsh or fish).",
 )
-ShowCompletionOption: Any = typer.Option(
-    False,
-    "--show-completion",
-    callback=show_callback,
-    is_eager=True,
-    expose_value=False,
-    help="Print the completion script for the current shell.",
+ShowCompletionOption: Any = _eager_flag(
+    "--show-completion", show_callback, "Print the completion script for the current shell."
 )

@@ -15,8 +15,9 @@ or any other control character.
 
 `classify()` reads the words with a small table of jobterm's options (`COMMANDS`, checked
 against the real CLI by a test; `spec.py` gives the full table once cached): it says whether
-the word is the JOB of `attach`/`exec` or the value of `--project`/`-p` or `--host`, the
-values `answers.py` finds without typer. Everything else goes to the CLI spec or to typer.
+the word is the JOB of `attach`/`exec`/`debug`/`logs` or the value of `--project`/`-p` or
+`--host`, the values `answers.py` finds without typer. Everything else goes to the CLI spec
+or to typer.
 
 Imported on every Tab: no typing, dataclasses, pathlib, re or shlex.
 """
@@ -56,6 +57,18 @@ COMMANDS: dict[str, tuple[frozenset[str], frozenset[str], bool]] = {
         True,
     ),
     "exec": (frozenset({"--project", "-p", "--host"}), frozenset(), True),
+    "debug": (
+        frozenset({"--project", "-p", "--host", "--exec", "--escape-char", "-e"}),
+        frozenset(
+            {"--no-retry", "--if-failed", "--shell-now", "--cancel-on-interrupt", "--no-resize"}
+        ),
+        True,
+    ),
+    "logs": (
+        frozenset({"--project", "-p", "--host"}),
+        frozenset({"--follow", "-f", "--raw"}),
+        True,
+    ),
     "jobs": (
         frozenset({"--project", "-p", "--host"}),
         frozenset({"--all", "--everywhere", "--json"}),

@@ -6,8 +6,8 @@ word, never as shell syntax, and its help text must reach the screen as text, ne
 terminal control.
 
 * bash inserts a candidate exactly as given (its own filename quoting leaves `)` bare), so
-  jobterm quotes it, for the quote the user opened if any: readline replaces only the text
-  after that quote, so the candidate carries the rest of the value and closes the quote.
+  jobterm quotes it, for the quote the user opened if any (`bash_word` says how readline
+  treats that quote).
   Control characters (and `!`, which history expansion reads even in double quotes) go
   inside `$'...'` as octal escapes of their UTF-8 bytes.
 * zsh and fish quote a candidate themselves when they insert it, whatever quote the user
@@ -49,19 +49,26 @@ def bash_word(value: str, opened: str = "", before: str = "") -> str:
     """What bash must insert so that the word reads as `value`.
 
     `opened` is the quote the word being completed is still inside (`'`, `"`, `$'` or "" for
-    none) and `before` what the word held before that quote: bash keeps both and replaces the
-    rest, so the answer carries `value` without `before` and closes the quote.
+    none) and `before` what the word held before that quote. readline keeps the text before
+    the quote and replaces the rest; a candidate that starts with the open quote replaces the
+    quote too, and one that does not end with it gets it appended. So each answer starts and
+    ends with that quote (empty `''` or `""` pairs around a `$'...'` part where needed) and
+    carries `value` without `before`.
     """
     rest = value[len(before) :] if opened else value
     special = any(is_control(c) for c in rest)
     if opened == "$'":
-        return ansi_c(rest) + "'"
+        # readline sees the quote `'`: an answer not starting with it keeps the `$'`; with
+        # nothing left to add, `''` replaces that quote and closes the empty `$''`
+        return ansi_c(rest) + "'" if rest else "''"
     if opened == "'":
-        return "'$'" + ansi_c(rest) + "'" if special else rest.replace("'", "'\\''") + "'"
+        if special:
+            return "''$'" + ansi_c(rest) + "'''"
+        return "'" + rest.replace("'", "'\\''") + "'"
     if opened == '"':
         if special or "!" in rest:
-            return "\"$'" + ansi_c(rest) + "'"
-        return "".join("\\" + c if c in '\\"$`' else c for c in rest) + '"'
+            return '""$\'' + ansi_c(rest) + '\'""'
+        return '"' + "".join("\\" + c if c in '\\"$`' else c for c in rest) + '"'
     if rest and all(c in SAFE for c in rest):
         return rest
     if special or "!" in rest:

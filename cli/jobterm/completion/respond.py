@@ -13,6 +13,7 @@ import sys
 
 from jobterm.completion.answers import fast_answer
 from jobterm.completion.protocol import format_items, open_quote, read_request
+from jobterm.stdio import to_devnull
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -45,10 +46,5 @@ def main(environ: Mapping[str, str], out: IO[str], build_cli: Callable[[], Comma
 
 def _silence_stderr() -> None:
     """Nothing may reach the shell's command line: point fd 2 at /dev/null."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 2)
-        os.close(devnull)
-    except OSError:
-        pass
+    to_devnull(2)
     sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process

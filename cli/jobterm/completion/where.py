@@ -2,14 +2,16 @@
 config and cache directories, the hosts in the config file and the one a command would use,
 and the projects of this directory's git remotes.
 
-Each mirrors what the commands do (`Environment.config_dir`/`cache_dir`,
-`gitlab.config.load_config`, `gitlab.session.resolve_host`, `jobs.locate.git_remote_projects`);
+The directories are the commands' own (`jobterm.dirs`); the rest mirrors what the commands
+do (`gitlab.config.load_config`, `gitlab.session.resolve_host`, `jobs.locate.git_remote_projects`);
 `tests/completion/test_completion_protocol.py` checks they agree.
 """
 
 from __future__ import annotations
 
 import os
+
+from jobterm.dirs import user_dir
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -20,25 +22,11 @@ if TYPE_CHECKING:
 
 
 def config_dir(environ: Mapping[str, str]) -> str:
-    """As `Environment.config_dir`."""
-    explicit = environ.get("JOBTERM_CONFIG_DIR")
-    if explicit:
-        return explicit
-    base = environ.get("XDG_CONFIG_HOME") or os.path.join(_home(environ), ".config")
-    return os.path.join(base, "jobterm")
+    return user_dir(environ, "config")
 
 
 def cache_dir(environ: Mapping[str, str]) -> str:
-    """As `Environment.cache_dir`."""
-    explicit = environ.get("JOBTERM_CACHE_DIR")
-    if explicit:
-        return explicit
-    base = environ.get("XDG_CACHE_HOME") or os.path.join(_home(environ), ".cache")
-    return os.path.join(base, "jobterm")
-
-
-def _home(environ: Mapping[str, str]) -> str:
-    return environ.get("HOME") or os.path.expanduser("~")
+    return user_dir(environ, "cache")
 
 
 def read_config(environ: Mapping[str, str]) -> Config | None:

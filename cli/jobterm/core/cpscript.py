@@ -47,7 +47,8 @@ class RemoteStatus(IntEnum):
     OK = 0
     NOT_FOUND = 70  # the path (or the destination's directory) does not exist
     DENIED = 71  # no permission to read the source or to write the destination directory
-    IN_THE_WAY = 72  # the destination exists and is of the other kind
+    IN_THE_WAY = 72  # a directory comes, and the destination is not one
+    NAME_TAKEN = 78  # in the destination directory, the copy's name is taken (see PUT)
     NO_TAR = 73  # a directory needs `tar` in the job
     NOT_REGULAR = 74  # a device, fifo or socket: cp copies files and directories
     WRITE_FAILED = 75  # writing, unpacking or renaming failed (e.g. the disk is full)
@@ -106,10 +107,10 @@ case $f in */) exit 70;; */*) dir=${f%/*}; dir=${dir:-/};; *) dir=.;; esac
 [ -d "$dir" ] || exit 70
 [ -w "$dir" ] && [ -x "$dir" ] || exit 71
 if [ $k = dir ]; then
-  { [ -e "$f" ] || [ -h "$f" ]; } && exit 72
+  { [ -e "$f" ] || [ -h "$f" ]; } && { [ "$f" = "$d" ] && exit 72 || exit 78; }
   command -v tar >/dev/null 2>&1 || exit 73
 elif [ -d "$f" ]; then
-  exit 72
+  exit 78
 fi
 sweep "$dir"
 t=$(mktemp "$dir/$tag.XXXXXX" 2>/dev/null) || exit 71

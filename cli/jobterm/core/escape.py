@@ -7,6 +7,7 @@ the user typed. There it is held back and the next byte decides:
     ~.  disconnect          ~?  help            ~#  session status
     ~r  apply local size    ~^Z suspend jobterm ~~  send one ~
     ~<anything else>  send both bytes
+    ~s  switch to the shell (only where the caller enables it: `jobterm debug`'s log view)
 
 Everything else passes through unchanged and in order. The parser is a pure state machine:
 `feed(bytes)` returns a list of events (`Data` to send to the job, `Command` for jobterm). A
@@ -26,6 +27,7 @@ class Action(Enum):
     STATUS = "#"
     RESIZE = "r"
     SUSPEND = "\x1a"
+    SHELL = "s"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +42,9 @@ class Command:
 
 Event = Data | Command
 
-_ACTIONS = {ord(a.value): a for a in Action}
+ATTACH_ACTIONS = frozenset(
+    {Action.DISCONNECT, Action.HELP, Action.STATUS, Action.RESIZE, Action.SUSPEND}
+)
 _NEWLINES = b"\r\n"
 
 HELP_TEXT = """\
@@ -64,10 +68,13 @@ def shown(escape_char: bytes) -> str:
 class EscapeParser:
     """Split typed input into data for the job and escape commands for jobterm."""
 
-    def __init__(self, escape_char: bytes | None = b"~") -> None:
+    def __init__(
+        self, escape_char: bytes | None = b"~", actions: frozenset[Action] = ATTACH_ACTIONS
+    ) -> None:
         if escape_char is not None and len(escape_char) != 1:
             raise ValueError("the escape character must be one byte")
         self.escape = escape_char
+        self._actions = {ord(a.value): a for a in actions}
         self._line_start = True  # the next byte is the first of a line
         self._held = False  # an escape character is held back
 
@@ -113,7 +120,7 @@ class EscapeParser:
         """Decide a held escape by the byte after it; return the position after that byte."""
         assert self.escape is not None
         self._held = False
-        action = _ACTIONS.get(byte)
+        action = self._actions.get(byte)
         if action is not None:
             if out:
                 events.append(Data(bytes(out)))

@@ -113,6 +113,17 @@ class End:
 Action = Send | Arm | ReadStdin | Output | End
 
 
+class Killed(JobtermError):
+    """SIGTERM or SIGHUP ended the run: exit 255 in exec (ssh's "no status"); a caller
+    that has no command status to pass on (cp) exits 128+N, as attach does."""
+
+    exit_code = ExitCode.EXEC_FAILED
+
+    def __init__(self, sig: Sig) -> None:
+        super().__init__(f"killed by {sig.value}")
+        self.sig = sig
+
+
 class SessionDropped(ConnectionLostError):
     """The session ended before the exit status arrived (exit 255 in exec)."""
 
@@ -229,8 +240,7 @@ class ExecMachine:
                 return self._interrupt(interrupted)
             return self._end(End(error=interrupted))  # a second Ctrl-C: stop waiting
         last = [Send(INTR, within=LAST_CTRL_C)] if self._started else []
-        killed = JobtermError(f"killed by {sig.value}", code=ExitCode.EXEC_FAILED)
-        return last + self._end(End(error=killed))
+        return last + self._end(End(error=Killed(sig)))
 
     def _interrupt(self, reason: JobtermError) -> list[Action]:
         """Send Ctrl-C once; the run ends with `reason` however the command then ends."""

@@ -36,7 +36,9 @@ was held since the last prompt marker (the prompt, the echo of the line) is drop
 marker that comes first belongs to something else the shell ran before our line (keys that
 were on their way): what was held is shown, and the injection goes on. Keys typed meanwhile
 are queued and sent after the line. The user sees one fresh prompt, drawn by the shell after
-the size changed; for an injection at an idle prompt the old prompt is erased first. If the
+the size changed; for an injection at an idle prompt the old prompt is erased first, unless
+output came after it (a background job's line, which ends with a newline where a prompt
+never does): that output stays, and the fresh prompt goes on the line below it. If the
 markers never come, `timeout()` releases the held output and keys: nothing is lost, the line
 is merely visible, and automatic resizing stops for the session (`broken`).
 """
@@ -125,6 +127,7 @@ class PromptTracker:
         self._queued = bytearray()  # keys typed during an injection
         self._erase = b""  # shown before the fresh prompt (an idle injection)
         self._shown_lines = 0  # newlines shown since the last marker
+        self._line_ended = False  # what was shown last since the marker ended a line
         self._alt_screen = False  # a full-screen program has the terminal
 
     @property
@@ -181,11 +184,13 @@ class PromptTracker:
                 events += self.timeout()
             return
         self._shown_lines += data.count(b"\n")
+        self._line_ended = data.endswith(b"\n")
         events.append(Show(data))
 
     def _on_marker(self, events: list[Event]) -> None:
         self.seen = True
         self._shown_lines = 0
+        self._line_ended = False
         if self._injecting is not None:
             if self._size_set:
                 self._finish_injection(events)
@@ -259,7 +264,11 @@ class PromptTracker:
         if self.at_prompt:
             lines = self._shown_lines
             erase = b"\r" + (f"\x1b[{lines}A".encode() if lines else b"") + b"\x1b[J"
-            self._inject(events, erase=erase if lines <= MAX_ERASED_LINES else b"\r\n")
+            if self._line_ended:  # output after the prompt: keep it, the cursor starts a line
+                erase = b""
+            elif lines > MAX_ERASED_LINES:
+                erase = b"\r\n"
+            self._inject(events, erase=erase)
         return events
 
     def force(self, rows: int, cols: int) -> list[Event]:

@@ -9,8 +9,10 @@ sees just the fresh prompt the shell prints afterwards.
 The prompt hook goes where each shell runs code before its prompt, after the user's own:
 bash's PROMPT_COMMAND (appended on a new line, keeping `$?` for anything after it), zsh's
 precmd_functions, and for dash, busybox sh and other POSIX shells a command substitution in
-front of PS1. Shell-specific code is passed to `eval` as a quoted string, so the one line
-parses in every shell. History: the line starts with a space, and bash deletes its own
+front of PS1. Where the user's set-up exports PROMPT_COMMAND or PS1, a shell started inside
+the job inherits the hook but not its function: the hook's errors go to /dev/null, so that
+shell's prompt stays clean. Shell-specific code is passed to `eval` as a quoted string, so
+the one line parses in every shell. History: the line starts with a space, and bash deletes its own
 history entry (`history -d`, only if the entry is there); in zsh a `zshaddhistory` hook keeps
 the later resize lines out (zsh cannot delete the set-up line's own entry; no GitLab runner
 starts zsh, so that case arises only in a sandbox configured for it).
@@ -97,7 +99,7 @@ def shell_hooks(nonce: str) -> list[str]:
     bash = (
         '__jt_a() { case "$(HISTTIMEFORMAT= history 1)" in *__jobterm_*) history -d $HISTCMD;; '
         'esac; }; printf -v __jt_n "\\n"; '
-        'PROMPT_COMMAND="${PROMPT_COMMAND:+$PROMPT_COMMAND$__jt_n}__jt_h"'
+        'PROMPT_COMMAND="${PROMPT_COMMAND:+$PROMPT_COMMAND$__jt_n}__jt_h 2>/dev/null"'
     )
     zsh = (
         f'precmd_functions+=(__jt_h); __jt_n() {{ [[ $1 != " {SIZE_FUNCTION} "* ]]; }}; '
@@ -110,6 +112,6 @@ def shell_hooks(nonce: str) -> list[str]:
         f'{SIZE_FUNCTION}() {{ stty rows "$1" cols "$2" 2>/dev/null; __jt_a; __jt_p {sized}; }}',
         f"if [ -n \"${{ZSH_VERSION-}}\" ]; then eval '{zsh}'; "
         f"elif [ -n \"${{BASH_VERSION-}}\" ]; then eval '{bash}'; "
-        """else PS1='$(__jt_h)'"$PS1"; fi""",
+        """else PS1='$(__jt_h 2>/dev/null)'"$PS1"; fi""",
         "__jt_a",
     ]

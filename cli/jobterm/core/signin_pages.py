@@ -23,7 +23,10 @@ Pages of two generations are read alike:
 * A page with the registration form beside the sign-in form: `sign_in_form()` takes the form
   that posts to the session endpoint, never `/users` (registration).
 * A bot check (Cloudflare's "Just a moment...", other vendors' captcha walls) stands between
-  a program and GitLab: `challenge` says so, from markers such pages carry.
+  a program and GitLab: `challenge` says so, from markers such pages carry, but only on a
+  page without sign-in forms. Cloudflare puts its challenge-platform script into every page
+  it passes, GitLab's own sign-in page included, and a banner may well say "checking your
+  browser": a page that shows the form is GitLab's.
 """
 
 from __future__ import annotations
@@ -164,15 +167,16 @@ def parse_page(html: str) -> SignInPage:
         parser.close()
     except (AssertionError, ValueError):  # pragma: no cover - HTMLParser is tolerant
         pass
-    return SignInPage(
+    page = SignInPage(
         parser.csrf,
         parser.forms,
         parser.flash_texts(),
         parser.title.strip(),
         broadcasts=parser.broadcast_texts(),
         verification=parser.verification,
-        challenge=bool(_CHALLENGE.search(html)),
     )
+    page.challenge = page.kind is PageKind.OTHER and bool(_CHALLENGE.search(html))
+    return page
 
 
 def parse_csrf_token(html: str) -> str | None:

@@ -102,15 +102,42 @@ def _extract(tar: tarfile.TarFile, member: tarfile.TarInfo, root: Path) -> None:
     if member.name in (".", "./", ""):
         return  # the root itself: its mode is set by the caller
     options: dict[str, Any] = {"filter": "data"} if HAS_FILTERS else {}
-    if not HAS_FILTERS:  # what the data filter does to owners: they are ours, not the job's
-        member.uid, member.gid, member.uname, member.gname = os.getuid(), os.getgid(), "", ""
+    if not HAS_FILTERS:
+        _like_data_filter(member)
     try:
         tar.extract(member, root, **options)
     except _FILTER_ERRORS as exc:  # the second guard caught what the first did not
         raise _refuse(member, f"was refused by tarfile ({exc.__class__.__name__})") from None
 
 
+def umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _like_data_filter(member: tarfile.TarInfo) -> None:
+    """What the data filter does to owners and modes, for a Python without it. Owners are
+    ours, not the job's. A directory gets the default mode: one extracted with its own
+    (say 555, as Go's module cache has) would refuse the files still to come into it. A file
+    keeps at most rwxr-xr-x, and its owner may always read and write it."""
+    member.uid, member.gid, member.uname, member.gname = os.getuid(), os.getgid(), "", ""
+    if member.isdir():
+        member.mode = 0o777 & ~umask()
+    elif member.isreg() or member.islnk():
+        mode = member.mode & 0o755
+        member.mode = (mode if mode & 0o100 else mode & ~0o111) | 0o600
+
+
 def pack(source: Path, out: IO[bytes]) -> None:
     """Write `source` (a directory) to `out` as a tar stream of `.`; links stay links."""
     with tarfile.open(fileobj=out, mode="w", format=tarfile.GNU_FORMAT) as tar:
-        tar.add(source, arcname=".", recursive=True)
+        tar.add(source, arcname=".", recursive=True, filter=_no_owner)
+
+
+def _no_owner(member: tarfile.TarInfo) -> tarfile.TarInfo:
+    """Our user's names and ids mean nothing in the job; a job running as root would give
+    the files to them (tar keeps owners for root). Owner 0 is the job's own user there."""
+    member.uid = member.gid = 0
+    member.uname = member.gname = ""
+    return member

@@ -37,7 +37,7 @@ _REMOTE: dict[int, tuple[str, str, ExitCode]] = {
         ExitCode.PERMISSION_DENIED,
     ),
     RemoteStatus.IN_THE_WAY: (
-        "{path} exists in the job and is of the other kind (file or directory)",
+        "{path} exists in the job and is not a directory; a directory comes",
         "remove it, or give another destination",
         ExitCode.IN_THE_WAY,
     ),
@@ -69,16 +69,18 @@ _REMOTE: dict[int, tuple[str, str, ExitCode]] = {
 }
 
 
-def remote_failure(status: int, remote: bytes, *, upload: bool) -> JobtermError:
-    """The error for the remote program's exit status."""
+def remote_failure(status: int, remote: bytes, *, upload: bool, name: bytes = b"") -> JobtermError:
+    """The error for the remote program's exit status (`name`: an upload's own name)."""
     path = shown(os.fsdecode(remote))
+    if status == RemoteStatus.NAME_TAKEN:
+        return _name_taken(remote, name)
     if status == RemoteStatus.NOT_FOUND:
         where = "the folder to put it in" if upload else "no such file or directory"
         return JobtermError(
             f"{path}: {where} does not exist in the job"
             if upload
             else f"{path}: {where} in the job",
-            "check the path (relative paths start in $CI_PROJECT_DIR)",
+            "check the path; a relative one starts in the build directory, $CI_PROJECT_DIR",
             code=ExitCode.NO_SUCH_PATH,
         )
     known = _REMOTE.get(status)
@@ -89,3 +91,14 @@ def remote_failure(status: int, remote: bytes, *, upload: bool) -> JobtermError:
     message, hint, code = known
     verb = "write" if upload else "read"
     return JobtermError(message.format(path=path), hint.format(verb=verb), code=code)
+
+
+def _name_taken(remote: bytes, name: bytes) -> JobtermError:
+    """An upload into a directory where its name is taken: say which path, not the folder's."""
+    taken = shown(os.fsdecode(remote.rstrip(b"/") + b"/" + name))
+    return JobtermError(
+        f"{taken} already exists in the job: a directory does not merge into one, "
+        "nor does a file replace one",
+        "remove it in the job, or give the copy another name in the destination",
+        code=ExitCode.IN_THE_WAY,
+    )

@@ -17,16 +17,10 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jobterm.cp.archive import shown, unpack
+from jobterm.cp.archive import shown, umask, unpack
 from jobterm.errors import ExitCode, JobtermError, UsageError
 
 PREFIX = ".jobterm-cp-"
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def check_destination_dir(local: Path) -> Path:
@@ -100,13 +94,13 @@ class Landing:
         self._fd = -1
         if self.kind == "file":
             mode = 0o777 if self.executable else 0o666
-            os.chmod(self._temp, mode & ~_umask())
+            os.chmod(self._temp, mode & ~umask())
             os.replace(self._temp, self.final)
             self._temp = None
             return
         self._tree = Path(tempfile.mkdtemp(prefix=PREFIX, dir=self.final.parent))
         unpack(self._temp, self._tree)
-        os.chmod(self._tree, 0o777 & ~_umask())
+        os.chmod(self._tree, 0o777 & ~umask())
         self._check_in_the_way()  # it may have appeared meanwhile
         os.rename(self._tree, self.final)
         self._tree = None

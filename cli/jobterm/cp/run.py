@@ -8,12 +8,13 @@ session keep their codes, but say what they mean for a copy.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from jobterm.cp.archive import shown
 from jobterm.errors import (
@@ -25,9 +26,10 @@ from jobterm.errors import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Coroutine
+
     from jobterm.cp.transfer import Outcome, Progress
     from jobterm.env import Environment
-    from jobterm.term.connection import TerminalTarget
 
 
 @dataclass(frozen=True)
@@ -90,28 +92,40 @@ def check_source(local: Path) -> None:
 def run_copy(env: Environment, request: CopyRequest, progress: Progress) -> Outcome:
     """Do the copy the request describes; raises JobtermError with cp's exit codes."""
     from jobterm.cp.local import check_destination_dir
+    from jobterm.cp.transfer import download, read_payload, upload
     from jobterm.jobs.terminal import resolve_terminal, with_diagnosis
 
     if request.upload:
         check_source(request.local)
+        payload = read_payload(request.local)
     else:
         check_destination_dir(request.local)
-    try:
-        resolved = resolve_terminal(env, request.job, project=request.project, host=request.host)
-        with resolved:  # connect first: REST says why only if the terminal refuses
-            return with_diagnosis(resolved, lambda: _copy(resolved.target, request, progress))
-    except JobStateError as exc:
-        exc.hint = "cp needs a running job; to keep a finished job around, see `jobterm debug`"
-        raise
+    with contextlib.ExitStack() as stack:
+        if request.upload:
+            stack.callback(payload.file.close)
+        try:
+            resolved = resolve_terminal(
+                env, request.job, project=request.project, host=request.host
+            )
+            with resolved:  # connect first: REST says why only if the terminal refuses
+
+                def transfer() -> Outcome:
+                    if request.upload:
+                        return _finish(upload(resolved.target, payload, request.remote, progress))
+                    return _finish(
+                        download(resolved.target, request.remote, request.local, progress)
+                    )
+
+                return with_diagnosis(resolved, transfer)
+        except JobStateError as exc:
+            exc.hint = "cp needs a running job; to keep a finished job around, see `jobterm debug`"
+            raise
 
 
-def _copy(target: TerminalTarget, request: CopyRequest, progress: Progress) -> Outcome:
-    from jobterm.cp.transfer import download, upload
+def _finish(transfer: Coroutine[Any, Any, Outcome]) -> Outcome:
+    """Run the transfer; the session's errors say what they mean for a copy."""
+    from jobterm.core.execrun import Killed, Sig
 
-    if request.upload:
-        transfer = upload(target, request.local, request.remote, progress)
-    else:
-        transfer = download(target, request.remote, request.local, progress)
     try:
         return asyncio.run(transfer)
     except ConnectionLostError as exc:
@@ -119,6 +133,9 @@ def _copy(target: TerminalTarget, request: CopyRequest, progress: Progress) -> O
             f"the connection to the job ended during the copy ({exc.message})",
             "nothing was put in place; try again",
         ) from None
+    except Killed as exc:  # exec's 255 would read as "a tool is missing" here
+        exc.exit_code = ExitCode.HANGUP if exc.sig is Sig.HUP else ExitCode.TERMINATED
+        raise
     except JobtermError as exc:
         if exc.exit_code == ExitCode.EXEC_FAILED:  # the job's shell could not set up
             exc.exit_code = ExitCode.COPY_FAILED

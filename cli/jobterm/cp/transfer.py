@@ -12,6 +12,7 @@ was sent.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import tempfile
@@ -26,6 +27,7 @@ from jobterm.core.cpscript import (
     GetStream,
     Header,
     RemoteStatus,
+    Sums,
     get_argv,
     parse_sum,
     put_argv,
@@ -35,6 +37,7 @@ from jobterm.core.execrun import ExecOptions
 from jobterm.cp.archive import pack, shown
 from jobterm.cp.failures import garbled, mismatch, remote_failure
 from jobterm.cp.local import Landing, final_path
+from jobterm.errors import ExitCode, JobtermError
 from jobterm.term.connection import TerminalTarget
 from jobterm.term.exec import Streams, exec_session
 from jobterm.term.exec_io import Sink, Source
@@ -43,7 +46,8 @@ from jobterm.term.tty import write_all
 log = logging.getLogger("jobterm.cp")
 
 READ_SIZE = 64 * 1024
-#: Most bytes kept of the remote program's own short answers (its checksum line).
+#: Most bytes kept of the remote program's own short answers: the last ones, since its
+#: checksum line comes last and a tool's warnings may come before it.
 ANSWER_LIMIT = 4096
 
 Progress = Callable[[int, int | None], None]  # (bytes so far, total if known)
@@ -60,13 +64,13 @@ class Outcome:
 
 
 class _Answer:
-    """A sink that keeps the first `ANSWER_LIMIT` bytes (the remote's checksum line)."""
+    """A sink that keeps the last `ANSWER_LIMIT` bytes (they end with the checksum line)."""
 
     def __init__(self) -> None:
         self.data = b""
 
     async def write(self, data: bytes) -> None:
-        self.data = (self.data + data)[:ANSWER_LIMIT]
+        self.data = (self.data + data)[-ANSWER_LIMIT:]
 
     async def drain(self) -> None:
         return None
@@ -194,28 +198,68 @@ def _their_sum(answer: bytes) -> tuple[str, str]:
 # ---------------------------------------------------------------- upload
 
 
-async def upload(target: TerminalTarget, local: Path, remote: bytes, progress: Progress) -> Outcome:
-    """Copy `local` (a file or directory) to `remote` in the job; raise on any failure."""
+@dataclass
+class Payload:
+    """What an upload sends, read and checksummed before connecting."""
+
+    file: IO[bytes]  # the file itself, or the packed directory (the caller closes it)
+    kind: str  # "file" or "dir"
+    name: bytes  # the copy's name, if it goes into a directory in the job
+    mode: int
+    sums: Sums
+    size: int
+
+
+def read_payload(local: Path) -> Payload:
+    """Pack (a directory) and checksum `local`; a part that cannot be read is said here,
+    before any connection, as a reading error (not as the copy's writing failing)."""
     kind = "dir" if local.is_dir() else "file"
-    mode = local.stat().st_mode
-    name = os.fsencode(local.resolve().name if kind == "dir" else local.name)
-    with _payload(local, kind) as file:
-        checksum = Checksum()
+    # The name as given (a link keeps its own name, as with cp -r); `.` and `..` have
+    # none, so theirs is the folder's.
+    name = os.fsencode(local.name if local.name not in ("", "..") else local.resolve().name)
+    try:
+        file = _payload(local, kind)
+    except OSError as exc:
+        raise _unreadable(exc, local) from None
+    checksum = Checksum()
+    try:
         for chunk in iter(lambda: file.read(READ_SIZE), b""):
             checksum.update(chunk)
-        sums = checksum.sums()
         file.seek(0)
-        answer = _Answer()
-        source = _FileSource(file, checksum.size, progress)
-        spec = ExecSpec(put_argv(remote, kind, name, mode, sums), stdin=StdinMode.PIPE)
-        status = await exec_session(target, spec, _Upload(source, answer), ExecOptions())
+    except OSError as exc:
+        file.close()
+        raise _unreadable(exc, local) from None
+    mode = local.stat().st_mode
+    return Payload(file, kind, name, mode, checksum.sums(), checksum.size)
+
+
+def _unreadable(exc: OSError, local: Path) -> JobtermError:
+    where = shown(os.fsdecode(exc.filename) if exc.filename else str(local))
+    denied = exc.errno in (errno.EACCES, errno.EPERM)
+    return JobtermError(
+        f"reading {where} here failed: {exc.strerror or exc}",
+        "nothing was sent; " + ("you may not read it" if denied else "check the file"),
+        code=ExitCode.PERMISSION_DENIED if denied else ExitCode.COPY_FAILED,
+    )
+
+
+async def upload(
+    target: TerminalTarget, payload: Payload, remote: bytes, progress: Progress
+) -> Outcome:
+    """Copy the payload to `remote` in the job; raise on any failure."""
+    answer = _Answer()
+    source = _FileSource(payload.file, payload.size, progress)
+    argv = put_argv(remote, payload.kind, payload.name, payload.mode, payload.sums)
+    spec = ExecSpec(argv, stdin=StdinMode.PIPE)
+    status = await exec_session(target, spec, _Upload(source, answer), ExecOptions())
     if status != RemoteStatus.OK:
-        raise remote_failure(status, remote, upload=True)
+        raise remote_failure(status, remote, upload=True, name=payload.name)
     algorithm, theirs = _their_sum(answer.data)
-    if sums.get(algorithm) != theirs:
-        raise mismatch(algorithm, sums.get(algorithm), theirs)
-    log.debug("upload verified: %s %s, %d bytes", algorithm, theirs, checksum.size)
-    return Outcome(algorithm, theirs, checksum.size, shown(os.fsdecode(remote)))
+    ours = payload.sums.get(algorithm)
+    if ours != theirs:
+        raise mismatch(algorithm, ours, theirs)
+    log.debug("upload verified: %s %s, %d bytes", algorithm, theirs, payload.size)
+    return Outcome(algorithm, theirs, payload.size, shown(os.fsdecode(remote)))
 
 
 def _payload(local: Path, kind: str) -> IO[bytes]:

@@ -97,21 +97,10 @@ class GitLab:
 
     # -- low level -------------------------------------------------------------------------
 
-    def api_request(
-        self,
-        method: str,
-        path: str,
-        *,
-        what: str,
-        params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
-        use_token: bool = True,
-    ) -> Any:
-        """Call `/api/v4<path>` and return its JSON, or raise the matching jobterm error."""
-        return json_of(
-            self.api_response(method, path, what=what, params=params, use_token=use_token),
-            self.host,
-            what,
-        )
+    def api_request(self, method: str, path: str, *, what: str, **options: Any) -> Any:
+        """Call `/api/v4<path>` and return its JSON, or raise the matching jobterm error
+        (`options` as `api_response` takes them)."""
+        return json_of(self.api_response(method, path, what=what, **options), self.host, what)
 
     def api_response(
         self,
@@ -241,15 +230,9 @@ class GitLab:
         page: int = 1,
     ) -> list[Json]:
         """Jobs of a project, newest first; `scope` e.g. ["running", "pending"]."""
-        params = [("scope[]", s) for s in scope]
-        return self.paginate(
-            f"/projects/{project_ref(project)}/jobs",
-            what=f"the jobs of project {project}",
-            params=params,
-            per_page=per_page,
-            max_pages=max_pages,
-            page=page,
-        )
+        path = f"/projects/{project_ref(project)}/jobs"
+        pages = {"per_page": per_page, "max_pages": max_pages, "page": page}
+        return self._scoped_jobs(path, f"the jobs of project {project}", scope, **pages)
 
     def pipelines(
         self,
@@ -275,13 +258,12 @@ class GitLab:
     def pipeline_jobs(
         self, project: int | str, pipeline_id: int, scope: Sequence[str] = ()
     ) -> list[Json]:
-        params = [("scope[]", s) for s in scope]
-        return self.paginate(
-            f"/projects/{project_ref(project)}/pipelines/{int(pipeline_id)}/jobs",
-            what=f"the jobs of pipeline {pipeline_id}",
-            params=params,
-            max_pages=None,
-        )
+        path = f"/projects/{project_ref(project)}/pipelines/{int(pipeline_id)}/jobs"
+        return self._scoped_jobs(path, f"the jobs of pipeline {pipeline_id}", scope, max_pages=None)
+
+    def _scoped_jobs(self, path: str, what: str, scope: Sequence[str], **pages: Any) -> list[Json]:
+        """A list of jobs filtered by status (`scope[]`), paginated as `paginate` does."""
+        return self.paginate(path, what=what, params=[("scope[]", s) for s in scope], **pages)
 
     def user_pipelines(
         self, *, status: str | None = None, max_pages: int | None = 1
@@ -304,19 +286,15 @@ class GitLab:
         return str(response.text)
 
     def retry_job(self, project: int | str, job_id: int) -> Json:
-        body: Json = self.api_request(
-            "POST",
-            f"/projects/{project_ref(project)}/jobs/{int(job_id)}/retry",
-            what=f"retrying job {job_id}",
-        )
-        return body
+        return self._job_action(project, job_id, "retry", f"retrying job {job_id}")
 
     def cancel_job(self, project: int | str, job_id: int) -> Json:
-        body: Json = self.api_request(
-            "POST",
-            f"/projects/{project_ref(project)}/jobs/{int(job_id)}/cancel",
-            what=f"cancelling job {job_id}",
-        )
+        return self._job_action(project, job_id, "cancel", f"cancelling job {job_id}")
+
+    def _job_action(self, project: int | str, job_id: int, action: str, what: str) -> Json:
+        """`POST /projects/:id/jobs/:job_id/<action>`: the job as it is afterwards."""
+        path = f"/projects/{project_ref(project)}/jobs/{int(job_id)}/{action}"
+        body: Json = self.api_request("POST", path, what=what)
         return body
 
     # -- web routes (session only) ---------------------------------------------------------

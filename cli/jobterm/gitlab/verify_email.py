@@ -97,11 +97,10 @@ def _post(web: WebClient, url: str, page: SignInPage, body: dict[str, Any]) -> d
 
 def _said(answer: dict[str, Any]) -> str:
     from jobterm.core.redact import redact
+    from jobterm.core.safetext import visible
 
     message = answer.get("message")
     if not isinstance(message, str) or not message.strip():
         return ""
-    text = " ".join(message.split())
-    # Server text reaches the terminal: one line, printable, not too long.
-    text = "".join(ch for ch in text if ch.isprintable())[:160]
-    return f": {redact(text)}"
+    # Server text reaches the terminal: one line, controls shown not obeyed, not too long.
+    return f": {redact(visible(message, one_line=True)[:160])}"

@@ -1,13 +1,47 @@
-"""What can be done to one job over REST: read it, read its log, retry it."""
+"""What can be done to one job over REST: find it, read it, read its log, retry or cancel
+it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from jobterm.errors import ForbiddenError, NotRetryableError
+from jobterm.errors import ForbiddenError, NotRetryableError, UsageError
 
 if TYPE_CHECKING:
+    from jobterm.env import Environment
     from jobterm.gitlab.api import GitLab
+
+
+def open_job(
+    env: Environment,
+    job_ref: str | None,
+    *,
+    project: str | None,
+    host: str | None,
+    need_web_session: bool,
+    pick: Callable[[GitLab, str], int] | None = None,
+) -> tuple[GitLab, dict[str, Any], dict[str, Any]]:
+    """A signed-in client, the project's JSON and the job's JSON for a JOB argument (`pick`
+    chooses one when there is none). The caller closes the client."""
+    from jobterm.core.jobs import JobRef, parse_job_ref
+    from jobterm.gitlab.session import open_gitlab
+    from jobterm.jobs.locate import project_for
+
+    ref = parse_job_ref(job_ref) if job_ref else None
+    gl = open_gitlab(
+        env, ref.origin if ref and ref.origin else host, need_web_session=need_web_session
+    )
+    try:
+        proj = gl.project(project_for(gl.host, ref or JobRef(0), project))
+        if ref is None:
+            if pick is None:
+                raise UsageError("no JOB given", "pass a job id or URL (see `jobterm jobs`)")
+            ref = JobRef(pick(gl, proj["path_with_namespace"]))
+        return gl, proj, gl.job(proj["path_with_namespace"], ref.job_id)
+    except BaseException:
+        gl.close()
+        raise
 
 
 def get_job(gl: GitLab, project: str, job_id: int) -> dict[str, Any]:
@@ -18,6 +52,23 @@ def get_job(gl: GitLab, project: str, job_id: int) -> dict[str, Any]:
 def read_trace(gl: GitLab, project: str, job_id: int) -> str:
     """The job's log as the server sent it (untrusted text: escape it before showing it)."""
     return gl.job_trace(project, job_id)
+
+
+def read_trace_bytes(gl: GitLab, project: str, job_id: int) -> bytes:
+    """The job's whole log as stored: untrusted bytes (show them through core.joblog)."""
+    from urllib.parse import quote
+
+    from jobterm.gitlab.http import check_status
+
+    what = f"the log of job {job_id}"
+    path = f"/projects/{quote(project, safe='')}/jobs/{int(job_id)}/trace"
+    response = gl.api_response("GET", path, what=what)
+    check_status(response, gl.host, what)
+    return bytes(response.content)
+
+
+def cancel_job(gl: GitLab, project: str, job_id: int) -> dict[str, Any]:
+    return gl.cancel_job(project, job_id)
 
 
 def retry_job(gl: GitLab, project: str, job_id: int) -> dict[str, Any]:

@@ -39,6 +39,28 @@ def my_running_jobs(gl: GitLab, project: str) -> list[dict[str, Any]]:
     return list_jobs(gl, project, ["running"])
 
 
+def pick_failed_job(gl: GitLab, project: str) -> int:
+    """`jobterm debug` with no JOB: one of your recent failed jobs, the newest first."""
+    from prompt_toolkit.shortcuts import choice
+
+    jobs = list_jobs(gl, project, ["failed"], limit=20)
+    if not jobs:
+        raise NotFoundError(
+            f"you have no failed jobs in {project}",
+            "pass a job id, or --project for another project",
+        )
+    options = [(int(j["id"]), _finished_line(j)) for j in jobs]
+    return choice(f"Debug which failed job in {project}?", options=options)
+
+
+def _finished_line(job: dict[str, Any]) -> str:
+    pipeline = (job.get("pipeline") or {}).get("id", "?")
+    return (
+        f"{job['id']}  {job.get('name', '')}  [{job.get('stage', '')}]  "
+        f"{job.get('ref', '')}  pipeline {pipeline}  {job.get('status', '')}"
+    )
+
+
 def pick_running_job(gl: GitLab, project: str) -> int:
     from prompt_toolkit.shortcuts import choice
 

@@ -67,7 +67,7 @@ class ResolvedJob:
         self.close()
 
 
-def terminal_target(session: HostSession, ws_url: str, job_id: int) -> TerminalTarget:
+def terminal_target(session: HostSession | GitLab, ws_url: str, job_id: int) -> TerminalTarget:
     """What the WebSocket needs: the URL, the session cookie, and the REST client's trust."""
     return TerminalTarget(
         ws_url=ws_url,

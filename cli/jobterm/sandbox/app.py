@@ -8,7 +8,7 @@
 Middlewares, outermost first: `journal` notes each client request (not the control API's)
 so tests can count them, `errors` turns any failure into GitLab's answer (JSON under
 /api/, a plain page elsewhere; never a traceback), `faults` injects the configured REST
-faults (issue 7), `renewed_session` sets the new `_gitlab_session` cookie when a request was
+faults, `renewed_session` sets the new `_gitlab_session` cookie when a request was
 authenticated from a remember-me token.
 """
 

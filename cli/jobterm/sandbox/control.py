@@ -73,6 +73,19 @@ def add_control_route(app: web.Application, method: str, path: str, handler: Han
     app.router.add_route(method, PREFIX + path, admin_only(handler))
 
 
+_ROUTES: list[tuple[str, str, Handler]] = []  # this module's, in the order of the docstring
+
+
+def route(method: str, path: str) -> Callable[[Handler], Handler]:
+    """Mark a handler of this module as the control route `method PREFIX+path`."""
+
+    def mark(handler: Handler) -> Handler:
+        _ROUTES.append((method, path, handler))
+        return handler
+
+    return mark
+
+
 async def body_of(request: web.Request) -> dict[str, Any]:
     if not request.can_read_body:
         return {}
@@ -155,10 +168,12 @@ def job_summary(state: SandboxState, job: Job) -> dict[str, Any]:
     }
 
 
+@route("GET", "/state")
 async def get_state(request: web.Request) -> web.StreamResponse:
     return api_json(summary(state_of(request)))
 
 
+@route("GET", "/jobs/{job_id}")
 async def get_job(request: web.Request) -> web.StreamResponse:
     state, job = state_of(request), job_of(request)
     result = {**job_summary(state, job), "rest": entities.job(state, job, now_of(request))}
@@ -170,6 +185,7 @@ async def get_job(request: web.Request) -> web.StreamResponse:
     return api_json(result)
 
 
+@route("POST", "/jobs/{job_id}/start")
 async def start_job(request: web.Request) -> web.StreamResponse:
     state, job = state_of(request), job_of(request)
     if job.status not in ("pending", "created"):
@@ -178,6 +194,7 @@ async def start_job(request: web.Request) -> web.StreamResponse:
     return api_json(job_summary(state, job))
 
 
+@route("POST", "/jobs/{job_id}/end-script")
 async def end_script(request: web.Request) -> web.StreamResponse:
     state, job = state_of(request), job_of(request)
     status = (await body_of(request)).get("status")
@@ -189,6 +206,7 @@ async def end_script(request: web.Request) -> web.StreamResponse:
     return api_json(job_summary(state, job))
 
 
+@route("POST", "/jobs/{job_id}/finish")
 async def finish_job(request: web.Request) -> web.StreamResponse:
     state, job = state_of(request), job_of(request)
     status = (await body_of(request)).get("status", "success")
@@ -198,6 +216,7 @@ async def finish_job(request: web.Request) -> web.StreamResponse:
     return api_json(job_summary(state, job))
 
 
+@route("GET", "/users/{username}")
 async def get_user(request: web.Request) -> web.StreamResponse:
     state, user = state_of(request), user_of(request)
     sessions = [s for s in state.sessions.values() if s.user == user.username]
@@ -213,6 +232,7 @@ async def get_user(request: web.Request) -> web.StreamResponse:
     )
 
 
+@route("POST", "/users/{username}/expire-sessions")
 async def expire_sessions(request: web.Request) -> web.StreamResponse:
     state, user = state_of(request), user_of(request)
     remember = bool((await body_of(request)).get("remember_tokens", False))
@@ -220,12 +240,14 @@ async def expire_sessions(request: web.Request) -> web.StreamResponse:
     return api_json({"expired": len(dead)})
 
 
+@route("POST", "/users/{username}/unlock")
 async def unlock_user(request: web.Request) -> web.StreamResponse:
     user = user_of(request)
     user.locked, user.locked_at, user.failed_attempts = False, None, 0
     return api_json(user_summary(user))
 
 
+@route("PATCH", "/settings")
 async def patch_settings(request: web.Request) -> web.StreamResponse:
     settings = state_of(request).settings
     names = {f.name for f in dataclasses.fields(settings)} - {"faults"}
@@ -242,6 +264,7 @@ async def patch_settings(request: web.Request) -> web.StreamResponse:
     return api_json({k: getattr(settings, k) for k in sorted(names)})
 
 
+@route("POST", "/faults")
 async def add_fault(request: web.Request) -> web.StreamResponse:
     settings = state_of(request).settings
     try:
@@ -252,15 +275,18 @@ async def add_fault(request: web.Request) -> web.StreamResponse:
     return api_json([dataclasses.asdict(f) for f in settings.faults], 201)
 
 
+@route("GET", "/faults")
 async def list_faults(request: web.Request) -> web.StreamResponse:
     return api_json([dataclasses.asdict(f) for f in state_of(request).settings.faults])
 
 
+@route("DELETE", "/faults")
 async def clear_faults(request: web.Request) -> web.StreamResponse:
     state_of(request).settings.faults.clear()
     return api_json([])
 
 
+@route("POST", "/clock")
 async def advance_clock(request: web.Request) -> web.StreamResponse:
     """Move the sandbox clock on (sessions, remember-me, job timers) without waiting."""
     state = state_of(request)
@@ -272,33 +298,19 @@ async def advance_clock(request: web.Request) -> web.StreamResponse:
     return api_json({"now": state.clock()})
 
 
+@route("GET", "/requests")
 async def get_requests(request: web.Request) -> web.StreamResponse:
     """What clients asked, in order: method, path (no query, no headers) and whether it was
     a WebSocket upgrade. Tests count the requests a command makes with it."""
     return api_json({"requests": state_of(request).journal})
 
 
+@route("DELETE", "/requests")
 async def clear_requests(request: web.Request) -> web.StreamResponse:
     state_of(request).journal.clear()
     return api_json({"requests": []})
 
 
 def add_routes(app: web.Application) -> None:
-    for method, path, handler in (
-        ("GET", "/state", get_state),
-        ("GET", "/jobs/{job_id}", get_job),
-        ("POST", "/jobs/{job_id}/start", start_job),
-        ("POST", "/jobs/{job_id}/end-script", end_script),
-        ("POST", "/jobs/{job_id}/finish", finish_job),
-        ("GET", "/users/{username}", get_user),
-        ("POST", "/users/{username}/expire-sessions", expire_sessions),
-        ("POST", "/users/{username}/unlock", unlock_user),
-        ("PATCH", "/settings", patch_settings),
-        ("GET", "/faults", list_faults),
-        ("POST", "/faults", add_fault),
-        ("DELETE", "/faults", clear_faults),
-        ("POST", "/clock", advance_clock),
-        ("GET", "/requests", get_requests),
-        ("DELETE", "/requests", clear_requests),
-    ):
+    for method, path, handler in _ROUTES:
         add_control_route(app, method, path, handler)

@@ -13,6 +13,9 @@ Config file (TOML); every part optional, entries merge into the defaults by key:
   password_authentication_enabled = true   # false: POST /users/sign_in answers 403
   pipelines_api = true            # false: /api/v4/pipelines answers 404 (older GitLab)
   session_timeout = 1800          # runner: how long a job waits for an attached terminal
+  retry_pending_seconds = 1       # how long a retried job waits for a runner
+  prepare_seconds = 1             # how long a runner prepares before a real script runs
+  terminal_ready_after = 0        # a job's terminal answers 404 this long after it starts
   ping_interval = 30              # seconds between WebSocket Pings on a terminal
   lockout_threshold = 10          # failed sign-ins before the account locks
   unlock_after = 600              # seconds until such a lockout ends by itself
@@ -28,7 +31,9 @@ Config file (TOML); every part optional, entries merge into the defaults by key:
   ldap = false                    #   recovery_codes, email_verification,
                                   #   verification_code, admin, locked, state
   [[runners]]                     # key: id; description, runner_type, is_shared,
-  id = 4                          #   session_server (false: jobs have no terminal)
+  id = 4                          #   session_server (false: jobs have no terminal),
+  executor = "docker"             #   "shell" (default: holds a job for its terminal) or
+                                  #   "docker" (the terminal ends with the script)
   [[projects]]                    # key: id or path; archived, members = [usernames]
   path = "carol/app"
   members = ["carol"]
@@ -37,4 +42,6 @@ Config file (TOML); every part optional, entries merge into the defaults by key:
   name = "build"                  #   variables = {...}, script_result ("success"/"failed"),
   shell = ["dash"]                #   script_seconds / pending_seconds (number, or
   script_seconds = "forever"      #   "forever": never ends / stays pending)
+  script = ["make", "make test"]  # run for real when the job runs (set -e), in its build
+                                  #   directory with its CI variables; replaces script_seconds
 """

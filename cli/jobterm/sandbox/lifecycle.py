@@ -7,9 +7,15 @@ job, when the sandbox saw it become pending and running, and derives deadlines f
     pending --(pending_seconds pass, or start())--> running
     running --(script_seconds pass, or end_script())--> script result (success/failed)
             \\ a terminal is attached: "held" (still running, held_for_terminal) --+
+            \\ the docker executor: the terminal drops with the build container    |
     held --(the terminal detaches)------------------------> script result      |
     held --(session_timeout passes since the script ended)--> script result  <-+
     any active state --(finish(), e.g. cancel)--> the given status
+
+A job with a real `script` has no script_seconds deadline: script.py runs its commands and
+calls end_script() with their result. The life also writes the runner's lines into the
+job's log (runnerlog.py): the header when the job starts, the end of the script, the held
+terminal, and the final line.
 
 It has no clock and no timers of its own: `advance(now)` applies whatever is due at `now`
 and `next_deadline()` says when something next falls due, so tests drive it with any clock.
@@ -25,6 +31,7 @@ import contextlib
 from collections.abc import Callable
 from typing import Protocol
 
+from jobterm.sandbox import runnerlog
 from jobterm.sandbox.state import FINISHED, Job, SandboxState
 
 MAX_SLEEP = 0.5  # the driver re-reads the clock at least this often (clocks may be replaced)
@@ -64,6 +71,10 @@ class TimedJobLife:
             self._pending_since.setdefault(job.id, now)
         elif job.status == "running":
             self._running_since.setdefault(job.id, now)
+            if not job.trace:
+                job.trace += runnerlog.job_start(job, self.state.runner_of(job), now)
+                if job.script is None:
+                    job.trace += runnerlog.echo(f"./{job.name.replace(':', '-')}.sh").encode()
 
     # -- JobLife ---------------------------------------------------------------------------
 
@@ -78,13 +89,19 @@ class TimedJobLife:
             return
         result = status or job.script_result
         job.script_ended_at = now
+        if job.exit_code is None:
+            job.exit_code = 0 if result == "success" else 1
+        job.trace += runnerlog.script_end(now)
         self._running_since.pop(job.id, None)
-        if job.terminal is not None:
+        runner = self.state.runner_of(job)
+        if job.terminal is not None and (runner is None or runner.executor != "docker"):
             # GitLab Runner: the job waits for the attached terminal, up to session_timeout.
             job.held_for_terminal = True
             self._held_result[job.id] = result
+            job.trace += runnerlog.terminal_connected(self.state.settings.session_timeout)
             self.wake()
         else:
+            # With the docker executor the build container exits: its terminal drops too.
             self.state.set_job_status(job, result, now)
 
     def finish(self, job: Job, status: str, now: float) -> None:
@@ -93,6 +110,7 @@ class TimedJobLife:
     def detached(self, job: Job, now: float) -> None:
         """The job's terminal went away: a held job finishes now."""
         if job.held_for_terminal:
+            job.trace += runnerlog.terminal_disconnected()
             self.state.set_job_status(job, self._held_result.get(job.id, job.script_result), now)
 
     # -- deadlines -------------------------------------------------------------------------
@@ -101,8 +119,9 @@ class TimedJobLife:
         if job.held_for_terminal and job.script_ended_at is not None:
             return job.script_ended_at + self.state.settings.session_timeout
         since = self._running_since.get(job.id)
-        if job.status == "running" and since is not None and job.script_seconds is not None:
-            return since + job.script_seconds
+        seconds = job.script_seconds if job.script is None else None  # a real script ends itself
+        if job.status == "running" and since is not None and seconds is not None:
+            return since + seconds
         since = self._pending_since.get(job.id)
         if job.status in ("created", "pending") and since is not None:
             return None if job.pending_seconds is None else since + job.pending_seconds
@@ -119,6 +138,8 @@ class TimedJobLife:
             if deadline is None or deadline > now:
                 continue
             if job.held_for_terminal:
+                timeout = self.state.settings.session_timeout
+                job.trace += runnerlog.terminal_timed_out(timeout)
                 self.state.set_job_status(job, self._held_result.get(job.id, "success"), now)
             elif job.status == "running":
                 self.end_script(job, now)
@@ -130,6 +151,8 @@ class TimedJobLife:
         if job.status in FINISHED:
             for table in (self._pending_since, self._running_since, self._held_result):
                 table.pop(job.id, None)
+            if job.trace:
+                job.trace += runnerlog.job_end(job.status, job.exit_code)
             terminal = job.terminal
             if terminal is not None:
                 terminal.drop(f"job {job.status}")

@@ -67,6 +67,9 @@ class Runner:
     runner_type: str = "project_type"  # project_type | group_type | instance_type
     is_shared: bool = False
     session_server: bool = True  # registered a [session_server]: jobs can have a terminal
+    # "shell" holds a job for an attached terminal when its script ends; with "docker" the
+    # terminal ends with the build container, when the script ends.
+    executor: str = "shell"
 
 
 @dataclass
@@ -109,6 +112,9 @@ class Job:
     script_seconds: float | None = 3600.0  # how long the script runs once running; None = ever
     pending_seconds: float | None = None  # how long it stays pending; None = until told
     script_result: str = "success"  # the status the job gets when its script ends
+    # Commands the sandbox really runs (in order, `set -e`) when the job runs; None = a
+    # script that only takes script_seconds and ends with script_result.
+    script: list[str] | None = None
     created_at: float = 0.0
     started_at: float | None = None
     finished_at: float | None = None
@@ -120,6 +126,8 @@ class Job:
     terminal: Any = None  # the attached terminal connection, if any (one per job)
     held_for_terminal: bool = False  # script ended, job waits for the terminal to detach
     script_ended_at: float | None = None
+    exit_code: int | None = None  # the script's exit status, once it ended
+    trace: bytearray = field(default_factory=bytearray)  # the job log, as the runner wrote it
 
 
 @dataclass
@@ -147,7 +155,7 @@ class RememberToken:
 
 @dataclass
 class Fault:
-    """A failure the REST API injects (issue 7), for testing clients.
+    """A failure the REST API injects, for testing clients.
 
     kind: "server_error" (status, default 500), "rate_limit" (429 + Retry-After), "html"
     (200 with an HTML page instead of JSON), "sign_in_redirect" (302 to /users/sign_in),
@@ -176,6 +184,9 @@ class Settings:
     remember_me_duration: float = 14 * 24 * 3600.0
     known_sign_in_duration: float = 14 * 24 * 3600.0
     session_timeout: float = 1800.0  # runner [session_server] session_timeout
+    retry_pending_seconds: float = 1.0  # a retried job waits this long for a runner
+    prepare_seconds: float = 1.0  # a running job's runner prepares this long before its script
+    terminal_ready_after: float = 0.0  # a job's terminal answers 404 this long after it starts
     ping_interval: float = 30.0  # WebSocket Ping period of the terminal
     reauthorize_interval: float = 300.0  # Workhorse re-checks a terminal's authorization
     password_authentication_enabled: bool = True

@@ -60,37 +60,45 @@ def sign_in(
     if signup:
         parts.append(_register_form(csrf_token))
     if password_form:
-        parts.append(
-            '<form class="new_user gl-show-field-errors" id="new_user" '
-            'action="/users/sign_in" accept-charset="UTF-8" method="post">'
-            f"{_token_input(csrf_token)}"
-            '<label for="user_login">Username or primary email</label>'
-            '<input class="form-control" autocomplete="username" required="required" '
-            'type="text" name="user[login]" id="user_login" />'
-            '<label for="user_password">Password</label>'
-            '<input class="form-control" autocomplete="current-password" required="required" '
-            'type="password" name="user[password]" id="user_password" />'
-            '<input name="user[remember_me]" type="hidden" value="0" autocomplete="off" />'
-            '<input type="checkbox" value="1" name="user[remember_me]" id="user_remember_me" />'
-            '<label for="user_remember_me">Remember me</label>'
-            '<button type="submit" data-testid="sign-in-button">Sign in</button></form>'
-        )
+        parts.append(_password_form(csrf_token))
     if ldap_form:
-        parts.append(
-            '<form class="gl-show-field-errors" id="new_ldap_user" '
-            'action="/users/auth/ldapmain/callback" accept-charset="UTF-8" method="post">'
-            f"{_token_input(csrf_token)}"
-            '<label for="ldapmain_username">LDAP Username</label>'
-            '<input class="form-control" type="text" name="username" id="ldapmain_username" />'
-            '<label for="ldapmain_password">Password</label>'
-            '<input class="form-control" type="password" name="password" id="ldapmain_password" />'
-            '<input type="checkbox" name="remember_me" id="remember_me" value="1" />'
-            '<button type="submit">Sign in</button></form>'
-        )
+        parts.append(_ldap_form(csrf_token))
     if not password_form and not ldap_form:
         parts.append("<p>Sign in with your organization's single sign-on provider.</p>")
     parts.append("</div>")
     return layout("Sign in", "".join(parts), csrf_token, flash, broadcast)
+
+
+def _password_form(csrf_token: str) -> str:
+    return (
+        '<form class="new_user gl-show-field-errors" id="new_user" '
+        'action="/users/sign_in" accept-charset="UTF-8" method="post">'
+        f"{_token_input(csrf_token)}"
+        '<label for="user_login">Username or primary email</label>'
+        '<input class="form-control" autocomplete="username" required="required" '
+        'type="text" name="user[login]" id="user_login" />'
+        '<label for="user_password">Password</label>'
+        '<input class="form-control" autocomplete="current-password" required="required" '
+        'type="password" name="user[password]" id="user_password" />'
+        '<input name="user[remember_me]" type="hidden" value="0" autocomplete="off" />'
+        '<input type="checkbox" value="1" name="user[remember_me]" id="user_remember_me" />'
+        '<label for="user_remember_me">Remember me</label>'
+        '<button type="submit" data-testid="sign-in-button">Sign in</button></form>'
+    )
+
+
+def _ldap_form(csrf_token: str) -> str:
+    return (
+        '<form class="gl-show-field-errors" id="new_ldap_user" '
+        'action="/users/auth/ldapmain/callback" accept-charset="UTF-8" method="post">'
+        f"{_token_input(csrf_token)}"
+        '<label for="ldapmain_username">LDAP Username</label>'
+        '<input class="form-control" type="text" name="username" id="ldapmain_username" />'
+        '<label for="ldapmain_password">Password</label>'
+        '<input class="form-control" type="password" name="password" id="ldapmain_password" />'
+        '<input type="checkbox" name="remember_me" id="remember_me" value="1" />'
+        '<button type="submit">Sign in</button></form>'
+    )
 
 
 def _register_form(csrf_token: str) -> str:

@@ -26,10 +26,11 @@ import contextlib
 import errno
 import fcntl
 import os
+import secrets
 import signal
 import struct
 import termios
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 DEFAULT_ARGV: tuple[str, ...] = ("bash", "-l")
@@ -45,48 +46,57 @@ def _become_session_leader_with_ctty() -> None:
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
-def _session_members(sid: int) -> list[int]:
-    """Pids whose session id is `sid` (Linux /proc; empty where /proc is missing)."""
-    members: list[int] = []
+# Every shell's session carries an environment entry of its own, `SESSION_MARK=<random>`.
+# A session id is only the pid of the shell that began it, and pids are reused (pid_max is
+# 32768 on many machines, and a busy one wraps it in minutes): once the shell is reaped,
+# killpg() on that number can hit an unrelated process group, such as the test run itself.
+# So a session is signalled member by member, and only the members that carry its mark.
+SESSION_MARK = "JOBTERM_SANDBOX_SESSION"
+
+
+def new_session_mark() -> str:
+    return secrets.token_hex(8)
+
+
+def _session_of(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Fields after the command name (which may contain spaces and parentheses).
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return int(fields[3]) if len(fields) > 3 else None
+
+
+def _marked(entry: bytes, sid: int | None = None) -> list[int]:
+    """Pids (not ours) whose environment holds `entry` ("NAME=value"; Linux /proc), in
+    session `sid` if one is given."""
+    return [
+        pid
+        for pid, environ in _proc_files("environ")
+        if pid != os.getpid()
+        and entry in environ.split(b"\0")
+        and (sid is None or _session_of(pid) == sid)
+    ]
+
+
+def _proc_files(name: str) -> Iterator[tuple[int, bytes]]:
+    """(pid, contents of /proc/<pid>/<name>) of every process we may read; none without
+    /proc. A process that ends while we look is skipped."""
     proc = Path("/proc")
     if not proc.is_dir():
-        return members
+        return
     for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # Fields after the command name (which may contain spaces and parentheses).
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if len(fields) > 3 and int(fields[3]) == sid:
-            members.append(int(entry.name))
-    return members
+        if entry.name.isdigit():
+            try:
+                yield int(entry.name), (entry / name).read_bytes()
+            except OSError:
+                continue
 
 
-def _marked(entry: bytes) -> list[int]:
-    """Pids (not ours) whose environment holds `entry` ("NAME=value"; Linux /proc)."""
-    pids: list[int] = []
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return pids
-    for path in proc.iterdir():
-        if not path.name.isdigit() or int(path.name) == os.getpid():
-            continue
-        try:
-            environ = (path / "environ").read_bytes()
-        except OSError:
-            continue
-        if entry in environ.split(b"\0"):
-            pids.append(int(path.name))
-    return pids
-
-
-def _signal_session(sid: int, signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(sid, signum)
-    for pid in _session_members(sid):
+def signal_marked_session(sid: int, mark: str, signum: int) -> None:
+    """Signal the processes of session `sid` that carry `SESSION_MARK=mark`; no others."""
+    for pid in _marked(f"{SESSION_MARK}={mark}".encode(), sid):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signum)
 
@@ -94,8 +104,11 @@ def _signal_session(sid: int, signum: int) -> None:
 class PtyShell:
     """One shell in a PTY. Start it with `PtyShell.start(...)` (or `ShellPool.start`)."""
 
-    def __init__(self, process: asyncio.subprocess.Process, master: int, buffer_limit: int) -> None:
+    def __init__(
+        self, process: asyncio.subprocess.Process, master: int, buffer_limit: int, mark: str
+    ) -> None:
         self.process = process
+        self.mark = mark  # see SESSION_MARK
         self.pid = process.pid
         self._master = master
         self._loop = asyncio.get_running_loop()
@@ -119,6 +132,7 @@ class PtyShell:
         env: Mapping[str, str],
         buffer_limit: int = BUFFER_LIMIT,
     ) -> PtyShell:
+        mark = new_session_mark()
         master, slave = os.openpty()
         try:
             # 0 x 0, explicitly: that is what the Runner's PTY starts with.
@@ -130,7 +144,7 @@ class PtyShell:
                 stdout=slave,
                 stderr=slave,
                 cwd=cwd,
-                env=dict(env),
+                env={**env, SESSION_MARK: mark},
                 close_fds=True,
                 preexec_fn=_become_session_leader_with_ctty,
             )
@@ -140,7 +154,7 @@ class PtyShell:
         finally:
             # The parent must not keep the slave: EIO on the master means "all gone".
             os.close(slave)
-        return cls(process, master, buffer_limit)
+        return cls(process, master, buffer_limit, mark)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -275,12 +289,12 @@ class PtyShell:
         self._closed = True
         self._pause_reading()
         if not self._exited:
-            _signal_session(self.pid, signal.SIGHUP)
-            _signal_session(self.pid, signal.SIGCONT)
+            signal_marked_session(self.pid, self.mark, signal.SIGHUP)
+            signal_marked_session(self.pid, self.mark, signal.SIGCONT)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(asyncio.shield(self._waiter), KILL_GRACE)
         # Background jobs may outlive the shell: kill the rest of the session as well.
-        _signal_session(self.pid, signal.SIGKILL)
+        signal_marked_session(self.pid, self.mark, signal.SIGKILL)
         await asyncio.shield(self._waiter)
         with contextlib.suppress(OSError):
             os.close(self._master)

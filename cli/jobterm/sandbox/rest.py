@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from multidict import MultiDict
 
-from jobterm.sandbox import entities
+from jobterm.sandbox import entities, runnerlog
 from jobterm.sandbox.model import is_number, parse_id
 from jobterm.sandbox.rails import api_error, api_json, csrf_ok, now_of, state_of, web_auth
 from jobterm.sandbox.state import FINISHED, JOB_SCOPES, Job, Pipeline, Project, User
@@ -217,18 +217,16 @@ async def get_job(request: web.Request) -> web.Response:
 
 @endpoint
 async def get_job_trace(request: web.Request) -> web.Response:
-    """The job log, as GitLab Runner writes it: the held-terminal line is what clients see."""
+    """`GET …/jobs/:id/trace`: the whole log as text/plain (runner.go's lines, colours and
+    section markers included), also while the job runs; empty before it started."""
     job = _job(request, _project(request, current_user(request, required=False)))
     state = state_of(request)
-    lines = [f"Running with gitlab-runner (jobterm sandbox) on runner {job.runner_id}"]
-    if job.started_at is not None:
-        lines.append(f"$ ./{job.name.replace(':', '-')}.sh")
-    if job.held_for_terminal:
-        timeout = int(state.settings.session_timeout)
-        lines.append(f"Terminal is connected, will time out in {timeout // 60}m{timeout % 60}s...")
-    if job.status in FINISHED:
-        lines.append("Job succeeded" if job.status == "success" else f"ERROR: Job {job.status}")
-    return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
+    body = bytes(job.trace)
+    if not body and job.started_at is not None:
+        # A job the sandbox did not watch run (a world that starts with it finished).
+        ended = job.finished_at if job.status in FINISHED else None
+        body = runnerlog.synthesized(job, state.runner_of(job), job.started_at, ended)
+    return web.Response(body=body, content_type="text/plain", charset="utf-8")
 
 
 def _job_action(request: web.Request) -> tuple[User, Project, Job]:

@@ -47,7 +47,7 @@ from jobterm.sandbox.rails import (
     state_of,
     web_auth,
 )
-from jobterm.sandbox.state import REMEMBER_COOKIE, Session, User
+from jobterm.sandbox.state import REMEMBER_COOKIE, SandboxState, Session, User
 
 INVALID = "Invalid login or password."
 LOCKED = "Your account is locked."
@@ -93,11 +93,10 @@ async def sign_in_page(request: web.Request) -> web.Response:
 
 
 async def sign_in(request: web.Request) -> web.Response:
-    state = state_of(request)
-    form = await read_form(request)
-    session = state.session(request.cookies.get(state.settings.session_cookie), now_of(request))
-    if not csrf_ok(session, csrf_token(request, form)) or session is None:
+    found = await posted(request)
+    if found is None:
         return html_error(422)
+    state, form, session = found
     if not state.settings.password_authentication_enabled and (
         "user[login]" in form or "user[password]" in form
     ):
@@ -141,6 +140,17 @@ def _flatten(body: object) -> dict[str, object]:
         else:
             fields[str(key)] = value
     return fields
+
+
+async def posted(request: web.Request) -> tuple[SandboxState, Form, Session] | None:
+    """The state, the posted form and the session it was posted in; None when there is no
+    session or the CSRF token does not match it (Rails then answers 422)."""
+    state = state_of(request)
+    form = await read_form(request)
+    session = state.session(request.cookies.get(state.settings.session_cookie), now_of(request))
+    if session is None or not csrf_ok(session, csrf_token(request, form)):
+        return None
+    return state, form, session
 
 
 def csrf_token(request: web.Request, form: Form) -> str:
@@ -310,11 +320,10 @@ def _complete(request: web.Request, session: Session, user: User, remember: bool
 
 
 async def ldap_callback(request: web.Request) -> web.Response:
-    state = state_of(request)
-    form = await read_form(request)
-    session = state.session(request.cookies.get(state.settings.session_cookie), now_of(request))
-    if not csrf_ok(session, csrf_token(request, form)) or session is None:
+    found = await posted(request)
+    if found is None:
         return html_error(422)
+    state, form, session = found
     _clear_pending(session)
     username = _field(form, "username")
     user = state.user(username)
@@ -345,11 +354,10 @@ def _ldap_failure(request: web.Request, session: Session, username: str) -> web.
 
 async def sign_out(request: web.Request) -> web.Response:
     """Ends this session and revokes the user's remember-me tokens (every device)."""
-    state = state_of(request)
-    form = await read_form(request)
-    session = state.session(request.cookies.get(state.settings.session_cookie), now_of(request))
-    if session is None or not csrf_ok(session, csrf_token(request, form)):
+    found = await posted(request)
+    if found is None:
         return html_error(422)
+    state, _, session = found
     state.sign_out(session)
     response = redirect(request, "/users/sign_in")
     set_session_cookie(state, response, state.new_session(now_of(request)).id)

@@ -18,23 +18,19 @@ from aiohttp import web
 from jobterm.sandbox import pages18
 from jobterm.sandbox.rails import (
     api_json,
-    csrf_ok,
     html,
     html_error,
-    now_of,
     redirect,
-    state_of,
     web_auth,
 )
-from jobterm.sandbox.signin import csrf_token, read_form
+from jobterm.sandbox.signin import posted
 
 
 async def resend(request: web.Request) -> web.Response:
-    state = state_of(request)
-    form = await read_form(request)
-    session = state.session(request.cookies.get(state.settings.session_cookie), now_of(request))
-    if session is None or not csrf_ok(session, csrf_token(request, form)):
+    found = await posted(request)
+    if found is None:
         return html_error(422)
+    state, _, session = found
     user = state.user(session.pending_user or "")
     if user is None or session.pending_step != "verification":
         return web.Response(status=204)

@@ -109,6 +109,10 @@ class ImmediateJobLife:
         self.state.set_job_status(job, status, now)
 
 
+def _first(value: float | None, default: float) -> float:
+    return default if value is None else value
+
+
 class SandboxState:
     """Everything the instance knows. Lookups take plain values and `now`; no I/O."""
 
@@ -391,8 +395,10 @@ class SandboxState:
             runner_id=job.runner_id,
             shell=list(job.shell),
             script_seconds=job.script_seconds,
-            pending_seconds=job.pending_seconds,
+            # A runner picks a retried job up after a moment, unless the job says otherwise.
+            pending_seconds=_first(job.pending_seconds, self.settings.retry_pending_seconds),
             script_result=job.script_result,
+            script=None if job.script is None else list(job.script),
             created_at=now,
             variables=dict(job.variables),
             retried_from=job.id,

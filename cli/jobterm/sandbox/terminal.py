@@ -17,7 +17,7 @@ shell exited) or anything the server decides (`drop()`: job ended, signed out, i
 input) -> the transport is aborted, no Close frame; the client sent Close -> aiohttp echoes
 Close 1000, then EOT (0x04) goes to the shell, which has `eot_grace` seconds to exit.
 
-Faults (issue 7) change that behaviour on purpose; see `TerminalFaults`.
+Faults change that behaviour on purpose; see `TerminalFaults`.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def choose_subprotocol(offered: Iterable[str]) -> str | None:
 
 @dataclass
 class TerminalFaults:
-    """Deliberate misbehaviour of the terminal, for testing clients (issue 7).
+    """Deliberate misbehaviour of the terminal, for testing clients.
 
     silent: answer nothing once connected (no output, no pings, input ignored, the
         connection left open until the client goes away or the job ends).

@@ -17,7 +17,7 @@ How a session ends (section 6): the shell exits, the job ends, the session is si
 re-authorization fails, or the client sends invalid base64 -> the TCP connection is dropped
 with no Close frame (the client sees 1006). The client sends Close -> Close 1000 is echoed and
 EOT (0x04) is written to the shell, which then has EOT_GRACE seconds to exit before it is
-killed. Terminal faults (issue 7) are set through the control API at the end of this file.
+killed. Terminal faults are set through the control API at the end of this file.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -33,7 +32,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from jobterm.sandbox import keys, lifecycle, rails
+from jobterm.sandbox import keys, lifecycle, rails, script
+from jobterm.sandbox.buildenv import build_dir, ci_environment
 from jobterm.sandbox.control import ControlError, add_control_route, body_of, job_of
 from jobterm.sandbox.pty import PtyShell, ShellPool
 from jobterm.sandbox.state import Job, SandboxState, User
@@ -48,15 +48,15 @@ from jobterm.sandbox.terminal import (
 log = logging.getLogger("jobterm.sandbox.workhorse")
 
 ROUTE = r"/{project:.+}/-/jobs/{job_id:[0-9]+}/terminal.ws"
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 WORK_DIR = web.AppKey("sandbox_work_dir", Path)
 LIFE = web.AppKey("sandbox_job_life", lifecycle.TimedJobLife)
 DRIVER = web.AppKey("sandbox_job_life_driver", lifecycle.LifeDriver)
+SCRIPTS = web.AppKey("sandbox_job_scripts", script.ScriptRunner)
 # Terminal faults: key None = every job, a job id = that job (wins over None).
 FAULTS: web.AppKey[dict[int | None, TerminalFaults]] = web.AppKey("sandbox_terminal_faults")
 
-__all__ = ["SUBPROTOCOLS", "add_routes", "ci_environment", "faults_for"]
+__all__ = ["SUBPROTOCOLS", "add_routes", "ci_environment", "faults_for"]  # ci_environment: buildenv
 
 
 def add_routes(app: web.Application, work_dir: Path | None = None) -> None:
@@ -69,6 +69,7 @@ def add_routes(app: web.Application, work_dir: Path | None = None) -> None:
     state.life = life
     app[LIFE] = life
     app[DRIVER] = lifecycle.LifeDriver(life)
+    app[SCRIPTS] = script.ScriptRunner(state, app[WORK_DIR])
     state.on_revoke(lambda username, ids: _drop_sessions(state, ids))
     app.router.add_get(ROUTE, terminal_ws, allow_head=False)
     # aiohttp warns when a client offers only subprotocols we do not speak; Workhorse just
@@ -85,11 +86,13 @@ def add_routes(app: web.Application, work_dir: Path | None = None) -> None:
 
 async def _startup(app: web.Application) -> None:
     app[DRIVER].start()
+    app[SCRIPTS].start()
 
 
 async def _shutdown(app: web.Application) -> None:
     # Before aiohttp waits for running handlers: a terminal's handler runs until it drops.
     await app[DRIVER].stop()
+    await app[SCRIPTS].stop()
     for job in app[keys.STATE].jobs.values():
         if job.terminal is not None:
             job.terminal.drop("sandbox stopping")
@@ -165,6 +168,8 @@ def _authorize(request: web.Request) -> tuple[User, str, Job] | web.Response:
     if job is None:
         return _not_found()
     reason = state.terminal_denial(auth.user, job)
+    if reason is None and now < (job.started_at or 0.0) + state.settings.terminal_ready_after:
+        reason = "the runner's session is not up yet"  # Rails: no runner session URL yet
     if reason is not None:
         log.info("terminal of job %s refused: %s", job.id, reason)
         return _not_found()
@@ -226,12 +231,12 @@ async def terminal_ws(request: web.Request) -> web.StreamResponse:
 
 async def _start_shell(app: web.Application, job: Job, user: User) -> PtyShell | None:
     state = app[keys.STATE]
-    build_dir = _build_dir(app, state, job)
+    directory = build_dir(app[WORK_DIR], state, job)
     try:
         shell: PtyShell = await app[keys.SHELL_POOL].start(
             job.shell or ["bash", "-l"],
-            cwd=build_dir,
-            env=ci_environment(state, job, user, build_dir, app[WORK_DIR] / "home"),
+            cwd=directory,
+            env=ci_environment(state, job, user, directory, app[WORK_DIR] / "home"),
         )
     except OSError as exc:
         log.warning("terminal of job %s: cannot start %s: %s", job.id, job.shell, exc)
@@ -253,100 +258,6 @@ def _reauthorizer(request: web.Request) -> Reauthorize:
         return user is not None and state.terminal_denial(user, job) is None
 
     return still_allowed
-
-
-# -- the job's build directory and environment ------------------------------------------------
-
-
-def _build_dir(app: web.Application, state: SandboxState, job: Job) -> Path:
-    if job.build_dir:
-        path = Path(job.build_dir)
-    else:
-        project = state.project_of(job)
-        path = app[WORK_DIR] / "builds" / str(job.id) / project.path_with_namespace
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def ci_environment(
-    state: SandboxState, job: Job, user: User, build_dir: Path, home: Path
-) -> dict[str, str]:
-    """A clean environment with GitLab Runner's predefined CI variables (no TERM: the
-    runner sets none for a terminal)."""
-    project = state.project_of(job)
-    pipeline = state.pipelines.get(job.pipeline_id)
-    runner = state.runner_of(job)
-    sha = pipeline.sha if pipeline is not None else "0" * 40
-    home.mkdir(parents=True, exist_ok=True)
-    namespace, _, name = project.path_with_namespace.rpartition("/")
-    project_url = f"{state.base_url}/{project.path_with_namespace}"
-    env = {
-        "HOME": str(home),
-        "PATH": DEFAULT_PATH,
-        "USER": _os_user(),
-        "LOGNAME": _os_user(),
-        **_server_variables(state.base_url),
-        "CI_JOB_ID": str(job.id),
-        "CI_JOB_NAME": job.name,
-        "CI_JOB_STAGE": job.stage,
-        "CI_JOB_STATUS": "running",
-        "CI_JOB_URL": state.job_web_url(job),
-        "CI_PROJECT_ID": str(project.id),
-        "CI_PROJECT_NAME": name,
-        "CI_PROJECT_NAMESPACE": namespace,
-        "CI_PROJECT_PATH": project.path_with_namespace,
-        "CI_PROJECT_URL": project_url,
-        "CI_PROJECT_DIR": str(build_dir),
-        "CI_BUILDS_DIR": _builds_dir(build_dir, project.path_with_namespace),
-        "CI_COMMIT_REF_NAME": job.ref,
-        "CI_COMMIT_BRANCH": job.ref,
-        "CI_COMMIT_SHA": sha,
-        "CI_COMMIT_SHORT_SHA": sha[:8],
-        "CI_PIPELINE_ID": str(job.pipeline_id),
-        "CI_PIPELINE_URL": f"{project_url}/-/pipelines/{job.pipeline_id}",
-        "CI_PIPELINE_SOURCE": pipeline.source if pipeline is not None else "push",
-        "GITLAB_USER_ID": str(user.id),
-        "GITLAB_USER_LOGIN": user.username,
-        "GITLAB_USER_NAME": user.name,
-        "GITLAB_USER_EMAIL": user.email,
-    }
-    if runner is not None:
-        env["CI_RUNNER_ID"] = str(runner.id)
-        env["CI_RUNNER_DESCRIPTION"] = runner.description
-    env.update(job.variables)
-    return env
-
-
-def _server_variables(base_url: str) -> dict[str, str]:
-    server = urlsplit(base_url)
-    return {
-        "CI": "true",
-        "GITLAB_CI": "true",
-        "CI_SERVER": "yes",
-        "CI_SERVER_URL": base_url,
-        "CI_SERVER_HOST": server.hostname or "127.0.0.1",
-        "CI_SERVER_PORT": str(server.port or (443 if server.scheme == "https" else 80)),
-        "CI_SERVER_PROTOCOL": server.scheme,
-        "CI_API_V4_URL": f"{base_url}/api/v4",
-    }
-
-
-def _builds_dir(build_dir: Path, project_path: str) -> str:
-    """The directory the project directory sits in, as <builds>/<namespace>/<project>."""
-    depth = len(project_path.split("/"))
-    tail = build_dir.parts[-depth:]
-    if "/".join(tail) == project_path and len(build_dir.parts) > depth:
-        return str(build_dir.parents[depth - 1])
-    return str(build_dir.parent)
-
-
-def _os_user() -> str:
-    import getpass
-
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return str(os.getuid())
 
 
 # -- control API (see control.py): terminal drops and faults ---------------------------------

@@ -1,0 +1,145 @@
+"""The job log as GitLab Runner writes it: the same lines, colours and section markers.
+
+Pure functions from a job's facts to bytes; the job life (lifecycle.py) and the script
+runner (script.py) append them to `job.trace` as the job moves on. Shapes, from GitLab
+Runner's source:
+
+* the build logger's `Println` starts a line with "ESC[0K" (clear to the end of the line),
+  `Infoln` with bold green, `SoftErrorln` with bold red and "ERROR: "; every line ends with
+  the reset "ESC[0;m" before its newline;
+* `section_start:<unix time>:<name>` and `section_end:…`, each followed by "\\r ESC[0K", around
+  each stage, whose title is printed in bold cyan;
+* the shell writer echoes each script line as "$ command" in bold green before running it;
+* `Terminal is connected, will time out in 30m0s...` (Go's duration format) when a terminal
+  holds the job, and `Job succeeded` / `ERROR: Job failed: exit code N` at the very end.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from jobterm.sandbox.model import Job, Runner
+
+VERSION = "Running with gitlab-runner 17.6.0 (sandbox)"
+IMAGE = "alpine:3.20"
+
+BOLD_GREEN = "\x1b[32;1m"
+BOLD_RED = "\x1b[31;1m"
+BOLD_CYAN = "\x1b[36;1m"
+RESET = "\x1b[0;m"
+CLEAR = "\x1b[0K"
+
+
+def println(text: str) -> str:
+    return f"{CLEAR}{text}{RESET}\n"
+
+
+def info(text: str) -> str:
+    return f"{BOLD_GREEN}{text}{RESET}\n"
+
+
+def soft_error(text: str) -> str:
+    return f"{BOLD_RED}ERROR: {text}{RESET}\n"
+
+
+def section(kind: str, name: str, now: float) -> str:
+    return f"section_{kind}:{int(now)}:{name}\r{CLEAR}"
+
+
+def stage(name: str, title: str, now: float) -> str:
+    return section("start", name, now) + println(f"{BOLD_CYAN}{title}{RESET}")
+
+
+def go_duration(seconds: float) -> str:
+    """Go's time.Duration.String() of a whole number of seconds: 30m0s, 1h0m0s, 45s."""
+    total = max(round(seconds), 0)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes}m{secs}s"
+    if minutes:
+        return f"{minutes}m{secs}s"
+    return f"{secs}s"
+
+
+def executor_lines(runner: Runner | None) -> str:
+    executor = runner.executor if runner is not None else "shell"
+    lines = println(f'{BOLD_CYAN}Preparing the "{executor}" executor{RESET}')
+    if executor == "docker":
+        lines += println(f"Using Docker executor with image {IMAGE} ...")
+    elif executor == "kubernetes":
+        lines += println(f"Using Kubernetes executor with image {IMAGE} ...")
+    else:
+        lines += println("Using Shell (bash) executor...")
+    return lines
+
+
+def job_start(job: Job, runner: Runner | None, now: float) -> bytes:
+    """From the header to the start of the job's script (the step_script section)."""
+    name = runner.description if runner is not None else "sandbox runner"
+    token = f"t{runner.id:07d}" if runner is not None else "t0000000"
+    text = println(VERSION) + println(f"  on {name} {token}")
+    text += section("start", "prepare_executor", now)
+    text += executor_lines(runner) + section("end", "prepare_executor", now)
+    text += stage("prepare_script", "Preparing environment", now)
+    text += println(f"Running on runner-{token}-project-{job.project_id}-concurrent-0...")
+    text += section("end", "prepare_script", now)
+    text += stage("get_sources", "Getting source from Git repository", now)
+    text += println(f"Checking out {job.ref} ...") + section("end", "get_sources", now)
+    text += stage("step_script", 'Executing "step_script" stage of the job script', now)
+    return text.encode("utf-8", "replace")
+
+
+def echo(command: str) -> str:
+    """The "$ command" line the runner prints before each script line."""
+    return info(f"$ {command}")
+
+
+def shell_script(commands: list[str], bash: bool = True) -> str:
+    """What the shell runs: each command echoed then run, stopping at the first failure
+    (the runner's bash prologue; a POSIX sh has no pipefail)."""
+    lines = ["set -eo pipefail" if bash else "set -e", "set +o noclobber"]
+    for command in commands:
+        lines.append("printf '%s' " + shlex.quote(echo(command)))
+        lines.append(command)
+    return "\n".join(lines) + "\n"
+
+
+def script_end(now: float) -> bytes:
+    text = section("end", "step_script", now)
+    title = "Cleaning up project directory and file based variables"
+    text += stage("cleanup_file_variables", title, now)
+    text += section("end", "cleanup_file_variables", now)
+    return text.encode()
+
+
+def terminal_connected(timeout: float) -> bytes:
+    return info(f"Terminal is connected, will time out in {go_duration(timeout)}...").encode()
+
+
+def terminal_disconnected() -> bytes:
+    return info("Terminal disconnected").encode()
+
+
+def terminal_timed_out(timeout: float) -> bytes:
+    limit = go_duration(timeout)
+    return info(f"terminal session timed out (maximum time allowed - {limit})").encode()
+
+
+def job_end(status: str, exit_code: int | None) -> bytes:
+    if status == "success":
+        return info("Job succeeded").encode()
+    if status == "canceled":
+        return soft_error("Job failed: canceled").encode()
+    return soft_error(f"Job failed: exit code {1 if exit_code is None else exit_code}").encode()
+
+
+def synthesized(job: Job, runner: Runner | None, started: float, ended: float | None) -> bytes:
+    """A plausible whole log for a job whose run the sandbox did not watch (a world that
+    starts with it finished): its commands echoed, no output."""
+    text = job_start(job, runner, started)
+    commands = job.script if job.script is not None else [f"./{job.name.replace(':', '-')}.sh"]
+    text += "".join(echo(c) for c in commands).encode("utf-8", "replace")
+    if ended is not None:
+        text += script_end(ended) + job_end(job.status, job.exit_code)
+    return text
