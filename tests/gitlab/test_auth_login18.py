@@ -78,12 +78,19 @@ def test_registration_form_beside_sign_in(make_sandbox: MakeSandbox, tmp_path: P
     assert result.returncode == 0, result.stderr
 
 
-def test_bot_challenge_says_use_from_browser(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
-    result = password_login(
-        make_sandbox, tmp_path, {"faults": [{"kind": "bot_challenge", "path": "/users"}]}
-    )
-    line = refused_line(result)
-    assert "bot check" in line
+@pytest.mark.parametrize(
+    ("fault", "said"),
+    [
+        pytest.param({"kind": "bot_challenge", "path": "/users"}, "bot check", id="bot_challenge"),
+        # a proxy's or portal's page at /users/sign_in (no CSRF token, no sign-in form)
+        pytest.param({"kind": "html", "path": "/users/sign_in"}, "not GitLab's", id="not_gitlab"),
+    ],
+)
+def test_a_page_it_cannot_sign_in_on_says_use_from_browser(
+    make_sandbox: MakeSandbox, tmp_path: Path, fault: dict[str, str], said: str
+) -> None:
+    line = refused_line(password_login(make_sandbox, tmp_path, {"faults": [fault]}))
+    assert said in line
     assert "--from-browser" in line
 
 
@@ -123,16 +130,6 @@ def test_json_verification_wrong_code(make_sandbox: MakeSandbox, tmp_path: Path)
     line = refused_line(result)
     assert "verification code was not accepted" in line
     assert "The code is incorrect" in line  # GitLab's own message, one line
-
-
-def test_a_page_that_is_not_gitlabs(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
-    """A proxy's or portal's page at /users/sign_in (no CSRF token, no sign-in form)."""
-    result = password_login(
-        make_sandbox, tmp_path, {"faults": [{"kind": "html", "path": "/users/sign_in"}]}
-    )
-    line = refused_line(result)
-    assert "not GitLab's" in line
-    assert "--from-browser" in line
 
 
 def test_the_verify_endpoints_message_is_shown_through_the_one_sanitiser() -> None:
