@@ -83,6 +83,11 @@ def build_app() -> typer.Typer:
 
         ctx.obj = Environment()  # the one the commands use (`commands.common.environment`)
 
+    _register_commands(app)
+    return app
+
+
+def _register_commands(app: typer.Typer) -> None:
     for name in COMMAND_MODULES:
         try:
             module = importlib.import_module(f"jobterm.commands.{name}")
@@ -91,7 +96,6 @@ def build_app() -> typer.Typer:
                 raise
             continue  # verb not built yet
         module.register(app)
-    return app
 
 
 def build_command() -> Command:
