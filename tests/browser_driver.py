@@ -29,12 +29,39 @@ def chromium_binary() -> Path | None:
     return CHROMIUM if CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK) else None
 
 
-class HeadlessChromium:
+class _Browser:
+    """What both browsers share: the process, and closing it when the block ends."""
+
+    EXIT_WAIT = 30.0  # seconds to let the browser write its files and exit
+
     def __init__(self, profile: Path) -> None:
         self.profile = profile
         self.proc: subprocess.Popen[bytes] | None = None
         self._ids = 0
 
+    def _close(self) -> None:
+        """Ask the browser to close (its protocol's way)."""
+        raise NotImplementedError
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self.proc is not None
+        try:
+            self._close()
+        except Exception:
+            self.proc.terminate()
+        try:
+            self.proc.wait(scaled(self.EXIT_WAIT))
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class HeadlessChromium(_Browser):
     def __enter__(self) -> HeadlessChromium:
         binary = chromium_binary()
         assert binary is not None
@@ -124,26 +151,12 @@ class HeadlessChromium:
             cookies = self._call(ws, "Network.getCookies", urls=[url + "/"])
         return list(cookies.get("cookies", []))
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def _close(self) -> None:
         from websockets.sync.client import connect
 
-        assert self.proc is not None
-        try:
-            url = f"ws://127.0.0.1:{self.port}{self.browser_path}"
-            with connect(url, max_size=None) as ws:
-                self._call(ws, "Browser.close")
-        except Exception:
-            self.proc.terminate()
-        try:
-            self.proc.wait(scaled(30))
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        url = f"ws://127.0.0.1:{self.port}{self.browser_path}"
+        with connect(url, max_size=None) as ws:
+            self._call(ws, "Browser.close")
 
 
 FIREFOX = Path("/usr/lib/firefox-esr/firefox-esr")
@@ -177,15 +190,15 @@ def firefox_binary() -> Path | None:
     return FIREFOX if FIREFOX.is_file() and os.access(FIREFOX, os.X_OK) else None
 
 
-class HeadlessFirefox:
+class HeadlessFirefox(_Browser):
     """Firefox ESR driven over WebDriver BiDi (`--remote-debugging-port=0`), its profile a
     fresh directory; leaving the block closes it (browser.close) and waits for the exit, when
     Firefox writes its session store."""
 
+    EXIT_WAIT = 60.0
+
     def __init__(self, profile: Path) -> None:
-        self.profile = profile
-        self.proc: subprocess.Popen[bytes] | None = None
-        self._ids = 0
+        super().__init__(profile)
         self._ws: Any = None
 
     def __enter__(self) -> HeadlessFirefox:
@@ -278,20 +291,6 @@ class HeadlessFirefox:
             time.sleep(0.05)
         return list(self._call("storage.getCookies").get("cookies", []))
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        assert self.proc is not None
-        try:
-            self._call("browser.close")
-            self._stack.close()
-        except Exception:
-            self.proc.terminate()
-        try:
-            self.proc.wait(scaled(60))
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+    def _close(self) -> None:
+        self._call("browser.close")
+        self._stack.close()

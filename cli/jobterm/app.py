@@ -97,7 +97,12 @@ def build_app(only: str | None = None) -> typer.Typer:
 
         ctx.obj = Environment()  # the one the commands use (`commands.common.environment`)
 
-    for name in COMMAND_MODULES if only is None else (only,):
+    _register_commands(app, COMMAND_MODULES if only is None else (only,))
+    return app
+
+
+def _register_commands(app: typer.Typer, names: tuple[str, ...]) -> None:
+    for name in names:
         try:
             module = importlib.import_module(f"jobterm.commands.{name}")
         except ModuleNotFoundError as exc:
@@ -105,7 +110,6 @@ def build_app(only: str | None = None) -> typer.Typer:
                 raise
             continue  # verb not built yet
         module.register(app)
-    return app
 
 
 def build_command(args: list[str] | None = None) -> Command:

@@ -41,10 +41,7 @@ def run_cli(args: list[str]) -> int:
     try:
         result = command.main(args=args, prog_name="jobterm", standalone_mode=False)
     except JobtermError as exc:
-        if debug:
-            _print_traceback()
-        sys.stderr.write(format_error(exc) + "\n")
-        return int(exc.exit_code)
+        return _report(exc, debug)
     except typer.Exit as exc:
         return int(exc.exit_code)
     except typer.TyperException as exc:
@@ -62,15 +59,30 @@ def run_cli(args: list[str]) -> int:
         silence_stdout()
         return int(ExitCode.OK)
     except SystemExit:
-        # click (vendored by typer) turns EPIPE into sys.exit(1) after wrapping the streams;
-        # that is the same reader-went-away case as above.
-        if type(sys.stdout).__name__ == "PacifyFlushWrapper":
-            silence_stdout()
-            return int(ExitCode.OK)
-        raise
+        if not _click_saw_the_reader_go():
+            raise
+        return int(ExitCode.OK)
     except Exception as exc:
         return _unexpected(exc, debug)
     return int(result) if isinstance(result, int) else int(ExitCode.OK)
+
+
+def _report(exc: JobtermError, debug: bool) -> int:
+    """A jobterm error: its one line (and the traceback with --debug), its exit code."""
+    if debug:
+        _print_traceback()
+    sys.stderr.write(format_error(exc) + "\n")
+    return int(exc.exit_code)
+
+
+def _click_saw_the_reader_go() -> bool:
+    """Whether a SystemExit is click's (vendored by typer) way of reporting EPIPE, sys.exit(1)
+    after wrapping the streams: the same reader-went-away case as BrokenPipeError (stdout is
+    then silenced)."""
+    if type(sys.stdout).__name__ != "PacifyFlushWrapper":
+        return False
+    silence_stdout()
+    return True
 
 
 def _unexpected(exc: Exception, debug: bool) -> int:

@@ -8,6 +8,7 @@ exit code; nothing else prints errors or calls `sys.exit`.
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Any
 
 
 class ExitCode(IntEnum):
@@ -52,6 +53,12 @@ class JobtermError(Exception):
 
     exit_code: ExitCode = ExitCode.ERROR
 
+    def __init_subclass__(cls, code: ExitCode | None = None, **kwargs: Any) -> None:
+        # A subclass names its exit code in its header: `class X(JobtermError, code=...)`.
+        super().__init_subclass__(**kwargs)
+        if code is not None:
+            cls.exit_code = code
+
     def __init__(self, message: str, hint: str | None = None, *, code: ExitCode | None = None):
         super().__init__(message)
         self.message = message
@@ -63,62 +70,47 @@ class JobtermError(Exception):
         return self.message
 
 
-class UsageError(JobtermError):
-    exit_code = ExitCode.USAGE
+class UsageError(JobtermError, code=ExitCode.USAGE): ...
 
 
-class AuthError(JobtermError):
-    exit_code = ExitCode.AUTH
+class AuthError(JobtermError, code=ExitCode.AUTH): ...
 
 
-class NotFoundError(JobtermError):
-    exit_code = ExitCode.NOT_FOUND
+class NotFoundError(JobtermError, code=ExitCode.NOT_FOUND): ...
 
 
-class JobStateError(JobtermError):
-    exit_code = ExitCode.JOB_STATE
+class JobStateError(JobtermError, code=ExitCode.JOB_STATE): ...
 
 
 class NotRetryableError(JobStateError):
     """GitLab refused to retry a job (403): it is not finished, or not the user's to run."""
 
 
-class ForbiddenError(JobtermError):
-    exit_code = ExitCode.FORBIDDEN
+class ForbiddenError(JobtermError, code=ExitCode.FORBIDDEN): ...
 
 
-class BusyError(JobtermError):
-    exit_code = ExitCode.BUSY
+class BusyError(JobtermError, code=ExitCode.BUSY): ...
 
 
-class NetworkError(JobtermError):
-    exit_code = ExitCode.NETWORK
+class NetworkError(JobtermError, code=ExitCode.NETWORK): ...
 
 
-class ServerError(JobtermError):
-    exit_code = ExitCode.SERVER
+class ServerError(JobtermError, code=ExitCode.SERVER): ...
 
 
-class ConnectionLostError(JobtermError):
-    exit_code = ExitCode.CONNECTION_LOST
+class ConnectionLostError(JobtermError, code=ExitCode.CONNECTION_LOST): ...
 
 
-class ConfigError(JobtermError):
-    exit_code = ExitCode.CONFIG
+class ConfigError(JobtermError, code=ExitCode.CONFIG): ...
 
 
-class TimeoutExpired(JobtermError):
-    exit_code = ExitCode.TIMEOUT
+class TimeoutExpired(JobtermError, code=ExitCode.TIMEOUT): ...
 
 
-class ProtocolError(JobtermError):
+class ProtocolError(JobtermError, code=ExitCode.SERVER):
     """The peer broke the protocol (bad frame, bad page). Whose fault: the server's."""
 
-    exit_code = ExitCode.SERVER
 
-
-class BrowserError(JobtermError):
+class BrowserError(JobtermError, code=ExitCode.NO_BROWSER):
     """`login --from-browser` could not get a usable session; each cause has its own code
     (`ExitCode.NO_BROWSER` ... `ExitCode.COOKIE_DECRYPT`), passed as `code=`."""
-
-    exit_code = ExitCode.NO_BROWSER

@@ -43,6 +43,14 @@ def finish_of(actions: list[object]) -> Finish:
     return found[0]
 
 
+def assert_finishes(actions: list[object], code: ExitCode, said: str) -> Finish:
+    """The actions end the flow once, with `code` and a message that contains `said`."""
+    done = finish_of(actions)
+    assert done.code == code
+    assert said in done.message
+    return done
+
+
 def test_the_happy_path_holds_then_hands_over_then_waits_for_the_end() -> None:
     f = flow()
     assert f.start() == [Connect(0.0)]
@@ -64,9 +72,11 @@ def test_the_script_ending_before_the_terminal_opens() -> None:
     f = flow()
     f.start()
     f.feed(TerminalRefused(404, 100.5))
-    done = finish_of(f.feed(JobStatus("failed", 103.0)))
-    assert done.code == ExitCode.SCRIPT_ENDED_FIRST
-    assert "finished (failed) 3 s after it started, before a terminal could attach" in done.message
+    done = assert_finishes(
+        f.feed(JobStatus("failed", 103.0)),
+        ExitCode.SCRIPT_ENDED_FIRST,
+        "finished (failed) 3 s after it started, before a terminal could attach",
+    )
     assert "GitLab holds a job only for a terminal attached before its script ends" in done.message
 
 
@@ -74,18 +84,18 @@ def test_no_session_server_after_the_bounded_wait() -> None:
     f = flow(session_wait=5.0)
     f.start()
     assert f.feed(TerminalRefused(404, 104.0)) == [Connect(HANDSHAKE_RETRY)]
-    done = finish_of(f.feed(TerminalRefused(404, 105.1)))
-    assert done.code == ExitCode.FORBIDDEN
-    assert "no session server" in done.message
+    done = assert_finishes(
+        f.feed(TerminalRefused(404, 105.1)), ExitCode.FORBIDDEN, "no session server"
+    )
     assert "[session_server]" in (done.hint or "")
 
 
 def test_another_terminal_holds_the_job() -> None:
     f = flow(session_wait=1.0)
     f.start()
-    done = finish_of(f.feed(TerminalRefused(500, 102.0)))
-    assert done.code == ExitCode.BUSY
-    assert "another terminal is attached to job 7" in done.message
+    assert_finishes(
+        f.feed(TerminalRefused(500, 102.0)), ExitCode.BUSY, "another terminal is attached to job 7"
+    )
 
 
 def test_the_session_expires_mid_wait() -> None:
@@ -96,9 +106,11 @@ def test_the_session_expires_mid_wait() -> None:
         Say("the terminal connection dropped; opening it again"),
         Connect(0.0),
     ]
-    done = finish_of(f.feed(TerminalRefused(302, 150.1)))
-    assert done.code == ExitCode.AUTH
-    assert "session expired while waiting for job 7's terminal" in done.message
+    assert_finishes(
+        f.feed(TerminalRefused(302, 150.1)),
+        ExitCode.AUTH,
+        "session expired while waiting for job 7's terminal",
+    )
 
 
 def test_the_docker_executor_warns_then_says_what_happened() -> None:
@@ -156,9 +168,9 @@ def test_ctrl_c_and_leaving_at_each_stage() -> None:
         f.start()
         if opened:
             f.feed(TerminalOpened(100.2))
-        done = finish_of(f.feed(Leave(interrupted=True)))
-        assert done.code == ExitCode.INTERRUPTED
-        assert "runs on without a terminal" in done.message
+        assert_finishes(
+            f.feed(Leave(interrupted=True)), ExitCode.INTERRUPTED, "runs on without a terminal"
+        )
     f = flow(cancel_on_interrupt=True)
     f.start()
     actions = f.feed(Leave(interrupted=True))
@@ -250,6 +262,6 @@ def test_rest_refusing_the_session_finishes_with_auth() -> None:
     f = flow()
     f.start()
     f.feed(TerminalOpened(100.2))
-    done = finish_of(f.feed(SignedOut()))
-    assert done.code == ExitCode.AUTH
-    assert "expired while waiting for job 7's terminal" in done.message
+    assert_finishes(
+        f.feed(SignedOut()), ExitCode.AUTH, "expired while waiting for job 7's terminal"
+    )

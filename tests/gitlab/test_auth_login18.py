@@ -25,15 +25,39 @@ def one_line(stderr: str) -> str:
     return lines[0]
 
 
+def password_login(
+    make_sandbox: MakeSandbox,
+    tmp_path: Path,
+    settings: dict[str, object],
+    *,
+    user: str = "demo",
+    stdin: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """`jobterm login URL -u USER --password-stdin` on a sandbox with `settings`; the user's
+    right password unless `stdin` says otherwise."""
+    sb = make_sandbox({"settings": settings})
+    env = auth_env_for(tmp_path / "a")
+    text = stdin if stdin is not None else f"{user}-password\n"
+    return jobterm(["login", sb.url, "-u", user, "--password-stdin"], env, stdin=text)
+
+
+def refused_line(result: subprocess.CompletedProcess[str]) -> str:
+    """The one line of a sign-in refused with the auth exit code."""
+    assert result.returncode == 3
+    return one_line(result.stderr)
+
+
 @pytest.mark.parametrize("style", ["classic", "gitlab18"])
 def test_wrong_password_on_a_page_with_a_broadcast_banner(
     make_sandbox: MakeSandbox, tmp_path: Path, style: str
 ) -> None:
-    sb = make_sandbox({"settings": {"signin_style": style, "broadcast_message": BANNER}})
-    env = auth_env_for(tmp_path / "a")
-    result = jobterm(["login", sb.url, "-u", "demo", "--password-stdin"], env, stdin="wrong\n")
-    assert result.returncode == 3
-    line = one_line(result.stderr)
+    result = password_login(
+        make_sandbox,
+        tmp_path,
+        {"signin_style": style, "broadcast_message": BANNER},
+        stdin="wrong\n",
+    )
+    line = refused_line(result)
     assert "wrong username or password" in line
     assert "reset tonight" not in line
 
@@ -43,32 +67,30 @@ def test_a_banner_with_bot_check_words_does_not_stop_sign_in(
     make_sandbox: MakeSandbox, tmp_path: Path, style: str
 ) -> None:
     banner = "Checking your browser support tonight: please update Firefox"
-    sb = make_sandbox({"settings": {"signin_style": style, "broadcast_message": banner}})
-    env = auth_env_for(tmp_path / "a")
-    result = jobterm(
-        ["login", sb.url, "-u", "demo", "--password-stdin"], env, stdin="demo-password\n"
+    result = password_login(
+        make_sandbox, tmp_path, {"signin_style": style, "broadcast_message": banner}
     )
     assert result.returncode == 0, result.stderr
 
 
 def test_registration_form_beside_sign_in(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
-    sb = make_sandbox({"settings": {"signup_enabled": True}})
-    env = auth_env_for(tmp_path / "a")
-    result = jobterm(
-        ["login", sb.url, "-u", "demo", "--password-stdin"], env, stdin="demo-password\n"
-    )
+    result = password_login(make_sandbox, tmp_path, {"signup_enabled": True})
     assert result.returncode == 0, result.stderr
 
 
-def test_bot_challenge_says_use_from_browser(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
-    sb = make_sandbox({"settings": {"faults": [{"kind": "bot_challenge", "path": "/users"}]}})
-    env = auth_env_for(tmp_path / "a")
-    result = jobterm(
-        ["login", sb.url, "-u", "demo", "--password-stdin"], env, stdin="demo-password\n"
-    )
-    assert result.returncode == 3
-    line = one_line(result.stderr)
-    assert "bot check" in line
+@pytest.mark.parametrize(
+    ("fault", "said"),
+    [
+        pytest.param({"kind": "bot_challenge", "path": "/users"}, "bot check", id="bot_challenge"),
+        # a proxy's or portal's page at /users/sign_in (no CSRF token, no sign-in form)
+        pytest.param({"kind": "html", "path": "/users/sign_in"}, "not GitLab's", id="not_gitlab"),
+    ],
+)
+def test_a_page_it_cannot_sign_in_on_says_use_from_browser(
+    make_sandbox: MakeSandbox, tmp_path: Path, fault: dict[str, str], said: str
+) -> None:
+    line = refused_line(password_login(make_sandbox, tmp_path, {"faults": [fault]}))
+    assert said in line
     assert "--from-browser" in line
 
 
@@ -98,28 +120,16 @@ def test_json_verification_with_resend(make_sandbox: MakeSandbox, tmp_path: Path
 
 
 def test_json_verification_wrong_code(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
-    sb = make_sandbox({"settings": {"signin_style": "gitlab18"}})
-    env = auth_env_for(tmp_path / "a")
-    result = jobterm(
-        ["login", sb.url, "-u", "erin", "--password-stdin"], env, stdin="erin-password\n123\n"
+    result = password_login(
+        make_sandbox,
+        tmp_path,
+        {"signin_style": "gitlab18"},
+        user="erin",
+        stdin="erin-password\n123\n",
     )
-    assert result.returncode == 3
-    line = one_line(result.stderr)
+    line = refused_line(result)
     assert "verification code was not accepted" in line
     assert "The code is incorrect" in line  # GitLab's own message, one line
-
-
-def test_a_page_that_is_not_gitlabs(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
-    """A proxy's or portal's page at /users/sign_in (no CSRF token, no sign-in form)."""
-    sb = make_sandbox({"settings": {"faults": [{"kind": "html", "path": "/users/sign_in"}]}})
-    env = auth_env_for(tmp_path / "a")
-    result = jobterm(
-        ["login", sb.url, "-u", "demo", "--password-stdin"], env, stdin="demo-password\n"
-    )
-    assert result.returncode == 3
-    line = one_line(result.stderr)
-    assert "not GitLab's" in line
-    assert "--from-browser" in line
 
 
 def test_the_verify_endpoints_message_is_shown_through_the_one_sanitiser() -> None:

@@ -55,6 +55,16 @@ def post_password(
     )
 
 
+def post_ldap(
+    c: httpx.Client, username: str, password: str, *, token: str, remember: bool = False
+) -> httpx.Response:
+    """The LDAP form's post; `remember` ticks "remember me" (the field is left out otherwise)."""
+    data = {"authenticity_token": token, "username": username, "password": password}
+    if remember:
+        data["remember_me"] = "1"
+    return c.post("/users/auth/ldapmain/callback", data=data)
+
+
 @contextmanager
 def signed_in(sb: SandboxInfo, username: str, remember: bool = True) -> Iterator[httpx.Client]:
     with client(sb) as c:
@@ -252,14 +262,8 @@ def test_password_sign_in_disabled_is_403_but_ldap_works(make_sandbox: MakeSandb
         assert 'name="user[password]"' not in page.text
         response = post_password(c, "demo", sb.user("demo")["password"], token=page_token(page))
         assert response.status_code == 403
-        ldap = c.post(
-            "/users/auth/ldapmain/callback",
-            data={
-                "authenticity_token": page_token(page),
-                "username": "lee",
-                "password": sb.user("lee")["password"],
-                "remember_me": "1",
-            },
+        ldap = post_ldap(
+            c, "lee", sb.user("lee")["password"], token=page_token(page), remember=True
         )
         assert ldap.status_code == 302
         assert api_user(c).json()["username"] == "lee"
@@ -269,27 +273,13 @@ def test_ldap_sign_in(sandbox: SandboxInfo) -> None:
     lee = sandbox.user("lee")
     with client(sandbox) as c:
         token = start_sign_in(c)
-        wrong = c.post(
-            "/users/auth/ldapmain/callback",
-            data={"authenticity_token": token, "username": "lee", "password": "nope"},
-        )
+        wrong = post_ldap(c, "lee", "nope", token=token)
         assert wrong.status_code == 302
         assert wrong.headers["Location"].endswith("/users/sign_in")
         assert "Could not authenticate you from Ldapmain" in c.get("/users/sign_in").text
-        stale = c.post(
-            "/users/auth/ldapmain/callback",
-            data={"authenticity_token": "stale", "username": "lee", "password": lee["password"]},
-        )
+        stale = post_ldap(c, "lee", lee["password"], token="stale")
         assert stale.status_code == 422
-        response = c.post(
-            "/users/auth/ldapmain/callback",
-            data={
-                "authenticity_token": start_sign_in(c),
-                "username": "lee",
-                "password": lee["password"],
-                "remember_me": "1",
-            },
-        )
+        response = post_ldap(c, "lee", lee["password"], token=start_sign_in(c), remember=True)
         assert response.status_code == 302
         assert "remember_user_token" in response.cookies
         assert api_user(c).json()["username"] == "lee"
@@ -405,14 +395,7 @@ def test_ldap_user_with_two_factor_continues_at_sign_in(make_sandbox: MakeSandbo
     secret = pyotp.random_base32()
     sb = make_sandbox({"users": [{"username": "lee", "totp_secret": secret}]})
     with client(sb) as c:
-        response = c.post(
-            "/users/auth/ldapmain/callback",
-            data={
-                "authenticity_token": start_sign_in(c),
-                "username": "lee",
-                "password": sb.user("lee")["password"],
-            },
-        )
+        response = post_ldap(c, "lee", sb.user("lee")["password"], token=start_sign_in(c))
         assert response.status_code == 200
         assert 'action="/users/sign_in"' in response.text
         assert 'name="user[otp_attempt]"' in response.text

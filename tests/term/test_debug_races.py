@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from test_debug_session import gate, retried_id, wait_status
+from test_debug_session import ended_with, gate, retried_id, wait_status
 
 from util import scaled
 
@@ -47,6 +47,13 @@ def debug(spawn_jobterm: Any, env: dict[str, str], job: int, *extra: str) -> Any
     return spawn_jobterm(["debug", str(job), "--project", "demo/webapp", *extra], env)
 
 
+def debug_slow(tmp_path: Path, spawn_jobterm: Any, make_sandbox: Any, signed_in: Any) -> Any:
+    """`jobterm debug` of the slow job (961) in a fresh sandbox: (sandbox, run, retried id)."""
+    sandbox = make_sandbox(world(tmp_path))
+    run = debug(spawn_jobterm, signed_in(sandbox), 961)
+    return sandbox, run, retried_id(run)
+
+
 def test_the_script_ends_before_a_terminal_could_attach(
     tmp_path, spawn_jobterm, make_sandbox, signed_in
 ):
@@ -61,8 +68,7 @@ def test_the_script_ends_before_a_terminal_could_attach(
         f"job {new} finished \\(failed\\) \\d+ s after it started, before a terminal could attach"
     )
     run.child.expect("GitLab holds a job only for a terminal attached before its script ends")
-    assert run.wait_done() == 20
-    assert run.terminal_restored()
+    ended_with(run, 20)
 
 
 def test_a_runner_without_a_session_server(tmp_path, spawn_jobterm, make_sandbox, signed_in):
@@ -71,8 +77,7 @@ def test_a_runner_without_a_session_server(tmp_path, spawn_jobterm, make_sandbox
     new = retried_id(run)
     run.child.expect(f"job {new} is running but its terminal did not open within 1 s")
     run.child.expect(r"\[session_server\]")
-    assert run.wait_done() == 6
-    assert run.terminal_restored()
+    ended_with(run, 6)
     (tmp_path / "go").touch()
 
 
@@ -82,21 +87,17 @@ def test_another_terminal_holds_the_job(tmp_path, spawn_jobterm, make_sandbox, s
     run = debug(spawn_jobterm, signed_in(sandbox), 961)
     new = retried_id(run)
     run.child.expect(f"another terminal is attached to job {new}")
-    assert run.wait_done() == 7
-    assert run.terminal_restored()
+    ended_with(run, 7)
     (tmp_path / "go").touch()
 
 
 def test_the_session_expires_while_waiting(tmp_path, spawn_jobterm, make_sandbox, signed_in):
-    sandbox = make_sandbox(world(tmp_path))
-    run = debug(spawn_jobterm, signed_in(sandbox), 961)
-    new = retried_id(run)
+    sandbox, run, new = debug_slow(tmp_path, spawn_jobterm, make_sandbox, signed_in)
     run.child.expect("step-one")
     wait_attached(sandbox, new)
     sandbox.admin("POST", "/users/demo/expire-sessions", remember_tokens=True)
     run.child.expect("jobterm login")
-    assert run.wait_done() == 3
-    assert run.terminal_restored()
+    ended_with(run, 3)
     (tmp_path / "go").touch()
 
 
@@ -110,9 +111,7 @@ def wait_attached(sandbox: Any, job_id: int) -> None:
 def test_the_log_endpoint_failing_does_not_stop_it(
     tmp_path, spawn_jobterm, make_sandbox, signed_in
 ):
-    sandbox = make_sandbox(world(tmp_path))
-    run = debug(spawn_jobterm, signed_in(sandbox), 961)
-    new = retried_id(run)
+    sandbox, run, new = debug_slow(tmp_path, spawn_jobterm, make_sandbox, signed_in)
     run.child.expect("step-one")
     sandbox.admin(
         "POST",
@@ -140,23 +139,18 @@ def ctrl_c(run: Any) -> None:
 def test_ctrl_c_while_the_log_shows_leaves_the_job_running(
     tmp_path, spawn_jobterm, make_sandbox, signed_in
 ):
-    sandbox = make_sandbox(world(tmp_path))
-    run = debug(spawn_jobterm, signed_in(sandbox), 961)
-    new = retried_id(run)
+    sandbox, run, new = debug_slow(tmp_path, spawn_jobterm, make_sandbox, signed_in)
     run.child.expect("step-one")
     ctrl_c(run)
     run.child.expect(f"left job {new}; it runs on without a terminal and finishes by itself")
-    assert run.wait_done() == 130
-    assert run.terminal_restored()
+    ended_with(run, 130)
     assert sandbox.admin("GET", f"/jobs/{new}")["status"] == "running"
     (tmp_path / "go").touch()
     wait_status(sandbox, new, "failed")  # not held: nobody's terminal is attached
 
 
 def test_tilde_dot_while_the_log_shows(tmp_path, spawn_jobterm, make_sandbox, signed_in):
-    sandbox = make_sandbox(world(tmp_path))
-    run = debug(spawn_jobterm, signed_in(sandbox), 961)
-    new = retried_id(run)
+    _, run, new = debug_slow(tmp_path, spawn_jobterm, make_sandbox, signed_in)
     run.child.expect("step-one")
     run.child.send("ls\r")  # typed before the shell is there
     run.child.expect("the shell is not yours yet: ~s gives it now")
@@ -164,8 +158,7 @@ def test_tilde_dot_while_the_log_shows(tmp_path, spawn_jobterm, make_sandbox, si
     run.child.expect("a shell in the job now, while its script runs")
     run.child.send("~.")
     run.child.expect(f"left job {new}")
-    assert run.wait_done() == 0
-    assert run.terminal_restored()
+    ended_with(run, 0)
     (tmp_path / "go").touch()
 
 
@@ -177,8 +170,7 @@ def test_ctrl_c_while_pending(tmp_path, spawn_jobterm, make_sandbox, signed_in):
     run.child.expect(f"job {new} is pending \\(\\d+ s\\); waiting for a runner")
     ctrl_c(run)
     run.child.expect(f"left job {new} while it waited for a runner; it will run without a terminal")
-    assert run.wait_done() == 130
-    assert run.terminal_restored()
+    ended_with(run, 130)
     assert sandbox.admin("GET", f"/jobs/{new}")["status"] == "pending"
     run = debug(spawn_jobterm, env, new, "--cancel-on-interrupt")
     run.child.expect(f"job {new} is pending")

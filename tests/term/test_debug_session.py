@@ -67,6 +67,12 @@ def wait_status(sandbox: Any, job_id: int, status: str) -> dict[str, Any]:
         time.sleep(0.05)
 
 
+def ended_with(run: Any, code: int) -> None:
+    """jobterm exited with `code` and left the user's terminal as it found it."""
+    assert run.wait_done() == code
+    assert run.terminal_restored()
+
+
 def screen_of(run: Any, rows: int = 24, cols: int = 80) -> list[str]:
     """What the user's terminal shows now: everything jobterm wrote, through a terminal
     emulator."""
@@ -107,18 +113,22 @@ def test_debug_retries_shows_the_log_live_and_gives_a_shell_in_the_held_job(
     assert (job["status"], job["held_for_terminal"]) == ("running", True)
     run.child.send("exit\r")
     run.child.expect(f"job {new} 'flaky' finished: failed")
-    assert run.wait_done() == 1
-    assert run.terminal_restored()
+    ended_with(run, 1)
     assert sandbox.admin("GET", f"/jobs/{new}")["status"] == "failed"
+
+
+def debug_in_docker(tmp_path: Path, spawn_jobterm: Any, make_sandbox: Any, signed_in: Any) -> Any:
+    """`jobterm debug` of the docker-executor job (951) in a fresh sandbox: (run, retried id)."""
+    sandbox = make_sandbox(world(tmp_path))
+    env = dict(signed_in(sandbox), JOBTERM_LOG_INTERVAL="0.2")
+    run = spawn_jobterm(["debug", "951", "--project", "demo/webapp"], env)
+    return run, retried_id(run)
 
 
 def test_docker_executor_warns_offers_a_shell_now_and_says_why_it_ended(
     tmp_path, spawn_jobterm, make_sandbox, signed_in
 ):
-    sandbox = make_sandbox(world(tmp_path))
-    env = dict(signed_in(sandbox), JOBTERM_LOG_INTERVAL="0.2")
-    run = spawn_jobterm(["debug", "951", "--project", "demo/webapp"], env)
-    new = retried_id(run)
+    run, new = debug_in_docker(tmp_path, spawn_jobterm, make_sandbox, signed_in)
     run.child.expect("this job uses the docker executor: its shell ends with the script; press ~s")
     run.child.send("~s")
     run.child.expect("script is still running; this shell is beside it")
@@ -127,17 +137,13 @@ def test_docker_executor_warns_offers_a_shell_now_and_says_why_it_ended(
     run.child.expect(f"in-{new}")
     run.child.expect("shell ended with its script: with the docker executor")
     run.child.expect(f"job {new} 'in-docker' finished: failed")
-    assert run.wait_done() == 1
-    assert run.terminal_restored()
+    ended_with(run, 1)
 
 
 def test_docker_executor_without_a_shell_ends_honestly(
     tmp_path, spawn_jobterm, make_sandbox, signed_in
 ):
-    sandbox = make_sandbox(world(tmp_path))
-    env = dict(signed_in(sandbox), JOBTERM_LOG_INTERVAL="0.2")
-    run = spawn_jobterm(["debug", "951", "--project", "demo/webapp"], env)
-    new = retried_id(run)
+    run, new = debug_in_docker(tmp_path, spawn_jobterm, make_sandbox, signed_in)
     run.child.expect("docker-start")
     (tmp_path / "go-951").touch()
     run.child.expect("ERROR: Job failed: exit code 3")  # the rest of the log first
@@ -211,8 +217,7 @@ def test_no_job_picks_among_recent_failed_jobs(tmp_path, spawn_jobterm, make_san
     time.sleep(0.3)
     run.child.send("exit\r")
     run.child.expect(f"job {new} 'report' finished: failed")
-    assert run.wait_done() == 1
-    assert run.terminal_restored()
+    ended_with(run, 1)
 
 
 def test_a_job_gitlab_will_not_retry(tmp_path, make_sandbox, signed_in):

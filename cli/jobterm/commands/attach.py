@@ -7,13 +7,14 @@ from pathlib import Path
 import typer
 
 from jobterm.commands.common import (
+    EscapeCharOption,
     HostOption,
+    JobArgument,
     ProjectOption,
     WaitTimeoutOption,
     environment,
     parse_escape_char,
 )
-from jobterm.completion.answers import complete_job
 
 HELP = """\
 Open the terminal of a running job, like SSH into it.
@@ -37,19 +38,12 @@ def register(app: typer.Typer) -> None:
 
 def attach(
     ctx: typer.Context,
-    job: str | None = typer.Argument(
-        None,
-        help="Job id, PROJECT#ID, or job URL.",
-        show_default=False,
-        autocompletion=complete_job,
-    ),
+    job: str | None = JobArgument,
     project: str | None = ProjectOption,
     host: str | None = HostOption,
     wait: bool = typer.Option(False, "--wait", help="If the job is pending, wait until it runs."),
     wait_timeout: float = WaitTimeoutOption,
-    escape_char: str = typer.Option(
-        "~", "--escape-char", "-e", help="Escape character, or 'none' to disable escapes."
-    ),
+    escape_char: str = EscapeCharOption,
     no_resize: bool = typer.Option(
         False,
         "--no-resize",

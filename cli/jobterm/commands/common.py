@@ -7,10 +7,16 @@ from typing import Any
 
 import typer
 
-from jobterm.completion.answers import complete_host, complete_project
+from jobterm.completion.answers import complete_host, complete_job, complete_project
 from jobterm.env import Environment
 from jobterm.errors import UsageError
 
+JobArgument = typer.Argument(
+    None,
+    help="Job id, PROJECT#ID, or job URL.",
+    show_default=False,
+    autocompletion=complete_job,
+)
 ProjectOption = typer.Option(
     None,
     "--project",
@@ -26,6 +32,10 @@ HostOption = typer.Option(
     envvar="GITLAB_HOST",
     help="GitLab instance (default: $GITLAB_HOST, else the default signed-in host).",
     autocompletion=complete_host,
+)
+
+EscapeCharOption = typer.Option(
+    "~", "--escape-char", "-e", help="Escape character, or 'none' to disable escapes."
 )
 
 

@@ -7,13 +7,14 @@ import os
 import typer
 
 from jobterm.commands.common import (
+    EscapeCharOption,
     HostOption,
+    JobArgument,
     ProjectOption,
     env_seconds,
     environment,
     parse_escape_char,
 )
-from jobterm.completion.answers import complete_job
 
 HELP = """\
 Get a shell in a job that failed: retry it and hold it when its script ends.
@@ -39,12 +40,7 @@ def register(app: typer.Typer) -> None:
 
 def debug(
     ctx: typer.Context,
-    job: str | None = typer.Argument(
-        None,
-        help="Job id, PROJECT#ID, or job URL.",
-        show_default=False,
-        autocompletion=complete_job,
-    ),
+    job: str | None = JobArgument,
     project: str | None = ProjectOption,
     host: str | None = HostOption,
     no_retry: bool = typer.Option(False, "--no-retry", help="Do not retry a finished job."),
@@ -60,9 +56,7 @@ def debug(
     cancel_on_interrupt: bool = typer.Option(
         False, "--cancel-on-interrupt", help="Ctrl-C before the shell cancels the job."
     ),
-    escape_char: str = typer.Option(
-        "~", "--escape-char", "-e", help="Escape character, or 'none' to disable escapes."
-    ),
+    escape_char: str = EscapeCharOption,
     no_resize: bool = typer.Option(
         False, "--no-resize", help="Do not set the job's terminal size and TERM."
     ),

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from jobterm.commands.common import HostOption, ProjectOption, env_seconds, environment
-from jobterm.completion.answers import complete_job
+from jobterm.commands.common import (
+    HostOption,
+    JobArgument,
+    ProjectOption,
+    env_seconds,
+    environment,
+)
 
 HELP = """\
 Print a job's log (what its page shows), finished or running.
@@ -26,12 +31,7 @@ def register(app: typer.Typer) -> None:
 
 def logs(
     ctx: typer.Context,
-    job: str | None = typer.Argument(
-        None,
-        help="Job id, PROJECT#ID, or job URL.",
-        show_default=False,
-        autocompletion=complete_job,
-    ),
+    job: str | None = JobArgument,
     follow: bool = typer.Option(False, "--follow", "-f", help="Follow the log to the job's end."),
     raw: bool = typer.Option(False, "--raw", help="The log's bytes as stored, unfiltered."),
     project: str | None = ProjectOption,

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from jobterm.sandbox.state import Job, SandboxState, User
+from jobterm.sandbox.state import Job, Project, SandboxState, User
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -34,7 +34,6 @@ def ci_environment(
     runner = state.runner_of(job)
     sha = pipeline.sha if pipeline is not None else "0" * 40
     home.mkdir(parents=True, exist_ok=True)
-    namespace, _, name = project.path_with_namespace.rpartition("/")
     project_url = f"{state.base_url}/{project.path_with_namespace}"
     env = {
         "HOME": str(home),
@@ -47,13 +46,7 @@ def ci_environment(
         "CI_JOB_STAGE": job.stage,
         "CI_JOB_STATUS": "running",
         "CI_JOB_URL": state.job_web_url(job),
-        "CI_PROJECT_ID": str(project.id),
-        "CI_PROJECT_NAME": name,
-        "CI_PROJECT_NAMESPACE": namespace,
-        "CI_PROJECT_PATH": project.path_with_namespace,
-        "CI_PROJECT_URL": project_url,
-        "CI_PROJECT_DIR": str(build_dir),
-        "CI_BUILDS_DIR": _builds_dir(build_dir, project.path_with_namespace),
+        **_project_variables(project, project_url, build_dir),
         "CI_COMMIT_REF_NAME": job.ref,
         "CI_COMMIT_BRANCH": job.ref,
         "CI_COMMIT_SHA": sha,
@@ -61,16 +54,35 @@ def ci_environment(
         "CI_PIPELINE_ID": str(job.pipeline_id),
         "CI_PIPELINE_URL": f"{project_url}/-/pipelines/{job.pipeline_id}",
         "CI_PIPELINE_SOURCE": pipeline.source if pipeline is not None else "push",
-        "GITLAB_USER_ID": str(user.id),
-        "GITLAB_USER_LOGIN": user.username,
-        "GITLAB_USER_NAME": user.name,
-        "GITLAB_USER_EMAIL": user.email,
+        **_user_variables(user),
     }
     if runner is not None:
         env["CI_RUNNER_ID"] = str(runner.id)
         env["CI_RUNNER_DESCRIPTION"] = runner.description
     env.update(job.variables)
     return env
+
+
+def _project_variables(project: Project, project_url: str, build_dir: Path) -> dict[str, str]:
+    namespace, _, name = project.path_with_namespace.rpartition("/")
+    return {
+        "CI_PROJECT_ID": str(project.id),
+        "CI_PROJECT_NAME": name,
+        "CI_PROJECT_NAMESPACE": namespace,
+        "CI_PROJECT_PATH": project.path_with_namespace,
+        "CI_PROJECT_URL": project_url,
+        "CI_PROJECT_DIR": str(build_dir),
+        "CI_BUILDS_DIR": _builds_dir(build_dir, project.path_with_namespace),
+    }
+
+
+def _user_variables(user: User) -> dict[str, str]:
+    return {
+        "GITLAB_USER_ID": str(user.id),
+        "GITLAB_USER_LOGIN": user.username,
+        "GITLAB_USER_NAME": user.name,
+        "GITLAB_USER_EMAIL": user.email,
+    }
 
 
 def _server_variables(base_url: str) -> dict[str, str]:

@@ -112,12 +112,7 @@ def job(state: SandboxState, item: Job, now: float) -> dict[str, Any]:
     """`Entities::Ci::Job`. Nothing here says whether a terminal is possible (as in GitLab)."""
     pipe = state.pipelines[item.pipeline_id]
     user = state.user(item.user)
-    duration = queued = None
-    if item.started_at is not None:
-        duration = round((item.finished_at or now) - item.started_at, 3)
-        queued = round(item.started_at - item.created_at, 3)
-    elif item.status in ("pending", "created"):
-        queued = round(now - item.created_at, 3)
+    duration, queued = _durations(item, now)
     result: dict[str, Any] = {
         "id": item.id,
         "status": item.status,
@@ -134,12 +129,7 @@ def job(state: SandboxState, item: Job, now: float) -> dict[str, Any]:
         "duration": duration,
         "queued_duration": queued,
         "user": user_basic(state, user) if user else None,
-        "commit": {
-            "id": pipe.sha,
-            "short_id": pipe.sha[:8],
-            "title": "Update .gitlab-ci.yml",
-            "created_at": iso(pipe.created_at),
-        },
+        "commit": _commit(pipe),
         "pipeline": pipeline_basic(state, pipe),
         "web_url": state.job_web_url(item),
         "project": {"ci_job_token_scope_enabled": False},
@@ -152,6 +142,25 @@ def job(state: SandboxState, item: Job, now: float) -> dict[str, Any]:
     if item.status == "failed":
         result["failure_reason"] = "script_failure"
     return result
+
+
+def _durations(item: Job, now: float) -> tuple[float | None, float | None]:
+    """`duration` (run time so far) and `queued_duration` (time waited for a runner)."""
+    if item.started_at is not None:
+        duration = round((item.finished_at or now) - item.started_at, 3)
+        return duration, round(item.started_at - item.created_at, 3)
+    if item.status in ("pending", "created"):
+        return None, round(now - item.created_at, 3)
+    return None, None
+
+
+def _commit(pipe: Pipeline) -> dict[str, Any]:
+    return {
+        "id": pipe.sha,
+        "short_id": pipe.sha[:8],
+        "title": "Update .gitlab-ci.yml",
+        "created_at": iso(pipe.created_at),
+    }
 
 
 def runner(state: SandboxState, item: Job) -> dict[str, Any] | None:

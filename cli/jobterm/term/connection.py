@@ -138,7 +138,7 @@ class TerminalConnection:
     async def open(
         cls, target: TerminalTarget, *, open_timeout: float = 20.0
     ) -> TerminalConnection:
-        from websockets.exceptions import InvalidHandshake, InvalidStatus
+        from websockets.exceptions import InvalidHandshake
         from websockets.typing import Subprotocol
 
         log.debug("connecting to %s", target.ws_url)
@@ -159,28 +159,8 @@ class TerminalConnection:
                 logger=wire_log,
                 proxy=None if _is_loopback(target.ws_url) else True,  # as REST does
             )
-        except InvalidStatus as exc:
-            raise handshake_error(exc.response.status_code, target) from None
-        except InvalidHandshake as exc:
-            raise ProtocolError(
-                f"the terminal handshake with {target.host_label} failed: {exc}",
-                "check that the host is a GitLab instance; run with --debug to see the exchange",
-            ) from None
-        except TimeoutError:
-            raise NetworkError(
-                f"timed out opening the terminal on {target.host_label}",
-                "check your network or proxy and try again",
-            ) from None
-        except ssl.SSLError as exc:
-            raise NetworkError(
-                f"TLS failed for {target.host_label}: {exc.reason or exc}",
-                "if the instance uses a private CA, pass it with `jobterm login --ca-cert FILE`",
-            ) from None
-        except OSError as exc:
-            raise NetworkError(
-                f"cannot connect to {target.host_label}: {exc.strerror or exc}",
-                "check the host name and your network",
-            ) from None
+        except (InvalidHandshake, TimeoutError, OSError) as exc:
+            raise _open_error(exc, target) from None
         try:
             codec = TerminalCodec(ws.subprotocol)
         except JobtermError:
@@ -275,3 +255,30 @@ def handshake_error(status: int, target: TerminalTarget) -> JobtermError:
             "another terminal may be attached (close it), or the runner is unreachable",
         )
     return ServerError(f"{host} answered the terminal handshake with HTTP {status}")
+
+
+def _open_error(exc: Exception, target: TerminalTarget) -> JobtermError:
+    """The error to show when opening the terminal's WebSocket failed with `exc`."""
+    from websockets.exceptions import InvalidHandshake, InvalidStatus
+
+    if isinstance(exc, InvalidStatus):
+        return handshake_error(exc.response.status_code, target)
+    if isinstance(exc, InvalidHandshake):
+        return ProtocolError(
+            f"the terminal handshake with {target.host_label} failed: {exc}",
+            "check that the host is a GitLab instance; run with --debug to see the exchange",
+        )
+    if isinstance(exc, TimeoutError):
+        return NetworkError(
+            f"timed out opening the terminal on {target.host_label}",
+            "check your network or proxy and try again",
+        )
+    if isinstance(exc, ssl.SSLError):
+        return NetworkError(
+            f"TLS failed for {target.host_label}: {exc.reason or exc}",
+            "if the instance uses a private CA, pass it with `jobterm login --ca-cert FILE`",
+        )
+    return NetworkError(
+        f"cannot connect to {target.host_label}: {getattr(exc, 'strerror', None) or exc}",
+        "check the host name and your network",
+    )
