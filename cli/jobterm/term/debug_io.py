@@ -3,7 +3,6 @@ log shows, jobterm's own lines on stderr, and what `~#` says once the shell is t
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import termios
@@ -15,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from jobterm.core.joblog import Summary, one_line
 from jobterm.errors import JobtermError
 from jobterm.term.attach import AttachOptions
-from jobterm.term.tty import write_all
+from jobterm.term.tty import read_when_ready, write_all
 
 if TYPE_CHECKING:
     from jobterm.core.execproto import ExecSpec
@@ -103,20 +102,8 @@ def cbreak_mode(fd: int) -> Iterator[Callable[[], None]]:
 
 async def read_some(fd: int, size: int = 1024) -> bytes:
     """The next bytes typed on `fd`; b"" when it is closed."""
-    loop = asyncio.get_running_loop()
-    ready: asyncio.Future[None] = loop.create_future()
-
-    def wake() -> None:
-        if not ready.done():
-            ready.set_result(None)
-
-    loop.add_reader(fd, wake)
     try:
-        await ready
-    finally:
-        loop.remove_reader(fd)
-    try:
-        return os.read(fd, size)
+        return await read_when_ready(fd, size)
     except OSError:
         return b""
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from jobterm.errors import ExitCode, JobtermError
+from jobterm.term.tty import read_when_ready
 
 if TYPE_CHECKING:
     from jobterm.core.execproto import ExecSpec
@@ -89,13 +90,12 @@ async def _relay(
     read_fd: int, write_fd: int, label: str, lock: asyncio.Lock, keep: JobResult | None
 ) -> None:
     """Copy `read_fd` to `write_fd` line by line with the prefix (or into `keep`)."""
-    loop = asyncio.get_running_loop()
     os.set_blocking(read_fd, False)
     prefix = f"[{label}] ".encode()
     pending = b""
     try:
         while True:
-            data = await _read(loop, read_fd)
+            data = await read_when_ready(read_fd)
             if not data:
                 break
             if keep is not None:
@@ -111,24 +111,6 @@ async def _relay(
                 _write(write_fd, prefix + pending + b"\n")
     finally:
         os.close(read_fd)
-
-
-async def _read(loop: asyncio.AbstractEventLoop, fd: int) -> bytes:
-    ready: asyncio.Future[None] = loop.create_future()
-
-    def wake() -> None:
-        if not ready.done():
-            ready.set_result(None)
-
-    loop.add_reader(fd, wake)
-    try:
-        await ready
-    finally:
-        loop.remove_reader(fd)
-    try:
-        return os.read(fd, 65536)
-    except BlockingIOError:
-        return await _read(loop, fd)
 
 
 def _write(fd: int, data: bytes) -> None:

@@ -99,3 +99,26 @@ def write_all(fd: int, data: bytes) -> None:
             select.select([], [fd], [])
             continue
         view = view[written:]
+
+
+async def read_when_ready(fd: int, size: int = 65536) -> bytes:
+    """The next bytes of `fd`, read once the event loop sees it readable (b"" at its end)."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    while True:
+        ready: asyncio.Future[None] = loop.create_future()
+
+        def wake(ready: asyncio.Future[None] = ready) -> None:
+            if not ready.done():
+                ready.set_result(None)
+
+        loop.add_reader(fd, wake)
+        try:
+            await ready
+        finally:
+            loop.remove_reader(fd)
+        try:
+            return os.read(fd, size)
+        except BlockingIOError:
+            continue  # another reader took the bytes first: wait again
