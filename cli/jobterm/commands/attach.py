@@ -60,6 +60,7 @@ def attach(
     ),
 ) -> None:
     from jobterm.core.duration import seconds_from_env
+    from jobterm.jobs.locate import JobQuery
     from jobterm.term.attach import AttachOptions
     from jobterm.term.attach_run import run_attach
 
@@ -71,13 +72,5 @@ def attach(
         record=record,
         record_input=record_input,
     )
-    code = run_attach(
-        env,
-        job,
-        project=project,
-        host=host,
-        wait=wait,
-        wait_timeout=wait_timeout,
-        options=options,
-    )
-    raise typer.Exit(code)
+    query = JobQuery(job, project, host, wait, wait_timeout)
+    raise typer.Exit(run_attach(env, query, options))

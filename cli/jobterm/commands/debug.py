@@ -61,6 +61,7 @@ def debug(
         False, "--no-resize", help="Do not set the job's terminal size and TERM."
     ),
 ) -> None:
+    from jobterm.jobs.locate import JobQuery
     from jobterm.term.attach import AttachOptions
     from jobterm.term.debug_io import DebugOptions
     from jobterm.term.debug_run import run_debug
@@ -83,13 +84,7 @@ def debug(
         log_interval=env_seconds(env, "JOBTERM_LOG_INTERVAL", 0.5),
         session_wait=env_seconds(env, "JOBTERM_SESSION_WAIT", 15.0),
     )
-    code = run_debug(
-        env,
-        job,
-        project=project,
-        host=host,
-        retry=not no_retry,
-        if_failed=if_failed,
-        options=options,
+    query = JobQuery(job, project, host)
+    raise typer.Exit(
+        run_debug(env, query, retry=not no_retry, if_failed=if_failed, options=options)
     )
-    raise typer.Exit(code)

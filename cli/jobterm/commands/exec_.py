@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import typer
 from typer._click import core as click
@@ -20,6 +21,9 @@ from jobterm.completion.answers import complete_job
 from jobterm.core.execproto import ExecSpec, StdinMode, shell_argv
 from jobterm.env import Environment
 from jobterm.errors import ExitCode, JobtermError, UsageError
+
+if TYPE_CHECKING:
+    from jobterm.jobs.locate import JobQuery
 
 HELP = """\
 Run one command in a running job and exit with its status, like `ssh host CMD`.
@@ -114,25 +118,16 @@ def exec_command(
     if many and (interactive or tty):
         raise UsageError("-i and -t take one JOB", "several jobs cannot share one input")
     spec = build_spec(env, command, shell, interactive, no_stdin or many, tty, stderr)
+    from jobterm.jobs.locate import JobQuery
+
+    queries = [JobQuery(one, project, host, wait, wait_timeout) for one in jobs]
     if not many:
-        raise typer.Exit(_run(env, job, spec, timeout, project, host, wait, wait_timeout))
+        raise typer.Exit(_run(env, queries[0], spec, timeout))
     from jobterm.term.exec import ExecOptions
     from jobterm.term.fanout import run_many
 
-    code = _as_exec_failure(
-        lambda: run_many(
-            env,
-            jobs,
-            spec,
-            ExecOptions(timeout=timeout),
-            project=project,
-            host=host,
-            wait=wait,
-            wait_timeout=wait_timeout,
-            as_json=as_json,
-        )
-    )
-    raise typer.Exit(code)
+    options = ExecOptions(timeout=timeout)
+    raise typer.Exit(_as_exec_failure(lambda: run_many(env, queries, spec, options, as_json)))
 
 
 def split_jobs(
@@ -186,23 +181,12 @@ def build_spec(
     )
 
 
-def _run(
-    env: Environment,
-    job: str,
-    spec: ExecSpec,
-    timeout: float | None,
-    project: str | None,
-    host: str | None,
-    wait: bool,
-    wait_timeout: float,
-) -> int:
+def _run(env: Environment, query: JobQuery, spec: ExecSpec, timeout: float | None) -> int:
     from jobterm.jobs.terminal import resolve_terminal, with_diagnosis
     from jobterm.term.exec import ExecOptions, run_exec
 
     def run() -> int:
-        resolved = resolve_terminal(
-            env, job, project=project, host=host, wait=wait, wait_timeout=wait_timeout
-        )
+        resolved = resolve_terminal(env, query)
         with resolved:
             options = ExecOptions(timeout=timeout)
             return with_diagnosis(resolved, lambda: run_exec(env, resolved, spec, options))

@@ -38,11 +38,12 @@ def logs(
     host: str | None = HostOption,
 ) -> None:
     from jobterm.jobs.actions import open_job
+    from jobterm.jobs.locate import JobQuery
     from jobterm.term.logs import DEFAULT_INTERVAL, run_logs
 
     env = environment(ctx)
     interval = env_seconds(env, "JOBTERM_LOG_INTERVAL", DEFAULT_INTERVAL)
-    gl, proj, found = open_job(env, job, project=project, host=host, need_web_session=False)
+    gl, proj, found = open_job(env, JobQuery(job, project, host), need_web_session=False)
     with gl:
         path = proj["path_with_namespace"]
         code = run_logs(env, gl, path, found, follow=follow, raw=raw, interval=interval)

@@ -93,6 +93,7 @@ def run_copy(env: Environment, request: CopyRequest, progress: Progress) -> Outc
     """Do the copy the request describes; raises JobtermError with cp's exit codes."""
     from jobterm.cp.local import check_destination_dir
     from jobterm.cp.transfer import download, read_payload, upload
+    from jobterm.jobs.locate import JobQuery
     from jobterm.jobs.terminal import resolve_terminal, with_diagnosis
 
     if request.upload:
@@ -104,9 +105,8 @@ def run_copy(env: Environment, request: CopyRequest, progress: Progress) -> Outc
         if request.upload:
             stack.callback(payload.file.close)
         try:
-            resolved = resolve_terminal(
-                env, request.job, project=request.project, host=request.host
-            )
+            query = JobQuery(request.job, request.project, request.host)
+            resolved = resolve_terminal(env, query)
             with resolved:  # connect first: REST says why only if the terminal refuses
 
                 def transfer() -> Outcome:

@@ -11,14 +11,13 @@ from jobterm.errors import ForbiddenError, NotRetryableError, UsageError
 if TYPE_CHECKING:
     from jobterm.env import Environment
     from jobterm.gitlab.api import GitLab
+    from jobterm.jobs.locate import JobQuery
 
 
 def open_job(
     env: Environment,
-    job_ref: str | None,
+    query: JobQuery,
     *,
-    project: str | None,
-    host: str | None,
     need_web_session: bool,
     pick: Callable[[GitLab, str], int] | None = None,
 ) -> tuple[GitLab, dict[str, Any], dict[str, Any]]:
@@ -28,12 +27,12 @@ def open_job(
     from jobterm.gitlab.session import open_gitlab
     from jobterm.jobs.locate import project_for
 
-    ref = parse_job_ref(job_ref) if job_ref else None
+    ref = parse_job_ref(query.ref) if query.ref else None
     gl = open_gitlab(
-        env, ref.origin if ref and ref.origin else host, need_web_session=need_web_session
+        env, ref.origin if ref and ref.origin else query.host, need_web_session=need_web_session
     )
     try:
-        proj = gl.project(project_for(gl.host, ref or JobRef(0), project))
+        proj = gl.project(project_for(gl.host, ref or JobRef(0), query.project))
         if ref is None:
             if pick is None:
                 raise UsageError("no JOB given", "pass a job id or URL (see `jobterm jobs`)")

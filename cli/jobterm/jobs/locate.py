@@ -22,6 +22,18 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class JobQuery:
+    """Which job the user means, as the command line says it: JOB as typed (None: a picker
+    may choose), --project, --host, and whether (and how long) to wait for it to run."""
+
+    ref: str | None
+    project: str | None = None
+    host: str | None = None
+    wait: bool = False
+    wait_timeout: float = 600.0
+
+
+@dataclass(frozen=True)
 class JobLocation:
     """Where a job is, as far as the reference says: `project` may be a numeric id (REST
     turns it into a path), `job_id` None when the user gave none (a picker chooses)."""

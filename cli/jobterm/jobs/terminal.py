@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from jobterm.core.jobs import JobRef, parse_job_ref
 from jobterm.errors import JobtermError, UsageError
-from jobterm.jobs.locate import JobLocation, project_for, ws_url_for
+from jobterm.jobs.locate import JobLocation, JobQuery, project_for, ws_url_for
 from jobterm.jobs.status import check_can_open, label, wait_until_running
 from jobterm.term.connection import HandshakeNotFound, HandshakeSignedOut, TerminalTarget
 
@@ -80,12 +80,8 @@ def terminal_target(session: HostSession | GitLab, ws_url: str, job_id: int) -> 
 
 def resolve_terminal(
     env: Environment,
-    job_ref: str | None,
+    query: JobQuery,
     *,
-    project: str | None,
-    host: str | None,
-    wait: bool = False,
-    wait_timeout: float = 600.0,
     tick: Callable[[Job], None] | None = None,
     pick: Callable[[GitLab, str], int] | None = None,
     progress: Callable[[], AbstractContextManager[object]] | None = None,
@@ -96,24 +92,24 @@ def resolve_terminal(
     host (one keyring read) among several jobs; its owner closes them."""
     from jobterm.gitlab.session import open_host
 
-    ref = parse_job_ref(job_ref) if job_ref else None
-    where_to = ref.origin if ref and ref.origin else host
+    ref = parse_job_ref(query.ref) if query.ref else None
+    where_to = ref.origin if ref and ref.origin else query.host
     session = (sessions or {}).get(where_to)
     if session is None:
         session = open_host(env, where_to, need_web_session=True)
         if sessions is not None:
             sessions[where_to] = session
     try:
-        path = project_for(session.host, ref or JobRef(0), project)
+        path = project_for(session.host, ref or JobRef(0), query.project)
         known = session.facts().project_path(path) if path.isdigit() else None
         where = JobLocation(session.host, known or path, ref.job_id if ref else None)
         url = where.terminal_url
-        if url is not None and where.job_id is not None and not wait:
+        if url is not None and where.job_id is not None and not query.wait:
             target = terminal_target(session, url, where.job_id)
             project_id = path if known else None
             return ResolvedJob(session, where.project, where.job_id, target, project_id=project_id)
         with progress() if progress is not None else contextlib.nullcontext():
-            return _checked(session, ref, path, wait, wait_timeout, tick, pick)
+            return _checked(session, ref, path, query, tick, pick)
     except BaseException:
         if sessions is None:
             session.close()
@@ -124,8 +120,7 @@ def _checked(
     session: HostSession,
     ref: JobRef | None,
     path: str,
-    wait: bool,
-    wait_timeout: float,
+    query: JobQuery,
     tick: Callable[[Job], None] | None,
     pick: Callable[[GitLab, str], int] | None,
 ) -> ResolvedJob:
@@ -140,8 +135,8 @@ def _checked(
             raise UsageError("no JOB given", "pass a job id or URL (see `jobterm jobs`)")
         ref = JobRef(pick(gl, path))
     job = gl.job(path, ref.job_id)
-    if wait:
-        job = wait_until_running(gl, path, job, wait_timeout, tick)
+    if query.wait:
+        job = wait_until_running(gl, path, job, query.wait_timeout, tick)
     check_can_open(gl, job, proj)
     target = terminal_target(session, ws_url_for(job["web_url"], gl.host), int(job["id"]))
     return ResolvedJob(session, path, int(job["id"]), target, job, checked=True)

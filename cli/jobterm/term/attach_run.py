@@ -26,6 +26,7 @@ from jobterm.term.connection import TerminalConnection
 if TYPE_CHECKING:
     from jobterm.env import Environment
     from jobterm.gitlab.api import GitLab
+    from jobterm.jobs.locate import JobQuery
 
 #: What GitLab Runner writes to the job log while a terminal holds a finished job.
 HELD_LINE = "Terminal is connected, will time out in"
@@ -134,14 +135,7 @@ def _unwind_on_signals() -> Iterator[None]:
             signal.signal(signum, handler)
 
 
-def _resolve(
-    env: Environment,
-    job: str | None,
-    project: str | None,
-    host: str | None,
-    wait: bool,
-    wait_timeout: float,
-) -> ResolvedJob:
+def _resolve(env: Environment, query: JobQuery) -> ResolvedJob:
     from jobterm.jobs.picker import pick_running_job
 
     interactive = env.stdin_isatty and env.stdout_isatty
@@ -149,7 +143,7 @@ def _resolve(
 
     @contextlib.contextmanager
     def progress() -> Iterator[None]:
-        text = "waiting for the job to start…" if wait else "finding the job…"
+        text = "waiting for the job to start…" if query.wait else "finding the job…"
         with _spinner(env, text) as status:
             shown[0] = status
             yield
@@ -166,29 +160,10 @@ def _resolve(
         return pick_running_job(gl, path)
 
     with _unwind_on_signals():
-        return resolve_terminal(
-            env,
-            job,
-            project=project,
-            host=host,
-            wait=wait,
-            wait_timeout=wait_timeout,
-            tick=tick,
-            pick=pick,
-            progress=progress,
-        )
+        return resolve_terminal(env, query, tick=tick, pick=pick, progress=progress)
 
 
-def run_attach(
-    env: Environment,
-    job: str | None,
-    *,
-    project: str | None,
-    host: str | None,
-    wait: bool,
-    wait_timeout: float,
-    options: AttachOptions,
-) -> int:
+def run_attach(env: Environment, query: JobQuery, options: AttachOptions) -> int:
     in_fd, out_fd = env.stdin.fileno(), env.stdout.fileno()
     if not (os.isatty(in_fd) and os.isatty(out_fd)):
         raise UsageError(
@@ -197,7 +172,7 @@ def run_attach(
         )
     if options.term is None:
         options.term = env.environ.get("TERM") or None
-    resolved = _resolve(env, job, project, host, wait, wait_timeout)
+    resolved = _resolve(env, query)
     with resolved:
         # Said before connecting, as the session's set-up reads the window's size: a resize
         # right after this line is then seen by the set-up, not raced by it. A refused

@@ -21,16 +21,15 @@ from jobterm.jobs.status import FINISHED
 if TYPE_CHECKING:
     from jobterm.env import Environment
     from jobterm.gitlab.api import GitLab
+    from jobterm.jobs.locate import JobQuery
     from jobterm.term.connection import TerminalTarget
     from jobterm.term.debug_io import DebugOptions, Ending
 
 
 def run_debug(
     env: Environment,
-    job_ref: str | None,
+    query: JobQuery,
     *,
-    project: str | None,
-    host: str | None,
     retry: bool,
     if_failed: bool,
     options: DebugOptions,
@@ -45,9 +44,7 @@ def run_debug(
         options.attach.term = env.environ.get("TERM") or None
     from jobterm.jobs.actions import open_job
 
-    gl, proj, job = open_job(
-        env, job_ref, project=project, host=host, need_web_session=True, pick=_picker(env)
-    )
+    gl, proj, job = open_job(env, query, need_web_session=True, pick=_picker(env))
     path = proj["path_with_namespace"]
     with gl:
         status = str(job.get("status"))

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from jobterm.core.execproto import ExecSpec
     from jobterm.env import Environment
     from jobterm.gitlab.session import HostSession
+    from jobterm.jobs.locate import JobQuery
     from jobterm.jobs.terminal import ResolvedJob
     from jobterm.term.exec import ExecOptions
 
@@ -128,34 +129,14 @@ def labels(resolved: list[ResolvedJob]) -> list[str]:
 
 
 def run_many(
-    env: Environment,
-    jobs: list[str],
-    spec: ExecSpec,
-    options: ExecOptions,
-    *,
-    project: str | None,
-    host: str | None,
-    wait: bool,
-    wait_timeout: float,
-    as_json: bool,
+    env: Environment, queries: list[JobQuery], spec: ExecSpec, options: ExecOptions, as_json: bool
 ) -> int:
     """Resolve every JOB (one keyring read per host), then run `spec` in all at once."""
     from jobterm.jobs.terminal import resolve_terminal
 
     sessions: dict[str | None, HostSession] = {}
     try:
-        resolved = [
-            resolve_terminal(
-                env,
-                job,
-                project=project,
-                host=host,
-                wait=wait,
-                wait_timeout=wait_timeout,
-                sessions=sessions,
-            )
-            for job in jobs
-        ]
+        resolved = [resolve_terminal(env, query, sessions=sessions) for query in queries]
         runs = [
             (label, _runner(r, spec, options))
             for label, r in zip(labels(resolved), resolved, strict=True)
