@@ -34,6 +34,18 @@ from dataclasses import dataclass, field
 
 MAX_LINE = 64 * 1024
 
+# The runner's own words and colours, which this reader looks for and the sandbox writes
+# (sandbox/runnerlog.py): GitLab Runner's build logger colours Infoln bold green and
+# SoftErrorln bold red, clears the line before Println, and resets at each line's end.
+BOLD_GREEN = "\x1b[32;1m"
+BOLD_RED = "\x1b[31;1m"
+BOLD_CYAN = "\x1b[36;1m"
+RESET = "\x1b[0;m"
+CLEAR = "\x1b[0K"
+#: What the runner writes while a terminal holds a job whose script has ended.
+HELD_LINE = "Terminal is connected, will time out in"
+SUCCEEDED_LINE = "Job succeeded"
+
 _SECTION = re.compile(r"section_(start|end):\d*:([A-Za-z0-9_.-]*)(\[[^\]\r\n]*\])?\r\x1b\[0?K")
 # Any escape sequence: CSI (with its parameter and intermediate bytes), OSC and the string
 # commands up to their terminator (or the end of the line), or a two-byte escape.
@@ -48,10 +60,10 @@ _SGR = re.compile(r"\x1b\[[0-9;:]{0,32}m")
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f-\x9f]")
 _EXECUTOR = re.compile(r'^Preparing the "([^"]+)" executor')
 _USING = re.compile(r"^Using (Docker|Shell|Kubernetes|Docker Machine|Custom)\b")
-_HELD = re.compile(r"^Terminal is connected, will time out in (\S+?)\.*$")
+_HELD = re.compile(rf"^{re.escape(HELD_LINE)} (\S+?)\.*$")
 _FAILED = re.compile(r"^ERROR: Job failed(?: \(system failure\))?: (.*)$")
 _EXIT_CODE = re.compile(r"^exit code (\d{1,9})$")
-_COMMAND_PREFIX = "\x1b[32;1m$ "  # the runner's echo of a script line (bold green)
+_COMMAND_PREFIX = BOLD_GREEN + "$ "  # the runner's echo of a script line
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +171,7 @@ class JobLogReader:
         elif (held := _HELD.match(stripped)) is not None:
             summary.terminal_held = held.group(1)
             events.append(TerminalHeld(held.group(1)))
-        elif stripped == "Job succeeded":
+        elif stripped == SUCCEEDED_LINE:
             summary.finished = JobFinished(True)
             events.append(summary.finished)
         elif (failed := _FAILED.match(stripped)) is not None:

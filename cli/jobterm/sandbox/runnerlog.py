@@ -18,16 +18,19 @@ from __future__ import annotations
 
 import shlex
 
+from jobterm.core.joblog import (
+    BOLD_CYAN,
+    BOLD_GREEN,
+    BOLD_RED,
+    CLEAR,
+    HELD_LINE,
+    RESET,
+    SUCCEEDED_LINE,
+)
 from jobterm.sandbox.model import Job, Runner
 
 VERSION = "Running with gitlab-runner 17.6.0 (sandbox)"
 IMAGE = "alpine:3.20"
-
-BOLD_GREEN = "\x1b[32;1m"
-BOLD_RED = "\x1b[31;1m"
-BOLD_CYAN = "\x1b[36;1m"
-RESET = "\x1b[0;m"
-CLEAR = "\x1b[0K"
 
 
 def println(text: str) -> str:
@@ -114,7 +117,7 @@ def script_end(now: float) -> bytes:
 
 
 def terminal_connected(timeout: float) -> bytes:
-    return info(f"Terminal is connected, will time out in {go_duration(timeout)}...").encode()
+    return info(f"{HELD_LINE} {go_duration(timeout)}...").encode()
 
 
 def terminal_disconnected() -> bytes:
@@ -128,7 +131,7 @@ def terminal_timed_out(timeout: float) -> bytes:
 
 def job_end(status: str, exit_code: int | None) -> bytes:
     if status == "success":
-        return info("Job succeeded").encode()
+        return info(SUCCEEDED_LINE).encode()
     if status == "canceled":
         return soft_error("Job failed: canceled").encode()
     return soft_error(f"Job failed: exit code {1 if exit_code is None else exit_code}").encode()

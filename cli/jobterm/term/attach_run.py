@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from jobterm.core.escape import shown
+from jobterm.core.joblog import HELD_LINE
 from jobterm.core.safetext import visible
 from jobterm.errors import ConnectionLostError, ExitCode, JobtermError, NetworkError, UsageError
 from jobterm.jobs.status import FINISHED, describe_finish, label, shown_status
@@ -27,9 +28,6 @@ if TYPE_CHECKING:
     from jobterm.env import Environment
     from jobterm.gitlab.api import GitLab
     from jobterm.jobs.locate import JobQuery
-
-#: What GitLab Runner writes to the job log while a terminal holds a finished job.
-HELD_LINE = "Terminal is connected, will time out in"
 
 
 class JobWatch:
