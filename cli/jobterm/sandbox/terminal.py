@@ -30,7 +30,7 @@ import dataclasses
 import inspect
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -140,29 +140,20 @@ class _Response(web.WebSocketResponse):
 Reauthorize = Callable[[Job, str], bool]
 
 
+@dataclass(eq=False, kw_only=True)
 class TerminalSession:
     """One connection to one job's terminal. `job.terminal` points here while it lasts."""
 
-    def __init__(
-        self,
-        *,
-        job: Job,
-        session_id: str,
-        protocol: str | None,
-        faults: TerminalFaults,
-        settings: Settings,
-        on_detach: Callable[[Job], None] | None = None,
-    ) -> None:
-        self.job = job
-        self.session_id = session_id
-        self.protocol = protocol
-        self.faults = faults
-        self.settings = settings
-        self._on_detach = on_detach
-        self.shell: PtyShell | None = None
-        self.end_reason: str | None = None
-        self._transport: asyncio.Transport | None = None
-        self._dropped = asyncio.Event()
+    job: Job
+    session_id: str
+    protocol: str | None
+    faults: TerminalFaults
+    settings: Settings
+    on_detach: Callable[[Job], None] | None = None
+    shell: PtyShell | None = field(default=None, init=False)
+    end_reason: str | None = field(default=None, init=False)
+    _transport: asyncio.Transport | None = field(default=None, init=False, repr=False)
+    _dropped: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
 
     # -- ending from outside -----------------------------------------------------------------
 
@@ -185,8 +176,8 @@ class TerminalSession:
         can notice the end, so a client that then asks the REST API sees the outcome."""
         if self.job.terminal is self:
             self.job.terminal = None
-            if self._on_detach is not None:
-                self._on_detach(self.job)
+            if self.on_detach is not None:
+                self.on_detach(self.job)
 
     # -- serving -----------------------------------------------------------------------------
 
