@@ -133,3 +133,28 @@ def test_custom_ca_is_not_trusted_for_another_certificate(make_sandbox, certs, t
     )
     assert result.returncode == 8, result.stderr
     assert "not trusted" in result.stderr
+
+
+def test_terminal_and_rest_say_the_same_of_an_untrusted_certificate(make_sandbox, certs):
+    """Both clients (websockets for the terminal, httpx for REST) map a TLS failure through
+    one helper: the terminal's line names the untrusted certificate and how to trust it."""
+    import asyncio
+    import ssl
+
+    from jobterm.errors import ExitCode, NetworkError
+    from jobterm.term.connection import TerminalConnection, TerminalTarget
+
+    sb = tls_sandbox(make_sandbox, certs.self_signed)
+    host = sb.url.removeprefix("https://")
+    target = TerminalTarget(
+        ws_url=f"wss://{host}/demo/webapp/-/jobs/101/terminal.ws",
+        cookie_header="",
+        ssl_context=ssl.create_default_context(),
+        host_label=host,
+        job_id=101,
+    )
+    with pytest.raises(NetworkError) as caught:
+        asyncio.run(TerminalConnection.open(target))
+    assert caught.value.exit_code == ExitCode.NETWORK
+    assert caught.value.message.startswith(f"the TLS certificate of {host} is not trusted")
+    assert f"jobterm login {host} --ca-cert FILE" in (caught.value.hint or "")

@@ -243,22 +243,11 @@ def network_error(exc: Exception, host: Host, what: str) -> JobtermError:
     """The one-line error for a failed exchange with `host` (no answer, or a broken one)."""
     import httpx
 
+    timed_out = isinstance(exc, httpx.TimeoutException)
+    failed = transport_error(exc, host.name, what, timed_out=timed_out)
+    if failed is not None:
+        return failed
     reason = _reason(exc)
-    if isinstance(exc, httpx.TimeoutException):
-        return NetworkError(
-            f"{host.name} did not answer in time ({what})",
-            "check your network or proxy, and that the host is up",
-        )
-    cert = _find_cause(exc, ssl.SSLCertVerificationError)
-    if cert is not None:
-        detail = getattr(cert, "verify_message", "") or reason
-        return NetworkError(
-            f"the TLS certificate of {host.name} is not trusted: {detail}",
-            f"if your instance uses its own CA, run `jobterm login {host.name} --ca-cert FILE` "
-            "or set SSL_CERT_FILE",
-        )
-    if _find_cause(exc, ssl.SSLError) is not None:
-        return NetworkError(f"TLS with {host.name} failed: {reason}", "check the host and port")
     if isinstance(exc, httpx.ProxyError):
         return NetworkError(
             f"the proxy refused the connection to {host.name}: {reason}",
@@ -275,6 +264,30 @@ def network_error(exc: Exception, host: Host, what: str) -> JobtermError:
             "try again; if it persists, check any proxy in between",
         )
     return NetworkError(f"request to {host.name} failed ({what}): {reason}", None)
+
+
+def transport_error(
+    exc: BaseException, name: str, what: str, *, timed_out: bool
+) -> NetworkError | None:
+    """The error for a failure below HTTP on the way to `name` whichever client met it (REST
+    over httpx, the terminal over websockets): no answer in time, or TLS (an untrusted
+    certificate says how to trust it); None for any other failure."""
+    if timed_out:
+        return NetworkError(
+            f"{name} did not answer in time ({what})",
+            "check your network or proxy, and that the host is up",
+        )
+    cert = _find_cause(exc, ssl.SSLCertVerificationError)
+    if cert is not None:
+        detail = getattr(cert, "verify_message", "") or _reason(exc)
+        return NetworkError(
+            f"the TLS certificate of {name} is not trusted: {detail}",
+            f"if your instance uses its own CA, run `jobterm login {name} --ca-cert FILE` "
+            "or set SSL_CERT_FILE",
+        )
+    if _find_cause(exc, ssl.SSLError) is not None:
+        return NetworkError(f"TLS with {name} failed: {_reason(exc)}", "check the host and port")
+    return None
 
 
 def _find_cause(exc: BaseException, kind: type[BaseException]) -> BaseException | None:

@@ -268,17 +268,11 @@ def _open_error(exc: Exception, target: TerminalTarget) -> JobtermError:
             f"the terminal handshake with {target.host_label} failed: {exc}",
             "check that the host is a GitLab instance; run with --debug to see the exchange",
         )
-    if isinstance(exc, TimeoutError):
-        return NetworkError(
-            f"timed out opening the terminal on {target.host_label}",
-            "check your network or proxy and try again",
-        )
-    if isinstance(exc, ssl.SSLError):
-        return NetworkError(
-            f"TLS failed for {target.host_label}: {exc.reason or exc}",
-            "if the instance uses a private CA, pass it with `jobterm login --ca-cert FILE`",
-        )
-    return NetworkError(
-        f"cannot connect to {target.host_label}: {getattr(exc, 'strerror', None) or exc}",
+    from jobterm.gitlab.http import transport_error
+
+    host, timed_out = target.host_label, isinstance(exc, TimeoutError)
+    failed = transport_error(exc, host, "opening the terminal", timed_out=timed_out)
+    return failed or NetworkError(
+        f"cannot connect to {host}: {getattr(exc, 'strerror', None) or exc}",
         "check the host name and your network",
     )
