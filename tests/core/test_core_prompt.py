@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from jobterm.core.frames import Send
 from jobterm.core.prompt import (
     MAX_HELD,
     Line,
     PromptTracker,
-    Send,
     Show,
     prompt_marker,
     resize_line,

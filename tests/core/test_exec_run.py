@@ -28,11 +28,11 @@ from jobterm.core.execrun import (
     ExecOptions,
     Killed,
     ReadStdin,
-    Send,
     SessionDropped,
     Sig,
     Timer,
 )
+from jobterm.core.frames import Send
 from jobterm.errors import ConnectionLostError, ExitCode, JobtermError, TimeoutExpired
 
 READY_NONCE = b"a" * 24

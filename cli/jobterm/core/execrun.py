@@ -47,6 +47,7 @@ from jobterm.core.execproto import (
     StdinMode,
     Step,
 )
+from jobterm.core.frames import Send
 from jobterm.errors import ConnectionLostError, ExitCode, JobtermError, TimeoutExpired
 
 INTR: Final = b"\x03"
@@ -79,14 +80,6 @@ class ExecOptions:
 
 
 # ---------------------------------------------------------------- actions
-
-
-@dataclass(frozen=True, slots=True)
-class Send:
-    """Send bytes to the job; with `within`, give up after that long and ignore failures."""
-
-    data: bytes
-    within: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

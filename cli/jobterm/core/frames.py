@@ -1,4 +1,5 @@
-"""The terminal frame codec: GitLab's two subprotocols, and input chunking.
+"""The terminal frame codec: GitLab's two subprotocols, and input chunking; and `Send`, the
+event by which the core machines ask for input to the job.
 
 `terminal.gitlab.com` carries raw PTY bytes in binary frames both ways. Its variant
 `base64.terminal.gitlab.com` carries standard base64 in text frames both ways. A server that
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import dataclass
 from typing import Final
 
 from jobterm.errors import ProtocolError
@@ -26,6 +28,16 @@ MAX_INPUT_FRAME: Final = 16 * 1024
 SERVER_INPUT_LIMIT: Final = 32 * 1024
 
 Frame = bytes | str
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Bytes for the job's terminal, in this order: what the core machines that type into the
+    job (core/prompt.py, core/execrun.py) ask their adapter to send. With `within`, the
+    adapter gives up after that long and ignores a failure (a last word on the way out)."""
+
+    data: bytes
+    within: float | None = None
 
 
 class TerminalCodec:

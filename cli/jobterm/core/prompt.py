@@ -49,6 +49,8 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
+from jobterm.core.frames import Send
+
 #: What the marker starts with; the nonce and BEL follow.
 MARKER_PREFIX = b"\x1b]jobterm-prompt;"
 #: What the size function prints once the size is set; the nonce and BEL follow.
@@ -82,13 +84,6 @@ def visible_resize_line(rows: int, cols: int) -> bytes:
 @dataclass(frozen=True, slots=True)
 class Show:
     """Bytes for the local terminal."""
-
-    data: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Send:
-    """Bytes for the job, in this order."""
 
     data: bytes
 

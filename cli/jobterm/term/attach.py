@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Protocol
 
 from jobterm.core.escape import HELP_TEXT, Action, Command, Data, EscapeParser, shown
-from jobterm.core.prompt import Event, PromptTracker, Send, Show, visible_resize_line
+from jobterm.core.frames import Send
+from jobterm.core.prompt import Event, PromptTracker, Show, visible_resize_line
 from jobterm.core.setup import SetupFilter
 from jobterm.errors import ConnectionLostError, JobtermError
 from jobterm.term.connection import SessionEnded, TerminalConnection

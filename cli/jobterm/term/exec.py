@@ -26,11 +26,11 @@ from jobterm.core.execrun import (
     ExecMachine,
     ExecOptions,
     ReadStdin,
-    Send,
     SessionDropped,
     Sig,
     Timer,
 )
+from jobterm.core.frames import Send
 from jobterm.errors import (
     BusyError,
     ConnectionLostError,
