@@ -11,6 +11,7 @@ from jobterm.commands.common import (
     HostOption,
     JobArgument,
     ProjectOption,
+    WaitOption,
     WaitTimeoutOption,
     environment,
     parse_escape_char,
@@ -41,7 +42,7 @@ def attach(
     job: str | None = JobArgument,
     project: str | None = ProjectOption,
     host: str | None = HostOption,
-    wait: bool = typer.Option(False, "--wait", help="If the job is pending, wait until it runs."),
+    wait: bool = WaitOption,
     wait_timeout: float = WaitTimeoutOption,
     escape_char: str = EscapeCharOption,
     no_resize: bool = typer.Option(

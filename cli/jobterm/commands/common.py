@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import typer
@@ -39,8 +38,10 @@ EscapeCharOption = typer.Option(
 )
 
 
-def duration(*, allow_zero: bool = False) -> Callable[[Any], float]:
-    """A typer `parser` for a duration option: `core.duration`'s forms, exit 2 otherwise."""
+def duration_option(
+    default: float | None, flag: str, help: str, *, allow_zero: bool = False
+) -> Any:
+    """A DURATION option: `core.duration`'s forms (30, 90s, 5m), exit 2 otherwise."""
 
     def parse(value: Any) -> float:
         from jobterm.core.duration import DurationError, parse_duration
@@ -52,15 +53,12 @@ def duration(*, allow_zero: bool = False) -> Callable[[Any], float]:
         except DurationError as exc:
             raise typer.BadParameter(str(exc)) from None
 
-    return parse
+    return typer.Option(default, flag, metavar="DURATION", parser=parse, help=help)
 
 
-WaitTimeoutOption = typer.Option(
-    600.0,
-    "--wait-timeout",
-    metavar="DURATION",
-    parser=duration(allow_zero=True),
-    help="How long --wait waits (e.g. 90s, 10m).",
+WaitOption = typer.Option(False, "--wait", help="If the job is pending, wait until it runs.")
+WaitTimeoutOption = duration_option(
+    600.0, "--wait-timeout", "How long --wait waits (e.g. 90s, 10m).", allow_zero=True
 )
 
 

@@ -13,8 +13,9 @@ from typer.core import TyperCommand
 from jobterm.commands.common import (
     HostOption,
     ProjectOption,
+    WaitOption,
     WaitTimeoutOption,
-    duration,
+    duration_option,
     environment,
 )
 from jobterm.completion.answers import complete_job
@@ -97,16 +98,12 @@ def exec_command(
     stderr: bool = typer.Option(
         False, "--stderr", help="Keep stderr apart (sent after the command ends)."
     ),
-    timeout: float | None = typer.Option(
-        None,
-        "--timeout",
-        metavar="DURATION",
-        parser=duration(),
-        help="Interrupt the command after this long (e.g. 30, 90s, 5m).",
+    timeout: float | None = duration_option(
+        None, "--timeout", "Interrupt the command after this long (e.g. 30, 90s, 5m)."
     ),
     project: str | None = ProjectOption,
     host: str | None = HostOption,
-    wait: bool = typer.Option(False, "--wait", help="If the job is pending, wait until it runs."),
+    wait: bool = WaitOption,
     wait_timeout: float = WaitTimeoutOption,
     as_json: bool = typer.Option(
         False, "--json", help="One JSON line per job: status, error and output."

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from jobterm.commands.common import duration
+from jobterm.commands.common import duration_option
 
 if TYPE_CHECKING:
     import ssl
@@ -54,19 +54,14 @@ def sandbox(
         None, "--config", "-c", metavar="FILE", help="TOML file changing the defaults (below)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON line for scripts."),
-    ping_interval: float | None = typer.Option(
-        None,
-        "--ping-interval",
-        metavar="DURATION",
-        parser=duration(),
-        help="WebSocket Ping period (default 30).",
+    ping_interval: float | None = duration_option(
+        None, "--ping-interval", "WebSocket Ping period (default 30)."
     ),
-    session_timeout: float | None = typer.Option(
+    session_timeout: float | None = duration_option(
         None,
         "--session-timeout",
-        metavar="DURATION",
-        parser=duration(allow_zero=True),
-        help="How long a finished job waits for an attached terminal (default 1800).",
+        "How long a finished job waits for an attached terminal (default 1800).",
+        allow_zero=True,
     ),
     tls_cert: Path | None = typer.Option(
         None, "--tls-cert", metavar="FILE", help="Serve HTTPS with this PEM certificate (chain)."
