@@ -57,19 +57,47 @@ def test_duration_class_bad_values_exit_2(tmp_path, verb, option, value):
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize(
-    "variable", ["JOBTERM_WATCH_INTERVAL", "JOBTERM_PING_INTERVAL", "JOBTERM_PING_TIMEOUT"]
-)
-def test_duration_class_environment(sandbox, signed_in_env, variable):
-    env = dict(signed_in_env, **{variable: "nan"})
-    if "WATCH" in variable:  # read before attach asks for a terminal
-        result, code = jobterm(["attach", "101", "--project", "demo/webapp"], env), 2
-    else:  # exec ends every failure of its own with 255 (README)
-        result = jobterm(["exec", "101", "--project", "demo/webapp", "--", "true"], env)
-        code = 255
+#: Every duration variable, with a command that reads it before asking the server anything
+#: (exec ends every failure of its own with 255, README).
+VARIABLES = {
+    "JOBTERM_WATCH_INTERVAL": [["attach", "101"], ["debug", "101"]],
+    "JOBTERM_LOG_INTERVAL": [["logs", "101"], ["debug", "101"]],
+    "JOBTERM_SESSION_WAIT": [["debug", "101"]],
+    "JOBTERM_PING_INTERVAL": [["exec", "101"]],
+    "JOBTERM_PING_TIMEOUT": [["exec", "101"]],
+}
+CASES = [(variable, args) for variable, lines in VARIABLES.items() for args in lines]
+
+
+def test_every_duration_variable_in_the_source_has_a_case():
+    """A new JOBTERM_*_INTERVAL/_TIMEOUT/_WAIT variable must be added above (and so tested)."""
+    import re
+    from pathlib import Path
+
+    import jobterm
+
+    package = Path(jobterm.__file__).parent
+    names = {
+        name
+        for path in package.rglob("*.py")
+        for name in re.findall(r"JOBTERM_[A-Z_]+_(?:INTERVAL|TIMEOUT|WAIT)\b", path.read_text())
+    }
+    assert names == set(VARIABLES)
+
+
+@pytest.mark.parametrize("value", ["nan", "1e3", "0"])
+@pytest.mark.parametrize(("variable", "args"), CASES)
+def test_duration_class_environment(sandbox, signed_in_env, variable, args, value):
+    env = dict(signed_in_env, **{variable: value})
+    line = [*args, "--project", "demo/webapp"]
+    if args[0] == "exec":
+        result, code = jobterm([*line, "--", "true"], env), 255
+    else:
+        result, code = jobterm(line, env), 2
     assert result.returncode == code, result.stderr
     assert variable in result.stderr
     assert FORMS in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-5"])

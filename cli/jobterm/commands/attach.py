@@ -13,6 +13,7 @@ from jobterm.commands.common import (
     ProjectOption,
     WaitOption,
     WaitTimeoutOption,
+    env_seconds,
     environment,
     parse_escape_char,
 )
@@ -60,7 +61,6 @@ def attach(
         "do not echo: only token-shaped text is redacted).",
     ),
 ) -> None:
-    from jobterm.core.duration import seconds_from_env
     from jobterm.jobs.locate import JobQuery
     from jobterm.term.attach import AttachOptions
     from jobterm.term.attach_run import run_attach
@@ -68,7 +68,7 @@ def attach(
     env = environment(ctx)
     options = AttachOptions(
         escape_char=parse_escape_char(escape_char),
-        watch_interval=seconds_from_env(env.environ, "JOBTERM_WATCH_INTERVAL", 5.0),
+        watch_interval=env_seconds(env, "JOBTERM_WATCH_INTERVAL", 5.0),
         resize=not no_resize,
         record=record,
         record_input=record_input,

@@ -82,16 +82,8 @@ def parse_escape_char(text: str) -> bytes | None:
 
 
 def env_seconds(env: Environment, name: str, default: float) -> float:
-    """A duration in seconds from the environment variable `name`, else `default`."""
-    raw = env.environ.get(name, "")
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 < value < 1e9:
-        raise UsageError(
-            f"{name}={raw!r} is not a number of seconds", f"unset it, or set it to e.g. {default:g}"
-        )
-    return value
+    """The duration in the environment variable `name` (`core.duration`'s forms), else
+    `default`; a bad value is a bad command line naming the variable."""
+    from jobterm.core.duration import seconds_from_env
+
+    return seconds_from_env(env.environ, name, default)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import typer
 
 from jobterm.commands.common import (
@@ -76,7 +74,7 @@ def debug(
         attach=AttachOptions(
             escape_char=parse_escape_char(escape_char),
             resize=not no_resize,
-            watch_interval=float(os.environ.get("JOBTERM_WATCH_INTERVAL", "5")),
+            watch_interval=env_seconds(env, "JOBTERM_WATCH_INTERVAL", 5.0),
         ),
         shell_now=shell_now,
         exec_spec=spec,
