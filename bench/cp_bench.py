@@ -150,3 +150,41 @@ def lines(results: Figures, row: Callable[..., str]) -> list[str]:
         head.append(row(label, f"{value['mb_s']:.1f}", ratio, with_start))
     head.append(f"  goal (download >= 80% of the bare reader): {results.get('goal')}")
     return head
+
+
+def main() -> int:
+    """Only the cp row, `--repeat` times: `python bench/cp_bench.py [--size-mib N] [--repeat N]`."""
+    import argparse
+    import statistics
+
+    from world import World
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mib", type=int, default=100)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    ratios: list[float] = []
+    with World() as world:
+        world.start()
+        exec_argv = [*jobterm_argv_(), "exec", world.job_url()]
+        for n in range(args.repeat):
+            results = measure(world, exec_argv, args.size_mib * MiB, world.wait_terminal_free)
+            bare, down, up = results["bare_ws"], results["download"], results["upload"]
+            ratios.append(down["mb_s"] / bare["mb_s"])
+            print(
+                f"run {n + 1}: bare {bare['mb_s']:.1f}  download {down['mb_s']:.1f} "
+                f"({ratios[-1]:.0%})  upload {up['mb_s']:.1f} MiB/s",
+                flush=True,
+            )
+    print(f"median download/bare: {statistics.median(ratios):.0%}")
+    return 0
+
+
+def jobterm_argv_() -> list[str]:
+    from world import jobterm_argv
+
+    return jobterm_argv()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
