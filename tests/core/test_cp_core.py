@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jobterm.core.cpscript import (
+    ALGORITHMS,
     GET_SCRIPT,
     MAX_HEADER,
     NAME,
@@ -118,14 +119,14 @@ def _stream(header: bytes, payload: bytes) -> bytes:
 
 @pytest.mark.parametrize("bytewise", [False, True], ids=["whole", "byte-by-byte"])
 def test_get_stream_splits_header_and_payload(bytewise: bool) -> None:
-    data = _stream(b"jobterm-cp file 5 x", b"\n\x00ab\n")
+    data = _stream(b"jobterm-cp file 5 x cksum", b"\n\x00ab\n")
     stream = GetStream()
     pieces = (
         [p for i in range(len(data)) for p in stream.feed(data[i : i + 1])]
         if bytewise
         else stream.feed(data)
     )
-    assert pieces[0] == Header("file", 5, executable=True)
+    assert pieces[0] == Header("file", 5, executable=True, algorithm="cksum")
     assert b"".join(p for p in pieces[1:] if isinstance(p, bytes)) == b"\n\x00ab\n"
     assert stream.received == 5
 
@@ -135,9 +136,12 @@ def test_get_stream_splits_header_and_payload(bytewise: bool) -> None:
     st.binary(max_size=300),
     st.lists(st.integers(1, 40), max_size=20),
     st.sampled_from(["file", "dir"]),
+    st.sampled_from(ALGORITHMS),
 )
-def test_get_stream_any_chunking(payload: bytes, cuts: list[int], kind: str) -> None:
-    data = _stream(f"jobterm-cp {kind} {len(payload)} -".encode(), payload)
+def test_get_stream_any_chunking(
+    payload: bytes, cuts: list[int], kind: str, algorithm: str
+) -> None:
+    data = _stream(f"jobterm-cp {kind} {len(payload)} - {algorithm}".encode(), payload)
     stream = GetStream()
     pieces: list[Header | bytes] = []
     pos = 0
@@ -145,7 +149,7 @@ def test_get_stream_any_chunking(payload: bytes, cuts: list[int], kind: str) -> 
         pieces += stream.feed(data[pos : pos + size])
         pos += size
     headers = [p for p in pieces if isinstance(p, Header)]
-    assert headers == [Header(kind, len(payload))]
+    assert headers == [Header(kind, len(payload), False, algorithm)]
     assert pieces[0] == headers[0]
     assert b"".join(p for p in pieces if isinstance(p, bytes)) == payload
 
@@ -154,9 +158,12 @@ def test_get_stream_any_chunking(payload: bytes, cuts: list[int], kind: str) -> 
     "data",
     [
         b"Welcome to the job\n",
-        b"jobterm-cp file -1 x\n",
-        b"jobterm-cp fifo 1 x\n",
-        b"jobterm-cp file 1\n",
+        b"jobterm-cp file -1 x sha256\n",
+        b"jobterm-cp fifo 1 x sha256\n",
+        b"jobterm-cp file 1 sha256\n",
+        b"jobterm-cp file 1 x\n",
+        b"jobterm-cp file 1 x md5\n",
+        b"jobterm-cp file 1 x sha256 \n",
         b"x" * (MAX_HEADER + 1),
     ],
 )
@@ -195,7 +202,7 @@ def test_get_program(shell: list[str], tmp_path: Path) -> None:
     done = _run(shell, GET_SCRIPT, [b"-dash name\n"], build)
     assert done.returncode == RemoteStatus.OK, done.stderr
     header, _, payload = done.stdout.partition(b"\n")
-    assert header == b"jobterm-cp file %d -" % len(data)
+    assert header == b"jobterm-cp file %d - sha256" % len(data)
     assert payload == data
     assert parse_sum(done.stderr) == ("sha256", _sums(data).sha256)
     assert [p.name for p in tmp_path.iterdir()] == ["build"]  # its temporary is gone
