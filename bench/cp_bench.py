@@ -157,33 +157,31 @@ def main() -> int:
     import argparse
     import statistics
 
-    from world import World
+    from world import World, jobterm_argv
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mib", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    ratios: list[float] = []
+    runs: dict[str, list[float]] = {"bare_ws": [], "download": [], "upload": []}
     with World() as world:
         world.start()
-        exec_argv = [*jobterm_argv_(), "exec", world.job_url()]
+        exec_argv = [*jobterm_argv(), "exec", world.job_url()]
         for n in range(args.repeat):
             results = measure(world, exec_argv, args.size_mib * MiB, world.wait_terminal_free)
-            bare, down, up = results["bare_ws"], results["download"], results["upload"]
-            ratios.append(down["mb_s"] / bare["mb_s"])
-            print(
-                f"run {n + 1}: bare {bare['mb_s']:.1f}  download {down['mb_s']:.1f} "
-                f"({ratios[-1]:.0%})  upload {up['mb_s']:.1f} MiB/s",
-                flush=True,
-            )
-    print(f"median download/bare: {statistics.median(ratios):.0%}")
+            for key, values in runs.items():
+                values.append(results[key]["mb_s"])
+            print(f"run {n + 1}: " + _row({k: v[-1] for k, v in runs.items()}), flush=True)
+    print("medians: " + _row({k: statistics.median(v) for k, v in runs.items()}))
     return 0
 
 
-def jobterm_argv_() -> list[str]:
-    from world import jobterm_argv
-
-    return jobterm_argv()
+def _row(rates: dict[str, float]) -> str:
+    ratio = rates["download"] / rates["bare_ws"]
+    return (
+        f"bare {rates['bare_ws']:.1f}  download {rates['download']:.1f} ({ratio:.0%} of bare)  "
+        f"upload {rates['upload']:.1f} MiB/s"
+    )
 
 
 if __name__ == "__main__":
