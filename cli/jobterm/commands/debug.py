@@ -68,7 +68,7 @@ def debug(
     env = environment(ctx)
     spec = None
     if exec_command is not None:
-        from jobterm.commands.exec_ import build_spec
+        from jobterm.commands.exec_run import build_spec
 
         spec = build_spec(env, [], exec_command, False, True, False, False)
     options = DebugOptions(
