@@ -49,10 +49,10 @@ def _run(args: list[str]) -> int:
 
         sys.stdout.write(f"jobterm {__version__}\n")
         return 0
-    if args[:1] == ["exec"]:  # scripts' hot path: plain lines skip typer (core/quickargs.py)
-        from jobterm.commands.exec_quick import run_quick
+    if args[:1] in (["exec"], ["attach"]):  # plain lines skip typer (core/quickargs.py)
+        from jobterm.commands.quick import run_quick
 
-        code = run_quick(args[1:])
+        code = run_quick(args[0], args[1:])
         if code is not None:
             return code
     from jobterm.boundary import run_cli

@@ -13,7 +13,6 @@ from jobterm.commands.common import (
     ProjectOption,
     WaitTimeoutOption,
     environment,
-    parse_escape_char,
 )
 
 HELP = """\
@@ -59,25 +58,8 @@ def attach(
         "do not echo: only token-shaped text is redacted).",
     ),
 ) -> None:
-    from jobterm.core.duration import seconds_from_env
-    from jobterm.term.attach import AttachOptions
-    from jobterm.term.attach_run import run_attach
+    from jobterm.commands.attach_start import start_attach
 
-    env = environment(ctx)
-    options = AttachOptions(
-        escape_char=parse_escape_char(escape_char),
-        watch_interval=seconds_from_env(env.environ, "JOBTERM_WATCH_INTERVAL", 5.0),
-        resize=not no_resize,
-        record=record,
-        record_input=record_input,
-    )
-    code = run_attach(
-        env,
-        job,
-        project=project,
-        host=host,
-        wait=wait,
-        wait_timeout=wait_timeout,
-        options=options,
-    )
-    raise typer.Exit(code)
+    # The parameters above declare the CLI; their values are also in ctx.params, which is
+    # what the quick parser (commands/quick.py) is held to.
+    raise typer.Exit(start_attach(environment(ctx), **ctx.params))

@@ -69,20 +69,6 @@ def environment(ctx: typer.Context) -> Environment:
     return ctx.ensure_object(Environment)
 
 
-_CARET_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_?"
-
-
-def parse_escape_char(text: str) -> bytes | None:
-    if text.lower() == "none":
-        return None
-    if text.startswith("^") and len(text) == 2 and text[1].upper() in _CARET_CHARS:
-        return bytes([ord(text[1].upper()) ^ 0x40])  # ^A is 0x01, ^] is 0x1d, ^? is DEL
-    data = text.encode()
-    if len(data) != 1:
-        raise UsageError(f"--escape-char {text!r} is not one character", "use e.g. ~, ^], or none")
-    return data
-
-
 def env_seconds(env: Environment, name: str, default: float) -> float:
     """A duration in seconds from the environment variable `name`, else `default`."""
     raw = env.environ.get(name, "")

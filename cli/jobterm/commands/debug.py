@@ -13,7 +13,6 @@ from jobterm.commands.common import (
     ProjectOption,
     env_seconds,
     environment,
-    parse_escape_char,
 )
 
 HELP = """\
@@ -61,6 +60,7 @@ def debug(
         False, "--no-resize", help="Do not set the job's terminal size and TERM."
     ),
 ) -> None:
+    from jobterm.core.escape import parse_escape_char
     from jobterm.term.attach import AttachOptions
     from jobterm.term.debug_io import DebugOptions
     from jobterm.term.debug_run import run_debug
