@@ -4,6 +4,8 @@
 * `attach`: time to the first byte of the job's prompt, vs `bare_relay.py`;
 * both again through typer's parser (a line the quick parser leaves to it), to show in the
   same run what reading plain lines without typer saves;
+* both again with the session in a keyring (as users keep it) instead of a file: the floors
+  have their cookie ready, so these rows add what importing keyring costs;
 * `--help`, `exec --help` and a completion request, vs `python3 -c pass`;
 * fan-out: `exec` in 10 jobs with one call, vs 10 calls one after the other.
 
@@ -82,6 +84,11 @@ def measure(world: World, runs: int) -> Figures:
         world.wait_terminal_free()
         return run_once([*jobterm_argv(), "exec", *TYPER_PATH, "101", "--", "true"], env)
 
+    def exec_keyring() -> tuple[float, float]:
+        world.wait_terminal_free()
+        argv = [*jobterm_argv(), "exec", world.job_url(), "--", "true"]
+        return run_once(argv, world.keyring_env())
+
     def baseline() -> tuple[float, float]:
         world.wait_terminal_free()
         return run_once([sys.executable, str(BENCH_DIR / "baseline_exec.py"), ws_url], baseline_env)
@@ -103,6 +110,8 @@ def measure(world: World, runs: int) -> Figures:
         "exec_typer": lambda: paired(runs, exec_typer, baseline),
         "attach_prompt": lambda: _attach(world, runs),
         "attach_typer": lambda: _attach(world, runs, TYPER_PATH),
+        "exec_keyring": lambda: paired(runs, exec_keyring, baseline),
+        "attach_keyring": lambda: _attach(world, runs, env=world.keyring_env()),
         "help": lambda: paired(runs, jobterm("--help"), python),
         "exec_help": lambda: paired(runs, jobterm("exec", "--help"), python),
         "completion": lambda: _completion(world, runs, jobterm(extra=completion), python),
@@ -125,16 +134,22 @@ def _completion(world: World, runs: int, ours: Once, floor: Once) -> Figures:
     return paired(runs, ours, floor)
 
 
-def _attach(world: World, runs: int, typer_path: tuple[str, ...] = ()) -> Figures:
+def _attach(
+    world: World,
+    runs: int,
+    typer_path: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+) -> Figures:
     ws_url = "ws" + world.job_url()[len("http") :] + "/terminal.ws"
     job = ["101", *typer_path] if typer_path else [world.job_url()]
+    ours_env = world.env if env is None else env
     relay = [sys.executable, str(BENCH_DIR / "bare_relay.py"), ws_url]
     relay_env = dict(world.env, JOBTERM_BENCH_COOKIE=world.cookie_header())
 
     def ours() -> tuple[float, float]:
         world.wait_terminal_free()
         argv = [*jobterm_argv(), "attach", *job]
-        return startup.attach_first_prompt(argv, world.env), 0.0  # wall only
+        return startup.attach_first_prompt(argv, ours_env), 0.0  # wall only
 
     def floor() -> tuple[float, float]:
         world.wait_terminal_free()
