@@ -71,21 +71,38 @@ def test_each_quick_table_is_its_click_command(verb: str, table: tuple[Option, .
     assert quick == declared
 
 
+def _quick_exec(args: list[str]) -> Any:
+    return quick_request(args, {})
+
+
+def _quick_attach(args: list[str]) -> Any:
+    return attach_params(args, {})
+
+
+#: For each verb: the quick reading, typer's reading, and words to make lines of.
+READERS = {
+    "exec": (_quick_exec, _typer_reading, OPTIONS, ["90s", "--timeout=2m", "-it", "-cls"]),
+    "attach": (_quick_attach, _typer_params, ATTACH_OPTIONS, ["^]", "~~", "none", "s.cast"]),
+}
+
 PLAIN = [
-    ["101", "--", "true"],
-    ["g/app#7", "-c", "ls | wc -l"],
-    ["101", "102", "--json", "--", "sh", "-c", "exit 3"],
-    ["--project", "demo/webapp", "101", "--stderr", "--timeout", "90s", "--", "x"],
-    ["101", "--wait", "--wait-timeout=0", "-n", "--host", "h.example", "--", "a", "--", "b"],
-    ["101", "-i", "-t", "-p", "g/a", "--", "-h"],
+    ("exec", ["101", "--", "true"]),
+    ("exec", ["g/app#7", "-c", "ls | wc -l"]),
+    ("exec", ["101", "102", "--json", "--", "sh", "-c", "exit 3"]),
+    ("exec", ["--project", "demo/webapp", "101", "--stderr", "--timeout", "90s", "--", "x"]),
+    ("exec", ["101", "--wait", "--wait-timeout=0", "-n", "--host", "h", "--", "a", "--", "b"]),
+    ("exec", ["101", "-i", "-t", "-p", "g/a", "--", "-h"]),
+    ("attach", ["101"]),
+    ("attach", ["https://gl.example/g/a/-/jobs/7", "--no-resize", "-e", "none"]),
+    ("attach", ["-p", "g/a", "7", "--record", "s.cast", "--record-input", "--wait-timeout", "9"]),
 ]
 
 
-@pytest.mark.parametrize("args", PLAIN, ids=" ".join)
-def test_plain_lines_read_as_typer_reads_them(args: list[str]) -> None:
-    quick = quick_request(args, {})
-    assert quick is not None
-    assert quick == _typer_reading(args)
+@pytest.mark.parametrize(("verb", "args"), PLAIN, ids=lambda v: " ".join(v) if v else "")
+def test_plain_lines_read_as_typer_reads_them(verb: str, args: list[str]) -> None:
+    quick, typer_reading, _, _ = READERS[verb]
+    assert quick(args) is not None
+    assert quick(args) == typer_reading(args)
 
 
 def test_the_host_comes_from_the_environment_as_typer_takes_it(
@@ -95,96 +112,27 @@ def test_the_host_comes_from_the_environment_as_typer_takes_it(
         monkeypatch.setenv(HOST_VARIABLE, value)
         for args in (["101", "--", "true"], ["101", "--host", "other", "--", "true"]):
             assert quick_request(args, {HOST_VARIABLE: value}) == _typer_reading(args)
+            assert attach_params(args[:1], {HOST_VARIABLE: value}) == _typer_params(args[:1])
 
 
-WORDS = st.one_of(
-    st.sampled_from(
-        [
-            "101",
-            "g/a#7",
-            "",
-            "x y",
-            "--",
-            "-",
-            "-h",
-            "--help",
-            "-it",
-            "-cls",
-            "--wait=1",
-            "--nope",
-            "-x",
-            "5",
-            "90s",
-            "0",
-            "1y",
-            "-1",
-            *(name for option in OPTIONS for name in option.names),
-            *(f"{n}=v" for option in OPTIONS for n in option.names if n.startswith("--")),
-            "--timeout=2m",
-            "--wait-timeout=0",
-            "--timeout=0",
-        ]
-    ),
-    st.text(alphabet="ab-=#/ ", max_size=6),
-)
+def _words(table: tuple[Option, ...], extra: list[str]) -> st.SearchStrategy[str]:
+    names = [name for option in table for name in option.names]
+    glued = [f"{name}=v" for name in names if name.startswith("--")]
+    common = ["101", "g/a#7", "", "x y", "--", "-", "-h", "--help", "--nope", "-x", "0", "-1"]
+    return st.one_of(
+        st.sampled_from([*common, *extra, *names, *glued, "--wait=1", "--wait-timeout=0"]),
+        st.text(alphabet="ab-=#/ ", max_size=6),
+    )
 
 
+@pytest.mark.parametrize("verb", sorted(READERS))
 @settings(max_examples=300, deadline=None)
-@given(st.lists(WORDS, max_size=8))
-def test_any_line_reads_as_typer_reads_it_or_goes_to_typer(args: list[str]) -> None:
-    quick = quick_request(args, {})
-    if quick is not None:
-        assert quick == _typer_reading(args)
-
-
-ATTACH_WORDS = st.one_of(
-    st.sampled_from(
-        [
-            "101",
-            "g/a#7",
-            "",
-            "x y",
-            "--",
-            "-",
-            "-h",
-            "-e",
-            "^]",
-            "none",
-            "~~",
-            "rec.cast",
-            "--wait",
-            "--wait-timeout=0",
-            "--record=",
-            "--escape-char=",
-            "--no-resize=1",
-            *(name for option in ATTACH_OPTIONS for name in option.names),
-        ]
-    ),
-    st.text(alphabet="ab-=#/ ", max_size=6),
-)
-
-
-@pytest.mark.parametrize(
-    "args",
-    [
-        ["101"],
-        ["https://gl.example/g/a/-/jobs/7", "--no-resize", "-e", "none"],
-        ["-p", "g/a", "7", "--record", "s.cast", "--record-input", "--wait", "--wait-timeout", "9"],
-    ],
-    ids=" ".join,
-)
-def test_plain_attach_lines_read_as_typer_reads_them(args: list[str]) -> None:
-    quick = attach_params(args, {})
-    assert quick is not None
-    assert quick == _typer_params(args)
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.lists(ATTACH_WORDS, max_size=7))
-def test_any_attach_line_reads_as_typer_reads_it_or_goes_to_typer(args: list[str]) -> None:
-    quick = attach_params(args, {})
-    if quick is not None:
-        assert quick == _typer_params(args)
+@given(data=st.data())
+def test_any_line_reads_as_typer_reads_it_or_goes_to_typer(verb: str, data: st.DataObject) -> None:
+    quick, typer_reading, table, extra = READERS[verb]
+    args = data.draw(st.lists(_words(table, extra), max_size=8))
+    if quick(args) is not None:
+        assert quick(args) == typer_reading(args)
 
 
 def test_a_plain_line_runs_without_typer(sandbox: Any, signed_in: Any) -> None:
