@@ -150,3 +150,39 @@ def lines(results: Figures, row: Callable[..., str]) -> list[str]:
         head.append(row(label, f"{value['mb_s']:.1f}", ratio, with_start))
     head.append(f"  goal (download >= 80% of the bare reader): {results.get('goal')}")
     return head
+
+
+def main() -> int:
+    """Only the cp row, `--repeat` times: `python bench/cp_bench.py [--size-mib N] [--repeat N]`."""
+    import argparse
+    import statistics
+
+    from world import World, jobterm_argv
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mib", type=int, default=100)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    runs: dict[str, list[float]] = {"bare_ws": [], "download": [], "upload": []}
+    with World() as world:
+        world.start()
+        exec_argv = [*jobterm_argv(), "exec", world.job_url()]
+        for n in range(args.repeat):
+            results = measure(world, exec_argv, args.size_mib * MiB, world.wait_terminal_free)
+            for key, values in runs.items():
+                values.append(results[key]["mb_s"])
+            print(f"run {n + 1}: " + _row({k: v[-1] for k, v in runs.items()}), flush=True)
+    print("medians: " + _row({k: statistics.median(v) for k, v in runs.items()}))
+    return 0
+
+
+def _row(rates: dict[str, float]) -> str:
+    ratio = rates["download"] / rates["bare_ws"]
+    return (
+        f"bare {rates['bare_ws']:.1f}  download {rates['download']:.1f} ({ratio:.0%} of bare)  "
+        f"upload {rates['upload']:.1f} MiB/s"
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

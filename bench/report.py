@@ -135,7 +135,11 @@ def startup_vs_lines(vs: Figures) -> list[str]:
     }
     for key, label in (
         ("exec_true", "exec -- true vs baseline_exec"),
+        ("exec_typer", "  the same, typer's parser"),
+        ("exec_keyring", "  the same, session in a keyring"),
         ("attach_prompt", "attach: first prompt byte vs bare_relay"),
+        ("attach_typer", "  the same, typer's parser"),
+        ("attach_keyring", "  the same, session in a keyring"),
         ("help", "--help vs python -c pass"),
         ("exec_help", "exec --help vs python -c pass"),
         ("completion", "completion (cache) vs python"),

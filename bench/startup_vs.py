@@ -2,6 +2,10 @@
 
 * `exec JOB -- true`, wall and CPU, vs `baseline_exec.py` (websockets + the stored cookie);
 * `attach`: time to the first byte of the job's prompt, vs `bare_relay.py`;
+* both again through typer's parser (a line the quick parser leaves to it), to show in the
+  same run what reading plain lines without typer saves;
+* both again with the session in a keyring (as users keep it) instead of a file: the floors
+  have their cookie ready, so these rows add what importing keyring costs;
 * `--help`, `exec --help` and a completion request, vs `python3 -c pass`;
 * fan-out: `exec` in 10 jobs with one call, vs 10 calls one after the other.
 
@@ -24,6 +28,9 @@ from world import BENCH_DIR, World, jobterm_argv
 
 Figures = dict[str, Any]
 FAN_OUT = tuple(range(501, 511))  # the ten extra running jobs World adds for the fan-out row
+#: The same job as the other rows, but with its project glued to -p, a form the quick parser
+#: leaves to typer's: the `typer` rows are the same command through the full CLI.
+TYPER_PATH = ("-pdemo/webapp",)
 
 
 def run_once(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -73,6 +80,15 @@ def measure(world: World, runs: int) -> Figures:
         world.wait_terminal_free()
         return run_once([*jobterm_argv(), "exec", world.job_url(), "--", "true"], env)
 
+    def exec_typer() -> tuple[float, float]:
+        world.wait_terminal_free()
+        return run_once([*jobterm_argv(), "exec", *TYPER_PATH, "101", "--", "true"], env)
+
+    def exec_keyring() -> tuple[float, float]:
+        world.wait_terminal_free()
+        argv = [*jobterm_argv(), "exec", world.job_url(), "--", "true"]
+        return run_once(argv, world.keyring_env())
+
     def baseline() -> tuple[float, float]:
         world.wait_terminal_free()
         return run_once([sys.executable, str(BENCH_DIR / "baseline_exec.py"), ws_url], baseline_env)
@@ -91,7 +107,11 @@ def measure(world: World, runs: int) -> Figures:
     }
     rows: dict[str, Callable[[], Figures]] = {
         "exec_true": lambda: paired(runs, exec_true, baseline),
+        "exec_typer": lambda: paired(runs, exec_typer, baseline),
         "attach_prompt": lambda: _attach(world, runs),
+        "attach_typer": lambda: _attach(world, runs, TYPER_PATH),
+        "exec_keyring": lambda: paired(runs, exec_keyring, baseline),
+        "attach_keyring": lambda: _attach(world, runs, env=world.keyring_env()),
         "help": lambda: paired(runs, jobterm("--help"), python),
         "exec_help": lambda: paired(runs, jobterm("exec", "--help"), python),
         "completion": lambda: _completion(world, runs, jobterm(extra=completion), python),
@@ -114,15 +134,22 @@ def _completion(world: World, runs: int, ours: Once, floor: Once) -> Figures:
     return paired(runs, ours, floor)
 
 
-def _attach(world: World, runs: int) -> Figures:
+def _attach(
+    world: World,
+    runs: int,
+    typer_path: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+) -> Figures:
     ws_url = "ws" + world.job_url()[len("http") :] + "/terminal.ws"
+    job = ["101", *typer_path] if typer_path else [world.job_url()]
+    ours_env = world.env if env is None else env
     relay = [sys.executable, str(BENCH_DIR / "bare_relay.py"), ws_url]
     relay_env = dict(world.env, JOBTERM_BENCH_COOKIE=world.cookie_header())
 
     def ours() -> tuple[float, float]:
         world.wait_terminal_free()
-        argv = [*jobterm_argv(), "attach", world.job_url()]
-        return startup.attach_first_prompt(argv, world.env), 0.0  # wall only
+        argv = [*jobterm_argv(), "attach", *job]
+        return startup.attach_first_prompt(argv, ours_env), 0.0  # wall only
 
     def floor() -> tuple[float, float]:
         world.wait_terminal_free()

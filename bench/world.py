@@ -57,6 +57,7 @@ class World:
             self.env.pop(name, None)
         self.sandbox: subprocess.Popen[bytes] | None = None
         self.info: dict[str, Any] = {}
+        self._keyring_env: dict[str, str] | None = None
 
     # -- the sandbox --------------------------------------------------------------------------
 
@@ -97,21 +98,29 @@ class World:
         raise Unavailable(f"the sandbox has no job {job_id}")
 
     def sign_in(self) -> None:
+        self._login(self.env, "--insecure-storage")
+
+    def keyring_env(self) -> dict[str, str]:
+        """A second sign-in whose session lives in a keyring, as users keep it by default:
+        keyrings.alt's file keyring under this world's directory (PYTHON_KEYRING_BACKEND
+        names it, so that no desktop keyring of the machine is ever touched)."""
+        if self._keyring_env is None:
+            root = self.tmp / "keyring-user"
+            env = dict(
+                self.env,
+                JOBTERM_CONFIG_DIR=str(root / "config"),
+                JOBTERM_CACHE_DIR=str(root / "cache"),
+                XDG_DATA_HOME=str(root / "data"),
+            )
+            self._login(env)
+            self._keyring_env = env
+        return self._keyring_env
+
+    def _login(self, env: dict[str, str], *extra: str) -> None:
         password = next(u["password"] for u in self.info["users"] if u["username"] == "demo")
+        argv = [*jobterm_argv(), "login", self.url, "--username", "demo", "--password-stdin"]
         done = subprocess.run(
-            [
-                *jobterm_argv(),
-                "login",
-                self.url,
-                "--username",
-                "demo",
-                "--password-stdin",
-                "--insecure-storage",
-            ],
-            input=password.encode(),
-            env=self.env,
-            capture_output=True,
-            timeout=60,
+            [*argv, *extra], input=password.encode(), env=env, capture_output=True, timeout=60
         )
         if done.returncode != 0:
             raise Unavailable(f"`jobterm login` failed ({done.returncode})")

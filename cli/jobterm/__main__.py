@@ -49,6 +49,12 @@ def _run(args: list[str]) -> int:
 
         sys.stdout.write(f"jobterm {__version__}\n")
         return 0
+    if args[:1] in (["exec"], ["attach"]):  # plain lines skip typer (core/quickargs.py)
+        from jobterm.commands.quick import run_quick
+
+        code = run_quick(args[0], args[1:])
+        if code is not None:
+            return code
     from jobterm.boundary import run_cli
     from jobterm.optional_values import fill_optional_values
 
@@ -62,5 +68,12 @@ def _build_cli() -> Command:
     return build_command()
 
 
+def run() -> None:
+    """The console script and `python -m jobterm`: main(), then a quick exit (stdio.leave)."""
+    from jobterm.stdio import leave
+
+    leave(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import sys
 import traceback
+from collections.abc import Callable
 
 from jobterm.errors import ExitCode, JobtermError
 from jobterm.stdio import CLOSED_STDOUT_MESSAGE, is_closed_stdout_error, silence_stdout
 
 
-def _wants_debug(args: list[str]) -> bool:
+def wants_debug(args: list[str]) -> bool:
     head = args[: args.index("--")] if "--" in args else args
     import os
 
@@ -30,20 +31,26 @@ def format_error(exc: JobtermError) -> str:
 
 
 def run_cli(args: list[str]) -> int:
+    """Parse `args` with the typer CLI and run what they say."""
     import typer
 
     from jobterm.app import build_command
     from jobterm.log import setup_logging
 
-    debug = _wants_debug(args)
+    debug = wants_debug(args)
     setup_logging(debug)
     command = build_command(args)
-    try:
+
+    def invoke() -> int:
         result = command.main(args=args, prog_name="jobterm", standalone_mode=False)
-    except JobtermError as exc:
-        return _report(exc, debug)
+        return int(result) if isinstance(result, int) else int(ExitCode.OK)
+
+    try:
+        return guarded(invoke, debug, passing=(typer.Exit, typer.Abort, typer.TyperException))
     except typer.Exit as exc:
         return int(exc.exit_code)
+    except typer.Abort:
+        return _interrupted()
     except typer.TyperException as exc:
         # click's usage errors (vendored by typer): print as click does, minus any secret
         # the user typed in the wrong place, exit 2.
@@ -51,20 +58,36 @@ def run_cli(args: list[str]) -> int:
 
         show_usage_error(exc, args, command, sys.stderr)
         return int(getattr(exc, "exit_code", ExitCode.USAGE))
-    except (typer.Abort, KeyboardInterrupt):
-        sys.stderr.write("jobterm: interrupted\n")
-        return int(ExitCode.INTERRUPTED)
-    except BrokenPipeError:
-        # The reader of our stdout went away (e.g. `jobterm jobs | head`): not an error.
-        silence_stdout()
-        return int(ExitCode.OK)
     except SystemExit:
         if not _click_saw_the_reader_go():
             raise
         return int(ExitCode.OK)
+
+
+def guarded(
+    call: Callable[[], int], debug: bool, *, passing: tuple[type[Exception], ...] = ()
+) -> int:
+    """`call()`'s exit code, or the exit code and one line of the exception it raised; the
+    `passing` exceptions (the parser's own) go on to the caller."""
+    try:
+        return call()
+    except JobtermError as exc:
+        return _report(exc, debug)
+    except passing:
+        raise
+    except KeyboardInterrupt:
+        return _interrupted()
+    except BrokenPipeError:
+        # The reader of our stdout went away (e.g. `jobterm jobs | head`): not an error.
+        silence_stdout()
+        return int(ExitCode.OK)
     except Exception as exc:
         return _unexpected(exc, debug)
-    return int(result) if isinstance(result, int) else int(ExitCode.OK)
+
+
+def _interrupted() -> int:
+    sys.stderr.write("jobterm: interrupted\n")
+    return int(ExitCode.INTERRUPTED)
 
 
 def _report(exc: JobtermError, debug: bool) -> int:

@@ -17,6 +17,10 @@ import errno
 import os
 import sys
 
+TYPE_CHECKING = False  # not `typing`'s: this module runs before every command
+if TYPE_CHECKING:
+    from typing import NoReturn
+
 _closed_stdout = False
 
 
@@ -86,3 +90,33 @@ def flush_stdout() -> int | None:
         silence_stdout()
         return 1
     return None
+
+
+def leave(code: int) -> NoReturn:
+    """End the process with `code` without tearing the interpreter down.
+
+    A normal exit waits for threads, runs the atexit functions, flushes the streams and then
+    frees every module and object one by one. For the ~300 modules of a connected run that
+    last step costs about 20 ms on the bench machine (importing asyncio and websockets and
+    exiting: 118 ms, 98 ms without it), and nothing of it is seen outside the process. So:
+    unless a thread other than a daemon still runs (then the usual exit waits for it, and
+    this one would not), run the atexit functions (they include logging's
+    flush and every `weakref.finalize`, e.g. temporary directories), flush stdout and
+    stderr, and `os._exit`. Files jobterm writes are closed where they are written (and
+    renamed into place), never left for the interpreter's teardown to flush.
+    """
+    threading = sys.modules.get("threading")  # not imported: no thread was ever started
+    if threading is not None and any(
+        not thread.daemon and thread is not threading.main_thread()
+        for thread in threading.enumerate()
+    ):
+        sys.exit(code)  # daemon threads are left behind by either kind of exit
+    import atexit
+    import contextlib
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        # A reader that went away, or a closed stream: main() has said so where it matters.
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from jobterm.app import build_command, verb_module
-from jobterm.commands.exec_ import split_jobs
+from jobterm.commands.exec_run import split_jobs
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jobterm.core.cpscript import (
+    ALGORITHMS,
     GET_SCRIPT,
     MAX_HEADER,
     NAME,
@@ -93,6 +94,33 @@ def test_checksum_of_sizes_around_byte_boundaries() -> None:
         assert checksum.sums().cksum == " ".join(_tool(["cksum"], data).split()[:2]), size
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(ALGORITHMS), st.binary(max_size=3000), st.lists(st.integers(1, 500)))
+def test_a_checksum_of_one_algorithm_computes_that_one_only(
+    algorithm: str, data: bytes, cuts: list[int]
+) -> None:
+    one, both = Checksum((algorithm,)), Checksum()
+    pos = 0
+    for size in [*cuts, len(data)]:
+        one.update(data[pos : pos + size])
+        pos += size
+    both.update(data)
+    assert one.has(algorithm)
+    assert one.value(algorithm) == both.sums().get(algorithm)
+    other = next(a for a in ALGORITHMS if a != algorithm)
+    assert not one.has(other)
+    with pytest.raises(ValueError, match=other):
+        one.value(other)
+
+
+def test_a_checksum_knows_no_other_algorithm() -> None:
+    with pytest.raises(ValueError, match="md5"):
+        Checksum(("md5",))
+    with pytest.raises(ValueError, match="checksums are among"):
+        Checksum(())
+    assert not Checksum().has("md5")
+
+
 @pytest.mark.parametrize(
     ("line", "parsed"),
     [
@@ -118,14 +146,14 @@ def _stream(header: bytes, payload: bytes) -> bytes:
 
 @pytest.mark.parametrize("bytewise", [False, True], ids=["whole", "byte-by-byte"])
 def test_get_stream_splits_header_and_payload(bytewise: bool) -> None:
-    data = _stream(b"jobterm-cp file 5 x", b"\n\x00ab\n")
+    data = _stream(b"jobterm-cp file 5 x cksum", b"\n\x00ab\n")
     stream = GetStream()
     pieces = (
         [p for i in range(len(data)) for p in stream.feed(data[i : i + 1])]
         if bytewise
         else stream.feed(data)
     )
-    assert pieces[0] == Header("file", 5, executable=True)
+    assert pieces[0] == Header("file", 5, executable=True, algorithm="cksum")
     assert b"".join(p for p in pieces[1:] if isinstance(p, bytes)) == b"\n\x00ab\n"
     assert stream.received == 5
 
@@ -135,9 +163,12 @@ def test_get_stream_splits_header_and_payload(bytewise: bool) -> None:
     st.binary(max_size=300),
     st.lists(st.integers(1, 40), max_size=20),
     st.sampled_from(["file", "dir"]),
+    st.sampled_from(ALGORITHMS),
 )
-def test_get_stream_any_chunking(payload: bytes, cuts: list[int], kind: str) -> None:
-    data = _stream(f"jobterm-cp {kind} {len(payload)} -".encode(), payload)
+def test_get_stream_any_chunking(
+    payload: bytes, cuts: list[int], kind: str, algorithm: str
+) -> None:
+    data = _stream(f"jobterm-cp {kind} {len(payload)} - {algorithm}".encode(), payload)
     stream = GetStream()
     pieces: list[Header | bytes] = []
     pos = 0
@@ -145,7 +176,7 @@ def test_get_stream_any_chunking(payload: bytes, cuts: list[int], kind: str) -> 
         pieces += stream.feed(data[pos : pos + size])
         pos += size
     headers = [p for p in pieces if isinstance(p, Header)]
-    assert headers == [Header(kind, len(payload))]
+    assert headers == [Header(kind, len(payload), False, algorithm)]
     assert pieces[0] == headers[0]
     assert b"".join(p for p in pieces if isinstance(p, bytes)) == payload
 
@@ -154,9 +185,12 @@ def test_get_stream_any_chunking(payload: bytes, cuts: list[int], kind: str) -> 
     "data",
     [
         b"Welcome to the job\n",
-        b"jobterm-cp file -1 x\n",
-        b"jobterm-cp fifo 1 x\n",
-        b"jobterm-cp file 1\n",
+        b"jobterm-cp file -1 x sha256\n",
+        b"jobterm-cp fifo 1 x sha256\n",
+        b"jobterm-cp file 1 sha256\n",
+        b"jobterm-cp file 1 x\n",
+        b"jobterm-cp file 1 x md5\n",
+        b"jobterm-cp file 1 x sha256 \n",
         b"x" * (MAX_HEADER + 1),
     ],
 )
@@ -168,16 +202,22 @@ def test_get_stream_refuses_what_is_not_our_header(data: bytes) -> None:
 # ------------------------------------------------------------------ the programs, in real shells
 
 
-def _run(shell: list[str], script: bytes, args: list[bytes], build: Path, stdin: bytes = b""):  # type: ignore[no-untyped-def]
+def _run(  # type: ignore[no-untyped-def]
+    shell: list[str],
+    script: bytes,
+    args: list[bytes],
+    build: Path,
+    stdin: bytes = b"",
+    path: str = os.defpath + ":/usr/local/bin",
+):
     env = {
-        "PATH": os.defpath + ":/usr/local/bin",
+        "PATH": path,
         "CI_PROJECT_DIR": str(build),
         "CI_JOB_ID": "7",
         "TMPDIR": str(build.parent),
     }
-    return subprocess.run(
-        [*shell, "-c", script, NAME, *args], input=stdin, capture_output=True, env=env, timeout=60
-    )
+    argv = [shutil.which(shell[0]) or shell[0], *shell[1:], "-c", script, NAME, *args]
+    return subprocess.run(argv, input=stdin, capture_output=True, env=env, timeout=60)
 
 
 def _sums(data: bytes) -> Sums:
@@ -195,10 +235,75 @@ def test_get_program(shell: list[str], tmp_path: Path) -> None:
     done = _run(shell, GET_SCRIPT, [b"-dash name\n"], build)
     assert done.returncode == RemoteStatus.OK, done.stderr
     header, _, payload = done.stdout.partition(b"\n")
-    assert header == b"jobterm-cp file %d -" % len(data)
+    assert header == b"jobterm-cp file %d - sha256" % len(data)
     assert payload == data
     assert parse_sum(done.stderr) == ("sha256", _sums(data).sha256)
     assert [p.name for p in tmp_path.iterdir()] == ["build"]  # its temporary is gone
+
+
+#: What the programs call besides a sha256 tool.
+PROGRAM_TOOLS = ["cat", "wc", "tr", "du", "mktemp", "rm", "mkfifo", "tee", "tar", "chmod", "mv"]
+PROGRAM_TOOLS += ["mkdir", "cksum"]
+
+
+def _tools(folder: Path, extra: list[str]) -> Path:
+    folder.mkdir()
+    for tool in [*PROGRAM_TOOLS, *extra]:
+        found = shutil.which(tool)
+        if found:
+            (folder / tool).symlink_to(found)
+    return folder
+
+
+def _executable(path: Path, text: str) -> None:
+    path.write_text(text)
+    path.chmod(0o755)
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+@pytest.mark.parametrize(
+    ("tools", "algorithm"),
+    [
+        ("openssl", "sha256"),
+        ("openssl without -r", "sha256"),
+        ("sha256sum", "sha256"),
+        ("neither", "cksum"),
+    ],
+)
+def test_the_programs_use_the_sha256_tool_that_works(
+    shell: list[str], tmp_path: Path, tools: str, algorithm: str
+) -> None:
+    """openssl where it gives the right digest, else sha256sum, else cksum; the download
+    announces which in its header, both programs answer it, and jobterm's value agrees."""
+    real = shutil.which("openssl")
+    if tools == "openssl" and real is None:
+        pytest.skip("no openssl here")
+    bindir = _tools(tmp_path / "bin", [] if tools == "neither" else ["sha256sum"])
+    calls = tmp_path / "openssl-calls"
+    if tools == "openssl":
+        _executable(bindir / "openssl", f'#!/bin/sh\necho "$*" >>"{calls}"\nexec "{real}" "$@"\n')
+    elif tools == "openssl without -r":
+        _executable(bindir / "openssl", "#!/bin/sh\necho \"unknown option '-r'\" >&2\nexit 1\n")
+    build = tmp_path / "build"
+    build.mkdir()
+    data = os.urandom(70_000)
+    (build / "f").write_bytes(data)
+    expected = (algorithm, _sums(data).get(algorithm))
+
+    got = _run(shell, GET_SCRIPT, [b"f"], build, path=str(bindir))
+    assert got.returncode == RemoteStatus.OK, got.stderr
+    header, _, payload = got.stdout.partition(b"\n")
+    assert header == b"jobterm-cp file 70000 - " + algorithm.encode()
+    assert payload == data
+    assert parse_sum(got.stderr) == expected
+
+    argv = list(put_argv(b"g", "file", b"g", 0o644, _sums(data))[4:])
+    put = _run(shell, PUT_SCRIPT, argv, build, stdin=data, path=str(bindir))
+    assert put.returncode == RemoteStatus.OK, put.stderr
+    assert parse_sum(put.stdout) == expected
+    assert (build / "g").read_bytes() == data
+    if tools == "openssl":  # the probe, then the sum, in each program
+        assert calls.read_text().splitlines() == ["dgst -sha256 -r"] * 4
 
 
 @pytest.mark.parametrize("shell", SHELLS)

@@ -5,6 +5,7 @@ Each job has its own build directory here, so a test can look at the job's side 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import signal
@@ -40,6 +41,7 @@ JOBS = {
     "hostile": 306,
     "done": 307,
     "noterm": 308,
+    "liar": 309,
 }
 #: What the exec and cp programs call; the "nosha" job gets these and nothing more.
 EXEC_TOOLS = ["sh", "stty", "cat", "sed", "base64", "mktemp", "rm"]
@@ -76,6 +78,22 @@ def _hostile_bin(root: Path) -> Path:
     return bindir
 
 
+def _liar_bin(root: Path) -> Path:
+    """An `openssl` that gives the right digest of nothing (so the programs choose it) and
+    a wrong one of anything else: the job's checksum then differs from jobterm's."""
+    bindir = root / "liar-bin"
+    bindir.mkdir()
+    fake = bindir / "openssl"
+    nothing = hashlib.sha256(b"").hexdigest()
+    fake.write_text(
+        "#!/bin/sh\n"
+        f"if [ \"$(wc -c | tr -d ' ')\" = 0 ]; then d={nothing}; else d={'0' * 64}; fi\n"
+        'echo "$d *stdin"\n'
+    )
+    fake.chmod(0o755)
+    return bindir
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     root = tmp_path_factory.mktemp("cp")
@@ -83,7 +101,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     dash = shutil.which("dash") or "dash"
     nosha = ["env", f"PATH={_restricted_bin(root)}", dash]
     hostile = ["env", f"PATH={_hostile_bin(root)}:{os.defpath}", dash]
-    shells = {**SHELL_ARGV, "nosha": nosha, "victim": ["dash"], "hostile": hostile}
+    liar = ["env", f"PATH={_liar_bin(root)}:{os.defpath}", dash]
+    shells = {**SHELL_ARGV, "nosha": nosha, "victim": ["dash"], "hostile": hostile, "liar": liar}
     jobs = [
         _job(job_id, name, shells[name], builds[name])
         for name, job_id in JOBS.items()
@@ -161,6 +180,22 @@ def test_without_sha256sum_cksum_verifies(world: dict[str, Any], tmp_path: Path)
     assert down.returncode == 0, down.stderr
     assert b"cksum matches" in down.stderr
     assert (tmp_path / "g").read_bytes() == data
+
+
+def test_a_checksum_that_differs_is_an_error_both_ways(
+    world: dict[str, Any], tmp_path: Path
+) -> None:
+    build = world["builds"]["liar"]
+    (build / "f").write_bytes(b"the job's bytes")
+    (tmp_path / "f").write_bytes(b"old")
+    err = failed(cp(world, f"{JOBS['liar']}:f", tmp_path / "f"), 33)
+    assert "sha256 checksum differs" in err
+    assert (tmp_path / "f").read_bytes() == b"old"
+    assert leftovers(tmp_path) == []
+    (tmp_path / "g").write_bytes(b"our bytes")
+    failed(cp(world, tmp_path / "g", f"{JOBS['liar']}:g"), 33)
+    assert not (build / "g").exists()
+    assert leftovers(build) == []
 
 
 def test_into_an_existing_directory_keeps_the_name(world: dict[str, Any], tmp_path: Path) -> None:

@@ -68,10 +68,13 @@ class Term:
         self.child.setwinsize(rows, cols)
 
     def ready(self) -> None:
-        """Wait until the job's shell answers a command."""
+        """Wait until the job's shell answers a command and shows its next prompt (a size
+        still pending is typed in at that prompt, before it is shown: keys typed earlier
+        would be type-ahead, which rightly holds the size back)."""
         token = "".join(random.choices(string.ascii_lowercase, k=8))
         self.child.send(f"echo ready-{token}-$((40+2))\r")
         self.expect(f"ready-{token}-42")
+        self.expect(rb"[#$%] ")
 
     def remote_size(self) -> tuple[int, int]:
         self.child.send("stty size\r")

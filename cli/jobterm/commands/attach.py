@@ -13,9 +13,7 @@ from jobterm.commands.common import (
     ProjectOption,
     WaitOption,
     WaitTimeoutOption,
-    env_seconds,
     environment,
-    parse_escape_char,
 )
 
 HELP = """\
@@ -61,17 +59,8 @@ def attach(
         "do not echo: only token-shaped text is redacted).",
     ),
 ) -> None:
-    from jobterm.jobs.locate import JobQuery
-    from jobterm.term.attach import AttachOptions
-    from jobterm.term.attach_run import run_attach
+    from jobterm.commands.attach_start import start_attach
 
-    env = environment(ctx)
-    options = AttachOptions(
-        escape_char=parse_escape_char(escape_char),
-        watch_interval=env_seconds(env, "JOBTERM_WATCH_INTERVAL", 5.0),
-        resize=not no_resize,
-        record=record,
-        record_input=record_input,
-    )
-    query = JobQuery(job, project, host, wait, wait_timeout)
-    raise typer.Exit(run_attach(env, query, options))
+    # The parameters above declare the CLI; their values are also in ctx.params, which is
+    # what the quick parser (commands/quick.py) is held to.
+    raise typer.Exit(start_attach(environment(ctx), **ctx.params))

@@ -11,7 +11,6 @@ from jobterm.commands.common import (
     ProjectOption,
     env_seconds,
     environment,
-    parse_escape_char,
 )
 
 HELP = """\
@@ -59,6 +58,7 @@ def debug(
         False, "--no-resize", help="Do not set the job's terminal size and TERM."
     ),
 ) -> None:
+    from jobterm.core.escape import parse_escape_char
     from jobterm.jobs.locate import JobQuery
     from jobterm.term.attach import AttachOptions
     from jobterm.term.debug_io import DebugOptions
@@ -67,7 +67,7 @@ def debug(
     env = environment(ctx)
     spec = None
     if exec_command is not None:
-        from jobterm.commands.exec_ import build_spec
+        from jobterm.commands.exec_run import build_spec
 
         spec = build_spec(env, [], exec_command, False, True, False, False)
     options = DebugOptions(

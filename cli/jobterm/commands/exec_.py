@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
-from typing import TYPE_CHECKING
-
 import typer
 from typer._click import core as click
 from typer.core import TyperCommand
@@ -18,13 +14,8 @@ from jobterm.commands.common import (
     duration_option,
     environment,
 )
+from jobterm.commands.exec_run import ExecRequest, run_request
 from jobterm.completion.answers import complete_job
-from jobterm.core.execproto import ExecSpec, StdinMode, shell_argv
-from jobterm.env import Environment
-from jobterm.errors import ExitCode, JobtermError, UsageError
-
-if TYPE_CHECKING:
-    from jobterm.jobs.locate import JobQuery
 
 HELP = """\
 Run one command in a running job and exit with its status, like `ssh host CMD`.
@@ -109,93 +100,26 @@ def exec_command(
         False, "--json", help="One JSON line per job: status, error and output."
     ),
 ) -> None:
-    env = environment(ctx)
-    jobs, command = split_jobs(ctx.meta.get(AFTER_DASHES), job, command or [], shell)
-    many = len(jobs) > 1 or as_json
-    if many and (interactive or tty):
-        raise UsageError("-i and -t take one JOB", "several jobs cannot share one input")
-    spec = build_spec(env, command, shell, interactive, no_stdin or many, tty, stderr)
-    from jobterm.jobs.locate import JobQuery
-
-    queries = [JobQuery(one, project, host, wait, wait_timeout) for one in jobs]
-    if not many:
-        raise typer.Exit(_run(env, queries[0], spec, timeout))
-    from jobterm.term.exec import ExecOptions
-    from jobterm.term.fanout import run_many
-
-    options = ExecOptions(timeout=timeout)
-    raise typer.Exit(_as_exec_failure(lambda: run_many(env, queries, spec, options, as_json)))
+    # The parameters above declare the CLI; their values are also in ctx.params, which
+    # request_of reads, so that a test can hold the quick parser to this one.
+    raise typer.Exit(run_request(environment(ctx), request_of(ctx)))
 
 
-def split_jobs(
-    after_dashes: int | None, job: str, words: list[str], shell: str | None
-) -> tuple[list[str], list[str]]:
-    """(JOBs, command) from the positional words: those after `--` are the command, those
-    before it more JOBs; with -c and no `--`, all are JOBs; else (no `--`) the command."""
-    if after_dashes is None:
-        return ([job, *words], []) if shell is not None else ([job], words)
-    split = len(words) - after_dashes
-    return [job, *words[:split]], words[split:]
-
-
-def build_spec(
-    env: Environment,
-    command: list[str],
-    shell: str | None,
-    interactive: bool,
-    no_stdin: bool,
-    tty: bool,
-    stderr: bool,
-) -> ExecSpec:
-    from jobterm.term.tty import terminal_size
-
-    if bool(command) == (shell is not None):
-        raise UsageError(
-            "give the command after -- or as -c 'LINE', not both" if command else "no command",
-            "e.g. `jobterm exec JOB -- ls -la` or `jobterm exec JOB -c 'ls | wc -l'`",
-        )
-    if no_stdin and (interactive or tty):
-        raise UsageError("--no-stdin cannot be combined with --interactive or --tty")
-    if stderr and tty:
-        raise UsageError("--stderr cannot be combined with --tty (a terminal merges them)")
-    argv = shell_argv(os.fsencode(shell)) if shell is not None else tuple(map(os.fsencode, command))
-    if tty:
-        mode = StdinMode.TTY
-    elif no_stdin or (env.stdin_isatty and not interactive):
-        mode = StdinMode.NULL
-    else:
-        mode = StdinMode.PIPE
-    rows, cols = terminal_size(env.stdout.fileno())
-    if (rows, cols) == (0, 0):
-        rows, cols = terminal_size(env.stdin.fileno())
-    return ExecSpec(
-        argv,
-        stdin=mode,
-        rows=rows or 24,
-        cols=cols or 80,
-        term=env.environ.get("TERM") or "xterm-256color",
-        stderr_apart=stderr,
+def request_of(ctx: click.Context) -> ExecRequest:
+    """The request of a parsed `exec` command line (its context's parameters)."""
+    p = ctx.params
+    return ExecRequest(
+        words=(p["job"], *(p["command"] or ())),
+        after_dashes=ctx.meta.get(AFTER_DASHES),
+        shell=p["shell"],
+        interactive=p["interactive"],
+        no_stdin=p["no_stdin"],
+        tty=p["tty"],
+        stderr=p["stderr"],
+        timeout=p["timeout"],
+        project=p["project"],
+        host=p["host"],
+        wait=p["wait"],
+        wait_timeout=p["wait_timeout"],
+        as_json=p["as_json"],
     )
-
-
-def _run(env: Environment, query: JobQuery, spec: ExecSpec, timeout: float | None) -> int:
-    from jobterm.jobs.terminal import resolve_terminal, with_diagnosis
-    from jobterm.term.exec import ExecOptions, run_exec
-
-    def run() -> int:
-        resolved = resolve_terminal(env, query)
-        with resolved:
-            options = ExecOptions(timeout=timeout)
-            return with_diagnosis(resolved, lambda: run_exec(env, resolved, spec, options))
-
-    return _as_exec_failure(run)
-
-
-def _as_exec_failure(run: Callable[[], int]) -> int:
-    """As ssh: any failure of jobterm is 255 (but a timeout 12 and an interrupt 130)."""
-    try:
-        return run()
-    except JobtermError as exc:
-        if exc.exit_code not in (ExitCode.TIMEOUT, ExitCode.INTERRUPTED):
-            exc.exit_code = ExitCode.EXEC_FAILED
-        raise

@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from jobterm.commands.common import (
-    HostOption,
-    JobArgument,
-    ProjectOption,
-    env_seconds,
-    environment,
-)
+from jobterm.commands.common import HostOption, JobArgument, ProjectOption, env_seconds, environment
 
 HELP = """\
 Print a job's log (what its page shows), finished or running.

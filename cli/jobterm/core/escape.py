@@ -20,6 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from jobterm.errors import UsageError
+
 
 class Action(Enum):
     DISCONNECT = "."
@@ -151,3 +153,19 @@ def _merge(events: list[Event]) -> list[Event]:
         elif not (isinstance(event, Data) and not event.data):
             merged.append(event)
     return merged
+
+
+_CARET_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_?"
+
+
+def parse_escape_char(text: str) -> bytes | None:
+    """The escape character `--escape-char TEXT` names: one character, `^X` for a control
+    character, or None for `none` (no escapes)."""
+    if text.lower() == "none":
+        return None
+    if text.startswith("^") and len(text) == 2 and text[1].upper() in _CARET_CHARS:
+        return bytes([ord(text[1].upper()) ^ 0x40])  # ^A is 0x01, ^] is 0x1d, ^? is DEL
+    data = text.encode()
+    if len(data) != 1:
+        raise UsageError(f"--escape-char {text!r} is not one character", "use e.g. ~, ^], or none")
+    return data

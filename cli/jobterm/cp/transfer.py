@@ -16,6 +16,7 @@ import errno
 import logging
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,10 @@ from jobterm.term.tty import write_all
 log = logging.getLogger("jobterm.cp")
 
 READ_SIZE = 64 * 1024
+#: A download's payload is written and hashed in batches of this many bytes or, when it
+#: comes slower, of what came in this many seconds (so the progress bar still moves).
+FLUSH_SIZE = 1 << 20
+FLUSH_SECONDS = 0.1
 #: Most bytes kept of the remote program's own short answers: the last ones, since its
 #: checksum line comes last and a tool's warnings may come before it.
 ANSWER_LIMIT = 4096
@@ -80,7 +85,12 @@ class _Answer:
 
 
 class _Receiver(_Answer):
-    """The download's stdout: header, then payload into the landing's temporary file."""
+    """The download's stdout: header, then payload into the landing's temporary file.
+
+    The payload arrives in WebSocket messages of at most 16 KiB; it is written, hashed and
+    reported in batches (`FLUSH_SIZE`, or what came in `FLUSH_SECONDS`), since a write(2),
+    a hash call and a progress update per message cost more than the bytes themselves.
+    """
 
     def __init__(self, local: Path, remote_name: str, progress: Progress) -> None:
         super().__init__()
@@ -88,10 +98,13 @@ class _Receiver(_Answer):
         self._name = remote_name
         self._progress = progress
         self._stream = GetStream()
-        self.checksum = Checksum()
+        self.checksum: Checksum | None = None
         self.landing: Landing | None = None
         self._fd = -1
         self._total = 0
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+        self._flushed_at = 0.0
 
     async def write(self, data: bytes) -> None:
         try:
@@ -102,15 +115,35 @@ class _Receiver(_Answer):
             if isinstance(piece, Header):
                 self._land(piece)
             else:
-                write_all(self._fd, piece)
-                self.checksum.update(piece)
-                self._progress(self.checksum.size, self._total)
+                self._pending.append(piece)
+                self._pending_size += len(piece)
+        if self._pending_size >= FLUSH_SIZE or (
+            self._pending and time.monotonic() - self._flushed_at >= FLUSH_SECONDS
+        ):
+            self._flush()
+
+    async def drain(self) -> None:
+        self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        assert self.checksum is not None
+        batch = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
+        self._pending.clear()
+        self._pending_size = 0
+        write_all(self._fd, batch)
+        self.checksum.update(batch)
+        self._progress(self.checksum.size, self._total)
+        self._flushed_at = time.monotonic()
 
     def _land(self, header: Header) -> None:
         final = final_path(self._local, self._name)
         self.landing = Landing(final, header.kind, executable=header.executable)
+        self.checksum = Checksum((header.algorithm,))
         self._total = header.size
         self._fd = self.landing.open()
+        self._flushed_at = 0.0  # the first bytes go out at once (and the bar shows up)
 
 
 class _Download(Streams):
@@ -172,16 +205,18 @@ async def download(
         status = await exec_session(target, spec, _Download(receiver, trailer), ExecOptions())
         if status != RemoteStatus.OK:
             raise remote_failure(status, remote, upload=False)
-        landing = receiver.landing
-        if landing is None:
+        landing, checksum = receiver.landing, receiver.checksum
+        if landing is None or checksum is None:
             raise garbled("no header")
         algorithm, theirs = _their_sum(trailer.data)
-        ours = receiver.checksum.sums().get(algorithm)
+        if not checksum.has(algorithm):
+            raise garbled(f"a {algorithm} checksum, where the job announced another")
+        ours = checksum.value(algorithm)
         if ours != theirs:
             raise mismatch(algorithm, ours, theirs)
-        log.debug("download verified: %s %s, %d bytes", algorithm, ours, receiver.checksum.size)
+        log.debug("download verified: %s %s, %d bytes", algorithm, ours, checksum.size)
         landing.commit()
-        return Outcome(algorithm, ours, receiver.checksum.size, shown(str(landing.final)))
+        return Outcome(algorithm, ours, checksum.size, shown(str(landing.final)))
     finally:
         if receiver.landing is not None:
             receiver.landing.discard()

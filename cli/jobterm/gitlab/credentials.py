@@ -4,10 +4,10 @@ One keyring entry per host (service "jobterm", user name = the host's name), hol
 JSON object: the cookies the server set (`_gitlab_session*`, `remember_user_token`,
 `known_sign_in`, ...) and the personal access token if one was given. Never the password.
 
-keyring picks its backend itself (the OS keyring, or whatever `PYTHON_KEYRING_BACKEND` or
-keyring's config names). When it has none that works (`fail.Keyring`, an empty chainer) we
-say so and how to fix it; `--insecure-storage` opts into `<config dir>/secrets.json`,
-mode 0600, as glab does.
+keyring picks its backend (the OS keyring, or whatever `PYTHON_KEYRING_BACKEND` or keyring's
+config names; found once and remembered, see keyring_backend.py). When it has none that
+works (`fail.Keyring`, an empty chainer) we say so and how to fix it; `--insecure-storage`
+opts into `<config dir>/secrets.json`, mode 0600, as glab does.
 """
 
 from __future__ import annotations
@@ -71,25 +71,23 @@ class SecretStore:
 
     # -- keyring -------------------------------------------------------------------------
 
-    def _keyring(self, host_name: str) -> Any:
-        import keyring
-        from keyring.backends import chainer, fail, null
+    def _keyring(self, host_name: str, *, fresh: bool = False) -> Any:
+        from jobterm.gitlab.keyring_backend import backend_name, chosen_backend, keeps_secrets
 
-        backend = keyring.get_keyring()
-        # null.Keyring (set to disable keyring, as pip's docs suggest) silently keeps nothing.
-        if isinstance(backend, (fail.Keyring, null.Keyring)) or (
-            isinstance(backend, chainer.ChainerBackend) and not backend.backends
-        ):
+        backend = chosen_backend(self.env.cache_dir, fresh=fresh)
+        if not keeps_secrets(backend):
             raise no_keyring_error(host_name, backend_name(backend))
         return backend
 
     def keyring_name(self) -> str:
-        import keyring
+        from jobterm.gitlab.keyring_backend import backend_name, chosen_backend
 
-        return backend_name(keyring.get_keyring())
+        return backend_name(chosen_backend(self.env.cache_dir))
 
     def _keyring_call(self, host_name: str, action: str, *args: str) -> Any:
         from keyring.errors import KeyringError, PasswordDeleteError
+
+        from jobterm.gitlab.keyring_backend import backend_name
 
         backend = self._keyring(host_name)
         try:
@@ -164,9 +162,10 @@ class SecretStore:
             self._keyring_call(host_name, "set_password", secrets.to_json())
 
     def check_usable(self, host_name: str, where: str) -> None:
-        """Raise ConfigError now if secrets could not be saved `where` later."""
+        """Raise ConfigError now if secrets could not be saved `where` later (signing in:
+        the keyring backend is found afresh, see gitlab/keyring_backend.py)."""
         if where == KEYRING:
-            self._keyring(host_name)
+            self._keyring(host_name, fresh=True)
 
     def delete_from(self, host_name: str, where: str) -> None:
         if where == FILE:
@@ -192,11 +191,6 @@ class SecretStore:
             return f"keyring ({self.keyring_name()})"
         except Exception:
             return "keyring (unavailable)"
-
-
-def backend_name(backend: Any) -> str:
-    cls = type(backend)
-    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def file_mode(path: Path) -> str:

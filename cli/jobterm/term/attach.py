@@ -80,6 +80,10 @@ class SessionInfo(Protocol):
     def held_notice(self) -> str | None:
         """A one-time notice when the job's script has ended and the job waits for us."""
 
+    def shown(self) -> None:
+        """The job's first output is on the screen: work that can wait may start now (before,
+        it would compete with connecting and the set-up for the interpreter's one lock)."""
+
 
 @dataclass
 class _State:
@@ -144,6 +148,7 @@ class AttachSession:
         self.state.released.set()
         self.started = time.monotonic()
         self.at_line_start = True  # False when the job's output stopped mid-line
+        self.shown = False  # whether any of the job's output has been shown yet
         rows, cols = terminal_size(out_fd)
         self.size = (rows, cols)
         self.setup = SetupFilter(rows, cols, options.term) if options.resize and rows else None
@@ -252,6 +257,9 @@ class AttachSession:
     def _show(self, data: bytes) -> None:
         write_all(self.out_fd, data)
         self.at_line_start = data.endswith(b"\n")
+        if not self.shown:
+            self.shown = True
+            self.info.shown()
         if self.recorder is not None:
             self.recorder.output(data)
 

@@ -43,10 +43,10 @@ class JobWatch:
         r.job = r.gitlab.job(r.project, r.job_id)
         return r.job
 
-    def prefetch(self) -> None:
-        """Learn the job's details in a thread while the terminal connects and the session
-        runs (the connection needs none), so the closing line can name the job even if REST
-        fails by the end."""
+    def shown(self) -> None:
+        """Learn the job's details in a thread once the session shows the job (not sooner:
+        importing httpx and asking would hold the interpreter while the terminal connects),
+        so the closing line can name the job even if REST fails by the end."""
         if self.resolved.job is None:
             self._prefetch = threading.Thread(target=self._fetch, name="jobterm-job", daemon=True)
             self._prefetch.start()
@@ -134,8 +134,6 @@ def _unwind_on_signals() -> Iterator[None]:
 
 
 def _resolve(env: Environment, query: JobQuery) -> ResolvedJob:
-    from jobterm.jobs.picker import pick_running_job
-
     interactive = env.stdin_isatty and env.stdout_isatty
     shown: list[Any] = [None]  # the spinner, while the REST look-ups run
 
@@ -151,6 +149,8 @@ def _resolve(env: Environment, query: JobQuery) -> ResolvedJob:
             shown[0].update(f"{label(j)} is {shown_status(j)}; waiting…")
 
     def pick(gl: GitLab, path: str) -> int:
+        from jobterm.jobs.picker import pick_running_job
+
         if not interactive:
             raise UsageError("no JOB given", "pass a job id or URL (see `jobterm jobs`)")
         if shown[0] is not None:
@@ -181,7 +181,6 @@ def run_attach(env: Environment, query: JobQuery, options: AttachOptions) -> int
         )
         env.stderr.flush()
         watch = JobWatch(resolved)
-        watch.prefetch()  # concurrently: the handshake does not wait for it
         result = with_diagnosis(
             resolved, lambda: asyncio.run(_session(resolved, watch, options, in_fd, out_fd))
         )

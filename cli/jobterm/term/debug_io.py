@@ -130,3 +130,6 @@ class ShellInfo:
 
     def held_notice(self) -> str | None:
         return None  # the banner said it
+
+    def shown(self) -> None:
+        pass  # the job's details came before the shell

@@ -1,0 +1,39 @@
+"""What `jobterm attach` does once its command line is parsed, free of typer (both of its
+parsers end here: typer's in `commands/attach.py`, the quick one in `commands/quick.py`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jobterm.env import Environment
+
+
+def start_attach(
+    env: Environment,
+    *,
+    job: str | None,
+    project: str | None,
+    host: str | None,
+    wait: bool,
+    wait_timeout: float,
+    escape_char: str,
+    no_resize: bool,
+    record: str | Path | None,
+    record_input: bool,
+) -> int:
+    """Attach to the job and return the exit code (see term/attach_run.py). The parameters
+    are those of the command line as its parser read them."""
+    from jobterm.core.duration import seconds_from_env
+    from jobterm.core.escape import parse_escape_char
+    from jobterm.jobs.locate import JobQuery
+    from jobterm.term.attach import AttachOptions
+    from jobterm.term.attach_run import run_attach
+
+    options = AttachOptions(
+        escape_char=parse_escape_char(escape_char),
+        watch_interval=seconds_from_env(env.environ, "JOBTERM_WATCH_INTERVAL", 5.0),
+        resize=not no_resize,
+        record=Path(record) if record is not None else None,
+        record_input=record_input,
+    )
+    return run_attach(env, JobQuery(job, project, host, wait, wait_timeout), options)
