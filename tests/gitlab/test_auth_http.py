@@ -23,14 +23,8 @@ from jobterm.errors import (
 )
 from jobterm.gitlab import signin
 from jobterm.gitlab.api import GitLab
-from jobterm.gitlab.http import (
-    WebClient,
-    check_scheme,
-    check_status,
-    json_of,
-    make_client,
-    safe_header_lines,
-)
+from jobterm.gitlab.failures import check_status, json_of
+from jobterm.gitlab.http import WebClient, check_scheme, make_client, safe_header_lines
 
 
 def web_for(url: str) -> WebClient:

@@ -22,7 +22,8 @@ from jobterm.core.cookies import CookieStore
 from jobterm.core.hosts import Host
 from jobterm.core.signin_pages import parse_csrf_token
 from jobterm.errors import AuthError, NotFoundError, ServerError
-from jobterm.gitlab.http import WebClient, check_status, json_of, ssl_context
+from jobterm.gitlab.failures import check_status, json_of
+from jobterm.gitlab.http import WebClient, ssl_context
 
 API = "/api/v4"
 Json = dict[str, Any]

@@ -37,7 +37,8 @@ from jobterm.core.signin_pages import (
     parse_page,
 )
 from jobterm.errors import AuthError, JobtermError, ServerError, UsageError
-from jobterm.gitlab.http import WebClient, check_status, json_of
+from jobterm.gitlab.failures import check_status, json_of
+from jobterm.gitlab.http import WebClient
 from jobterm.gitlab.verify_email import verify_with_json
 
 SIGN_IN = "/users/sign_in"

@@ -23,7 +23,8 @@ from urllib.parse import urljoin
 
 from jobterm.core.signin_pages import SignInPage, VerificationMount
 from jobterm.errors import AuthError, ServerError
-from jobterm.gitlab.http import WebClient, check_status, json_of
+from jobterm.gitlab.failures import check_status, json_of
+from jobterm.gitlab.http import WebClient
 
 RESEND = "resend"
 MAX_RESENDS = 2

@@ -57,7 +57,7 @@ def read_trace_bytes(gl: GitLab, project: str, job_id: int) -> bytes:
     """The job's whole log as stored: untrusted bytes (show them through core.joblog)."""
     from urllib.parse import quote
 
-    from jobterm.gitlab.http import check_status
+    from jobterm.gitlab.failures import check_status
 
     what = f"the log of job {job_id}"
     path = f"/projects/{quote(project, safe='')}/jobs/{int(job_id)}/trace"

@@ -268,7 +268,7 @@ def _open_error(exc: Exception, target: TerminalTarget) -> JobtermError:
             f"the terminal handshake with {target.host_label} failed: {exc}",
             "check that the host is a GitLab instance; run with --debug to see the exchange",
         )
-    from jobterm.gitlab.http import transport_error
+    from jobterm.gitlab.failures import transport_error
 
     host, timed_out = target.host_label, isinstance(exc, TimeoutError)
     failed = transport_error(exc, host, "opening the terminal", timed_out=timed_out)
