@@ -21,7 +21,6 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 
 SESSION_PREFIX = "_gitlab_session"
 REMEMBER = "remember_user_token"
@@ -178,6 +177,8 @@ def parse_set_cookie(header: str, now: datetime | None = None) -> SetCookie | No
 
 def _expired(text: str, now: datetime | None) -> bool:
     try:
+        from email.utils import parsedate_to_datetime  # only for a Set-Cookie's Expires
+
         when = parsedate_to_datetime(text.strip())
     except (TypeError, ValueError, IndexError):
         return False

@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from jobterm.core.escape import shown
-from jobterm.core.joblog import HELD_LINE
 from jobterm.core.safetext import visible
 from jobterm.errors import ConnectionLostError, ExitCode, JobtermError, NetworkError, UsageError
 from jobterm.jobs.status import FINISHED, describe_finish, label, shown_status
@@ -62,6 +61,8 @@ class JobWatch:
 
     def is_held(self) -> bool:
         """Whether the runner holds the finished job for this terminal (read from its log)."""
+        from jobterm.core.joblog import HELD_LINE  # here: the log reader is slow to import
+
         r = self.resolved
         try:
             return HELD_LINE in r.gitlab.job_trace(r.project, r.job_id)
