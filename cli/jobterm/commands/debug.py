@@ -75,6 +75,7 @@ def debug(
             escape_char=parse_escape_char(escape_char),
             resize=not no_resize,
             watch_interval=env_seconds(env, "JOBTERM_WATCH_INTERVAL", 5.0),
+            fresh=False,  # the terminal was opened while the log ran: its prompt came then
         ),
         shell_now=shell_now,
         exec_spec=spec,

@@ -23,6 +23,15 @@ echo of the line itself never contains the marker.
 
 If the marker does not come (a shell that is not POSIX, a busy job), `timeout()` releases
 every held byte: nothing is ever lost, the set-up is merely visible.
+
+The first prompt without waiting (`early=True`, a shell that has printed nothing yet): the
+session types the line only once the shell's first output has come, and that first output
+is shown at once when it is one short line, as a bare prompt is (no line break, narrower
+than the window, so that erasing the line erases all of it). Everything after it is held
+as above; with the marker, the line is erased (`CR`, `ESC [ K`) before the fresh prompt is
+drawn in its place. So the prompt appears as soon as the shell prints it, and the screen
+ends as it would have without it: the fresh prompt alone. A first output that is longer or
+spans lines (a banner, a two-line prompt) is held like the rest.
 """
 
 from __future__ import annotations
@@ -34,6 +43,8 @@ from jobterm.core.prompt import MARKER_PREFIX, SIZE_FUNCTION, SIZED_PREFIX
 
 #: Largest amount held back while waiting for the marker.
 MAX_HELD = 256 * 1024
+#: Goes back to the start of the line and erases it: the early first prompt's line.
+ERASE_LINE = b"\r\x1b[K"
 
 
 def stty_command(rows: int, cols: int) -> str:
@@ -43,7 +54,15 @@ def stty_command(rows: int, cols: int) -> str:
 class SetupFilter:
     """Build the set-up line and hide its effects from the output stream."""
 
-    def __init__(self, rows: int, cols: int, term: str | None, nonce: str | None = None) -> None:
+    def __init__(
+        self,
+        rows: int,
+        cols: int,
+        term: str | None,
+        nonce: str | None = None,
+        *,
+        early: bool = False,
+    ) -> None:
         self.nonce = nonce or secrets.token_hex(8)
         self.rows = rows
         self.cols = cols
@@ -51,6 +70,8 @@ class SetupFilter:
         self.marker = f"\x1b]jobterm-ready;{self.nonce}\x07".encode()
         self._held = bytearray()
         self.done = False
+        self.early = early  # the next output is the shell's first (see the module comment)
+        self.shown_early = False
 
     def command(self) -> bytes:
         """The line to type into the new shell (leading space: kept out of shell history)."""
@@ -65,12 +86,17 @@ class SetupFilter:
         """Output bytes to show now."""
         if self.done:
             return data
+        if self.early and data:
+            self.early = False
+            if b"\n" not in data and len(data) < self.cols and self.marker not in data:
+                self.shown_early = True
+                return data
         self._held += data
         index = self._held.find(self.marker)
         if index >= 0:
             rest = bytes(self._held[index + len(self.marker) :])
             self._finish()
-            return rest
+            return ERASE_LINE + rest if self.shown_early else rest
         if len(self._held) > MAX_HELD:
             return self.timeout()
         return b""

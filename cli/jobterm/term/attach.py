@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from jobterm.core.escape import HELP_TEXT, Action, Command, Data, EscapeParser, shown
 from jobterm.core.frames import Send
@@ -35,8 +35,10 @@ from jobterm.core.prompt import Event, PromptTracker, Show, visible_resize_line
 from jobterm.core.setup import SetupFilter
 from jobterm.errors import ConnectionLostError, JobtermError
 from jobterm.term.connection import SessionEnded, TerminalConnection
-from jobterm.term.record import Recorder
 from jobterm.term.tty import RawTerminal, terminal_size, write_all
+
+if TYPE_CHECKING:
+    from jobterm.term.record import Recorder
 
 READ_SIZE = 64 * 1024
 #: Seconds of quiet after a window change before the size goes to an idle prompt.
@@ -45,6 +47,9 @@ RESIZE_SETTLE = 0.25
 INJECT_TIMEOUT = 5.0
 #: Seconds a possible start of a prompt marker is held at the end of a chunk.
 PARTIAL_HOLD = 0.05
+#: Seconds a fresh terminal's set-up waits for the shell's first output before it is typed
+#: anyway (a job whose shell prints nothing until it is spoken to).
+FIRST_OUTPUT_WAIT = 0.5
 
 
 class Outcome(Enum):
@@ -63,6 +68,10 @@ class AttachOptions:
     record_input: bool = False
     setup_timeout: float = 5.0
     watch_interval: float = 5.0
+    #: The terminal was just opened, its shell has printed nothing yet: its first prompt is
+    #: shown as it comes and the set-up typed after it (core/setup.py). False where the
+    #: session takes over a terminal that has been open a while (debug's hand-over).
+    fresh: bool = True
 
 
 @dataclass
@@ -151,13 +160,20 @@ class AttachSession:
         self.shown = False  # whether any of the job's output has been shown yet
         rows, cols = terminal_size(out_fd)
         self.size = (rows, cols)
-        self.setup = SetupFilter(rows, cols, options.term) if options.resize and rows else None
+        self.setup = (
+            SetupFilter(rows, cols, options.term, early=options.fresh)
+            if options.resize and rows
+            else None
+        )
+        self.first_output = asyncio.Event()
         self.prompt = PromptTracker(self.setup.nonce, rows, cols) if self.setup else None
         self.told_resize = False  # the fallback `~r` notice is given once
         self._outbox: deque[bytes] = deque()
         self._send_lock = asyncio.Lock()
         self.recorder: Recorder | None = None
         if options.record is not None:
+            from jobterm.term.record import Recorder
+
             self.recorder = Recorder(
                 options.record,
                 rows or 24,
@@ -199,6 +215,7 @@ class AttachSession:
         try:
             while True:
                 data = await self.conn.recv()
+                self.first_output.set()
                 if self.setup is not None:
                     data = self.setup.feed(data)
                 if self.prompt is None:
@@ -298,6 +315,9 @@ class AttachSession:
     async def _pump_input(self) -> None:
         try:
             if self.setup is not None:  # typed first; a session that ends at once ends here
+                if self.options.fresh:  # after the first prompt, which is shown at once
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(self.first_output.wait(), FIRST_OUTPUT_WAIT)
                 await self.conn.send(self.setup.command())
                 self.state.later("setup", self.options.setup_timeout, self._setup_timeout)
             while True:
