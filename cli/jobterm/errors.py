@@ -107,6 +107,12 @@ class ConfigError(JobtermError, code=ExitCode.CONFIG): ...
 class TimeoutExpired(JobtermError, code=ExitCode.TIMEOUT): ...
 
 
+class Interrupted(JobtermError, code=ExitCode.INTERRUPTED):
+    """Ctrl-C before the session began (looking the job up, waiting for it). As an error,
+    not a KeyboardInterrupt: typer would turn one into a silent exit 130 on its path, and
+    both parsers' paths must end alike."""
+
+
 class ProtocolError(JobtermError, code=ExitCode.SERVER):
     """The peer broke the protocol (bad frame, bad page). Whose fault: the server's."""
 

@@ -11,8 +11,10 @@ and that changes nothing but the time they take:
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -200,3 +202,23 @@ def test_a_plain_attach_runs_without_typer(sandbox: Any, signed_in: Any, tmp_pat
     loaded = set(modules.read_text().split())
     assert "websockets" in loaded
     assert not loaded & {"typer", "rich", "prompt_toolkit"}
+
+
+@pytest.mark.parametrize(
+    "project", [["--project", "demo/webapp"], ["-pdemo/webapp"]], ids=["plain", "typer"]
+)
+def test_ctrl_c_while_waiting_says_so_the_same_way_on_both_paths(
+    make_sandbox: Any, signed_in: Any, project: list[str]
+) -> None:
+    sandbox = make_sandbox()
+    env = signed_in(sandbox)
+    argv = [sys.executable, "-m", "jobterm", "exec", "104", *project, "--wait", "--", "true"]
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + scaled(30)
+    while not any("/jobs/104" in r["path"] for r in sandbox.admin("GET", "/requests")["requests"]):
+        assert time.monotonic() < deadline, "jobterm never asked about the pending job"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=scaled(30))
+    assert proc.returncode == 130
+    assert err.decode() == "jobterm: interrupted\n"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 
 import pyte
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -25,6 +26,7 @@ def _screen(shown: bytes) -> list[str]:
 
 def _run(setup: SetupFilter, first: bytes, rest: bytes, cuts: list[int]) -> bytes:
     shown = setup.feed(first)
+    setup.typed()  # as the session does once the prompt came
     edges = sorted({min(c, len(rest)) for c in cuts} | {0, len(rest)})
     for start, end in itertools.pairwise(edges):
         shown += setup.feed(rest[start:end])
@@ -54,23 +56,57 @@ def test_the_screen_ends_as_if_nothing_had_been_shown_early(
     assert b"stty" not in shown_early  # the set-up itself is never shown
 
 
-def test_a_first_output_of_several_lines_or_too_long_waits_like_the_rest() -> None:
-    for first in (b"Welcome\r\n$ ", b"x" * 80):
-        setup = SetupFilter(24, 80, None, nonce="cd34", early=True)
-        assert setup.feed(first) == b""
-        assert setup.feed(setup.marker + b"$ ") == b"$ "  # no line erased: none was shown
+@pytest.mark.parametrize(
+    "first",
+    [
+        b"Welcome\r\n$ ",  # a banner: two lines
+        b"x" * 80,  # as wide as the window
+        b"a\tb$ ",  # a tab moves the cursor
+        b"\r$ ",  # so does a carriage return
+        b"\x1b]0;user@host: ~\x07$ ",  # a title: an OSC, not one of the harmless sequences
+        b"\x1b[2J$ ",  # erases the screen
+    ],
+)
+def test_output_that_is_not_one_short_line_waits_like_the_rest(first: bytes) -> None:
+    setup = SetupFilter(24, 80, None, nonce="cd34", early=True)
+    assert setup.feed(first) == b""
+    assert not setup.awaits_prompt  # the set-up is typed now, nothing gained by waiting
+    setup.typed()
+    assert setup.feed(setup.marker + b"$ ") == b"$ "  # no line erased: none was shown
 
 
-def test_only_the_first_output_is_shown_early() -> None:
+def test_colours_and_modes_are_one_line_and_the_prompt_may_come_in_pieces() -> None:
     setup = SetupFilter(24, 80, None, nonce="ef56", early=True)
-    assert setup.feed(b"$ ") == b"$ "
-    assert setup.feed(b"$ more") == b""
+    assert setup.feed(b"\x1b[?2004h") == b"\x1b[?2004h"  # bracketed paste, alone in a frame
+    assert setup.awaits_prompt  # nothing printable yet: the set-up still waits
+    assert setup.feed(b"\x1b[1;32mme\x1b[0m$ ") == b"\x1b[1;32mme\x1b[0m$ "
+    assert not setup.awaits_prompt
+    setup.typed()
+    assert setup.feed(b"$ more") == b""  # once typed, everything waits for the marker
     assert setup.feed(setup.marker + b"# ") == ERASE_LINE + b"# "
     assert setup.feed(b"typed") == b"typed"
+
+
+def test_once_typed_nothing_is_shown_early_even_before_any_prompt() -> None:
+    """The set-up was typed after the wait with no prompt yet: the echo of the line that
+    comes next, however short a piece, is held."""
+    setup = SetupFilter(24, 200, "xterm", nonce="1a2b", early=True)
+    setup.typed()
+    assert setup.feed(setup.command()[:60]) == b""
+    assert setup.feed(b"$ " + setup.marker[:6]) == b""
+    assert setup.feed(setup.marker[6:] + b"$ ") == b"$ "
+
+
+def test_the_early_width_counts_every_piece() -> None:
+    setup = SetupFilter(24, 10, None, nonce="3c4d", early=True)
+    assert setup.feed(b"12345") == b"12345"
+    assert setup.feed(b"6789") == b"6789"
+    assert setup.feed(b"0") == b""  # the tenth column: erasing the line might not reach it
 
 
 def test_a_timeout_after_an_early_prompt_releases_what_followed_it() -> None:
     setup = SetupFilter(24, 80, None, nonce="0a0b", early=True)
     assert setup.feed(b"$ ") == b"$ "
+    setup.typed()
     assert setup.feed(b" stty rows") == b""
     assert setup.timeout() == b" stty rows"

@@ -96,7 +96,14 @@ def test_signing_in_remembers_the_backend_later_runs_load_it_alone(
 
 
 @pytest.mark.parametrize(
-    "damage", ["no.such.Backend", "not a name", "", "keyring.backends.fail.Keyring"]
+    "damage",
+    [
+        "no.such.Backend",
+        "not a name",
+        "",
+        "keyring.backends.fail.Keyring",
+        "this.s",  # importable, but not a keyring: its import would print to stdout
+    ],
 )
 def test_a_remembered_name_that_does_not_load_is_searched_again(
     searching_env: dict[str, str], damage: str
@@ -116,3 +123,15 @@ def test_the_users_own_choice_wins(searching_env: dict[str, str]) -> None:
     assert done.returncode != 0
     assert "no usable keyring" in done.stderr
     assert "keyring.backends.null.Keyring" in done.stderr
+
+
+def test_a_remembered_name_others_could_write_is_not_believed(
+    searching_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Loading the name imports its module: a file group or others may write is ignored."""
+    remembered = Path(searching_env["JOBTERM_CACHE_DIR"]) / FILE
+    remembered.chmod(0o664)
+    code, modules = _loaded(searching_env, tmp_path, EXEC)
+    assert code == 0
+    assert modules & set(SEARCHED)  # searched again, not loaded by name
+    assert remembered.stat().st_mode & 0o777 == 0o600  # and remembered again, privately

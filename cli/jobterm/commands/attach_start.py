@@ -25,6 +25,7 @@ def start_attach(
     are those of the command line as its parser read them."""
     from jobterm.core.duration import seconds_from_env
     from jobterm.core.escape import parse_escape_char
+    from jobterm.errors import Interrupted
     from jobterm.jobs.locate import JobQuery
     from jobterm.term.attach import AttachOptions
     from jobterm.term.attach_run import run_attach
@@ -36,4 +37,7 @@ def start_attach(
         record=Path(record) if record is not None else None,
         record_input=record_input,
     )
-    return run_attach(env, JobQuery(job, project, host, wait, wait_timeout), options)
+    try:
+        return run_attach(env, JobQuery(job, project, host, wait, wait_timeout), options)
+    except KeyboardInterrupt:  # as an error, the same on both parsers' paths (errors.py)
+        raise Interrupted("interrupted") from None

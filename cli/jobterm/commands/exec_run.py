@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from jobterm.core.execscript import ExecSpec, StdinMode, shell_argv
 from jobterm.env import Environment
-from jobterm.errors import ExitCode, JobtermError, UsageError
+from jobterm.errors import ExitCode, Interrupted, JobtermError, UsageError
 
 if TYPE_CHECKING:
     from jobterm.jobs.locate import JobQuery
@@ -42,6 +42,13 @@ class ExecRequest:
 
 def run_request(env: Environment, request: ExecRequest) -> int:
     """Run the request in its job (or jobs) and return the exit status."""
+    try:
+        return _run_request(env, request)
+    except KeyboardInterrupt:
+        raise Interrupted("interrupted") from None
+
+
+def _run_request(env: Environment, request: ExecRequest) -> int:
     r = request
     jobs, command = split_jobs(r.after_dashes, r.words[0], list(r.words[1:]), r.shell)
     many = len(jobs) > 1 or r.as_json

@@ -25,17 +25,20 @@ If the marker does not come (a shell that is not POSIX, a busy job), `timeout()`
 every held byte: nothing is ever lost, the set-up is merely visible.
 
 The first prompt without waiting (`early=True`, a shell that has printed nothing yet): the
-session types the line only once the shell's first output has come, and that first output
-is shown at once when it is one short line, as a bare prompt is (no line break, narrower
-than the window, so that erasing the line erases all of it). Everything after it is held
-as above; with the marker, the line is erased (`CR`, `ESC [ K`) before the fresh prompt is
-drawn in its place. So the prompt appears as soon as the shell prints it, and the screen
-ends as it would have without it: the fresh prompt alone. A first output that is longer or
-spans lines (a banner, a two-line prompt) is held like the rest.
+session types the line only once the shell's prompt has come (`awaits_prompt` turns false)
+or it has waited long enough, and says so (`typed()`). Until then, output that keeps the
+screen to one short line is shown at once, as a bare prompt is: printable characters and
+SGR or mode sequences (`ESC [ … m/h/l`: colours, bracketed paste), no line break, carriage
+return, tab or other control, narrower than the window in all, so that erasing the line
+erases all of it. Anything else, and everything once the line is typed, is held as above;
+with the marker, the line is erased (`CR`, `ESC [ K`) before the fresh prompt is drawn in
+its place. So the prompt appears as soon as the shell prints it, and the screen ends as it
+would have without it: the fresh prompt alone.
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 import shlex
 
@@ -45,6 +48,9 @@ from jobterm.core.prompt import MARKER_PREFIX, SIZE_FUNCTION, SIZED_PREFIX
 MAX_HELD = 256 * 1024
 #: Goes back to the start of the line and erases it: the early first prompt's line.
 ERASE_LINE = b"\r\x1b[K"
+#: Output that stays on one line: printable bytes, and CSI sequences that move nothing.
+_ONE_LINE = re.compile(rb"(?:\x1b\[[0-9;?]*[hlm]|[\x20-\x7e\x80-\xff])*")
+_SEQUENCE = re.compile(rb"\x1b\[[0-9;?]*[hlm]")
 
 
 def stty_command(rows: int, cols: int) -> str:
@@ -70,8 +76,9 @@ class SetupFilter:
         self.marker = f"\x1b]jobterm-ready;{self.nonce}\x07".encode()
         self._held = bytearray()
         self.done = False
-        self.early = early  # the next output is the shell's first (see the module comment)
+        self.early = early  # output may still be shown at once (see the module comment)
         self.shown_early = False
+        self._early_width = 0  # printable bytes shown early (UTF-8: never fewer than cells)
 
     def command(self) -> bytes:
         """The line to type into the new shell (leading space: kept out of shell history)."""
@@ -87,10 +94,10 @@ class SetupFilter:
         if self.done:
             return data
         if self.early and data:
-            self.early = False
-            if b"\n" not in data and len(data) < self.cols and self.marker not in data:
+            if self._one_short_line(data):
                 self.shown_early = True
                 return data
+            self.early = False
         self._held += data
         index = self._held.find(self.marker)
         if index >= 0:
@@ -100,6 +107,24 @@ class SetupFilter:
         if len(self._held) > MAX_HELD:
             return self.timeout()
         return b""
+
+    @property
+    def awaits_prompt(self) -> bool:
+        """Whether the line should wait: early, and nothing printable has come yet."""
+        return self.early and self._early_width == 0
+
+    def typed(self) -> None:
+        """The line has been typed: from now on everything waits for the marker."""
+        self.early = False
+
+    def _one_short_line(self, data: bytes) -> bool:
+        if _ONE_LINE.fullmatch(data) is None:
+            return False
+        width = self._early_width + len(_SEQUENCE.sub(b"", data))
+        if width >= self.cols:
+            return False
+        self._early_width = width
+        return True
 
     def timeout(self) -> bytes:
         """Give up hiding: return everything held."""

@@ -10,7 +10,9 @@ jobterm asks keyring the same question once and remembers the answer:
   keyring's config file (keyringrc.cfg).
 * Otherwise, the backend remembered in `<cache dir>/keyring-backend` is loaded by name.
   This file holds only a class name, no secret. Loading it imports that one backend and
-  checks that it is still viable, as keyring does for a backend named in its config.
+  checks that it is still viable, as keyring does for a backend named in its config. As a
+  name is imported, only a file of the user's own that no one else may write, naming a
+  class in `keyring.` or a `keyrings.` plugin, is believed.
 * Otherwise (nothing is remembered, or the remembered backend no longer loads or is no
   longer viable), keyring searches as it always does. The answer is remembered if it is a
   backend that keeps secrets.
@@ -22,6 +24,7 @@ later runs will read them, and a backend installed or removed since then counts.
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -69,17 +72,32 @@ def backend_name(backend: Any) -> str:
 def _remembered(cache_dir: Path) -> Any:
     from keyring import core
 
-    try:
-        name = (cache_dir / FILE).read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError):
-        return None
-    if not name or not all(part.isidentifier() for part in name.split(".")):
+    name = _remembered_name(cache_dir / FILE)
+    if name is None:
         return None
     try:
         backend = core.load_keyring(name)
     except Exception:  # uninstalled, renamed, or no longer viable: keyring searches again
         return None
     return backend if keeps_secrets(backend) else None
+
+
+def _remembered_name(path: Path) -> str | None:
+    """The class name in the file, if it can be trusted: a file of the user's own that no one
+    else may write (loading the name imports its module), naming a class of keyring's or of
+    a `keyrings.` plugin. Anything else is searched for as keyring does."""
+    try:
+        with path.open("rb") as file:
+            info = os.fstat(file.fileno())
+            text = file.read(200).decode("ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if info.st_uid != os.getuid() or info.st_mode & 0o022:
+        return None
+    parts = text.split(".")
+    if parts[0] not in ("keyring", "keyrings") or not all(p.isidentifier() for p in parts):
+        return None
+    return text
 
 
 def _remember(cache_dir: Path, backend: Any) -> None:

@@ -47,9 +47,9 @@ RESIZE_SETTLE = 0.25
 INJECT_TIMEOUT = 5.0
 #: Seconds a possible start of a prompt marker is held at the end of a chunk.
 PARTIAL_HOLD = 0.05
-#: Seconds a fresh terminal's set-up waits for the shell's first output before it is typed
+#: Seconds a fresh terminal's set-up waits for the shell's first prompt before it is typed
 #: anyway (a job whose shell prints nothing until it is spoken to).
-FIRST_OUTPUT_WAIT = 0.5
+FIRST_PROMPT_WAIT = 0.5
 
 
 class Outcome(Enum):
@@ -158,6 +158,7 @@ class AttachSession:
         self.started = time.monotonic()
         self.at_line_start = True  # False when the job's output stopped mid-line
         self.shown = False  # whether any of the job's output has been shown yet
+        self.closing = False  # the session has ended; what is shown now is its last words
         rows, cols = terminal_size(out_fd)
         self.size = (rows, cols)
         self.setup = (
@@ -165,7 +166,7 @@ class AttachSession:
             if options.resize and rows
             else None
         )
-        self.first_output = asyncio.Event()
+        self.prompt_came = asyncio.Event()  # the set-up waits for it (core/setup.py)
         self.prompt = PromptTracker(self.setup.nonce, rows, cols) if self.setup else None
         self.told_resize = False  # the fallback `~r` notice is given once
         self._outbox: deque[bytes] = deque()
@@ -195,29 +196,37 @@ class AttachSession:
         try:
             await self.state.done.wait()
         finally:
-            self.state.cancel()  # no notice or resize from this session outlives it
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            for signum in handlers:
-                loop.remove_signal_handler(signum)
-            with contextlib.suppress(OSError):  # a session that ends mid set-up: show it all
-                self._setup_timeout()
-                if self.prompt is not None:
-                    self._apply(self.prompt.timeout() + self.prompt.flush())
-            if self.recorder is not None:
-                self.recorder.close()
+            self.closing = True
+            try:
+                await self._wind_down(tasks, handlers)
+            finally:  # whatever happened: the recording is complete on disk
+                if self.recorder is not None:
+                    self.recorder.close()
         assert self.state.result is not None
         return self.state.result
+
+    async def _wind_down(self, tasks: list[asyncio.Task[None]], handlers: list[int]) -> None:
+        loop = asyncio.get_running_loop()
+        self.state.cancel()  # no notice or resize from this session outlives it
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for signum in handlers:
+            loop.remove_signal_handler(signum)
+        with contextlib.suppress(OSError):  # a session that ends mid set-up: show it all
+            self._setup_timeout()
+            if self.prompt is not None:
+                self._apply(self.prompt.timeout() + self.prompt.flush())
 
     # -- output -------------------------------------------------------------------------
     async def _pump_output(self) -> None:
         try:
             while True:
                 data = await self.conn.recv()
-                self.first_output.set()
                 if self.setup is not None:
                     data = self.setup.feed(data)
+                    if not self.setup.awaits_prompt:
+                        self.prompt_came.set()
                 if self.prompt is None:
                     if data:
                         self._show(data)
@@ -274,7 +283,7 @@ class AttachSession:
     def _show(self, data: bytes) -> None:
         write_all(self.out_fd, data)
         self.at_line_start = data.endswith(b"\n")
-        if not self.shown:
+        if not self.shown and not self.closing:  # not what a session's end releases
             self.shown = True
             self.info.shown()
         if self.recorder is not None:
@@ -315,9 +324,10 @@ class AttachSession:
     async def _pump_input(self) -> None:
         try:
             if self.setup is not None:  # typed first; a session that ends at once ends here
-                if self.options.fresh:  # after the first prompt, which is shown at once
+                if self.setup.awaits_prompt:  # after the first prompt, which is shown at once
                     with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(self.first_output.wait(), FIRST_OUTPUT_WAIT)
+                        await asyncio.wait_for(self.prompt_came.wait(), FIRST_PROMPT_WAIT)
+                self.setup.typed()
                 await self.conn.send(self.setup.command())
                 self.state.later("setup", self.options.setup_timeout, self._setup_timeout)
             while True:
