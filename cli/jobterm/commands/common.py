@@ -7,6 +7,7 @@ from typing import Any
 import typer
 
 from jobterm.completion.answers import complete_host, complete_job, complete_project
+from jobterm.core.duration import WAIT_TIMEOUT
 from jobterm.env import Environment
 
 JobArgument = typer.Argument(
@@ -57,7 +58,7 @@ def duration_option(
 
 WaitOption = typer.Option(False, "--wait", help="If the job is pending, wait until it runs.")
 WaitTimeoutOption = duration_option(
-    600.0, "--wait-timeout", "How long --wait waits (e.g. 90s, 10m).", allow_zero=True
+    WAIT_TIMEOUT, "--wait-timeout", "How long --wait waits (e.g. 90s, 10m).", allow_zero=True
 )
 
 

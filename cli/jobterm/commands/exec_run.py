@@ -1,7 +1,7 @@
 """What `jobterm exec` does once its command line is parsed, free of typer.
 
 Two parsers feed it: typer's (`commands/exec_.py`, the full CLI with help, completion and
-usage errors) and the quick one (`commands/exec_quick.py`, for the plain command lines
+usage errors) and the quick one (`commands/quick.py`, for the plain command lines
 scripts repeat). Both build the same `ExecRequest`; this module turns it into a run.
 """
 
@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from jobterm.core.duration import WAIT_TIMEOUT
 from jobterm.core.execscript import ExecSpec, StdinMode, shell_argv
 from jobterm.env import Environment
 from jobterm.errors import ExitCode, Interrupted, JobtermError, UsageError
@@ -36,7 +37,7 @@ class ExecRequest:
     project: str | None = None
     host: str | None = None
     wait: bool = False
-    wait_timeout: float = 600.0
+    wait_timeout: float = WAIT_TIMEOUT
     as_json: bool = False
 
 

@@ -9,6 +9,7 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from jobterm.core.duration import WAIT_TIMEOUT
 from jobterm.core.quickargs import Option, Scan, scan
 
 if TYPE_CHECKING:
@@ -98,7 +99,7 @@ def _where(found: Scan, environ: Mapping[str, str]) -> dict[str, Any]:
         "project": _text(found, "project"),
         "host": host if host is not None else (environ.get(HOST_VARIABLE) or None),
         "wait": _flag(found, "wait"),
-        "wait_timeout": _duration(found, "wait_timeout", 600.0, allow_zero=True),
+        "wait_timeout": _duration(found, "wait_timeout", WAIT_TIMEOUT, allow_zero=True),
     }
 
 

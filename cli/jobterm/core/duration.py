@@ -15,6 +15,8 @@ from jobterm.errors import UsageError
 
 FORMS = "seconds (30, 2.5) or a number with ms, s, m or h (500ms, 90s, 5m, 1h)"
 MAX_SECONDS = 366 * 24 * 3600.0
+#: How long `--wait` waits for a pending job unless `--wait-timeout` says otherwise.
+WAIT_TIMEOUT = 600.0
 
 _DURATION = re.compile(r"(?P<number>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?P<unit>ms|s|m|h)?")
 _UNITS = {None: 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}

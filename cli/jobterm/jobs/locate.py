@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
+from jobterm.core.duration import WAIT_TIMEOUT
 from jobterm.core.jobs import JobRef, parse_job_ref, project_from_remote, split_project_path
 from jobterm.errors import UsageError
 
@@ -30,7 +31,7 @@ class JobQuery:
     project: str | None = None
     host: str | None = None
     wait: bool = False
-    wait_timeout: float = 600.0
+    wait_timeout: float = WAIT_TIMEOUT
 
 
 @dataclass(frozen=True)
