@@ -19,6 +19,7 @@ import pexpect
 import pyte
 import pytest
 
+from jobterm.core.setup import ERASE_LINE
 from util import scaled
 
 WAIT = 20
@@ -387,4 +388,33 @@ def test_the_set_up_is_the_first_thing_the_job_reads_in_one_piece(
     assert line.startswith(b" stty rows 24 cols 80 "), line
     assert line.endswith(b" jobterm-ready\n"), line
     assert line.count(b"\n") == 1, line
+    assert term.leave() == 0
+
+
+@pytest.mark.parametrize("shell", ["bash", "dash"])
+def test_the_first_prompt_shows_at_once_and_is_redrawn_in_place(attach_shell_raw, shell):
+    term = attach_shell_raw(shell, 24, 80)
+    term.expect(re.escape(ERASE_LINE))  # the early prompt's line, erased for the fresh one
+    before = term.shown[: term.shown.index(ERASE_LINE)]
+    early = before[before.rindex(b"\n") + 1 :]
+    assert early.strip(), "nothing was shown before the set-up ran"
+    term.ready()
+    term.child.send("clear\r")
+    term.expect(rb"[#$] ")
+    term.assert_nothing_hidden_shown()
+    assert term.remote_size() == (24, 80)
+    assert term.leave() == 0
+
+
+def test_after_the_set_up_the_screen_holds_one_prompt(attach_shell_raw):
+    term = attach_shell_raw("bash", 24, 80)
+    term.expect(re.escape(ERASE_LINE))
+    term.expect(rb"[#$] ")
+    term.sync()
+    rows = [row.rstrip() for row in term.screen.display if row.strip()]
+    prompts = [row for row in rows if row.endswith(("#", "$"))]
+    assert len(prompts) == 1, rows  # the early one was redrawn in place, not repeated
+    assert rows[-1] == prompts[0]
+    assert len(re.findall(r"[#$](?: |$)", rows[-1])) == 1, rows[-1]  # not two prompts in a row
+    term.assert_nothing_hidden_shown()
     assert term.leave() == 0
