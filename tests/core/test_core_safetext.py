@@ -89,3 +89,17 @@ def test_text_without_controls_is_unchanged(text):
 @given(st.binary())
 def test_any_bytes_come_out_inert(data):
     assert_inert(visible_bytes(data, keep_newlines=True), newlines=True)
+
+
+@pytest.mark.parametrize("keep_newlines", [False, True])
+def test_printable_text_skips_the_pattern_safely(keep_newlines):
+    """visible() returns text that str.isprintable() accepts without looking further: that is
+    right only while every character it rewrites is one isprintable() refuses."""
+    from jobterm.core.safetext import _pattern
+
+    pattern = _pattern(keep_newlines)
+    rewritten = [chr(c) for c in range(0x110000) if pattern.match(chr(c))]
+    assert len(rewritten) > 60  # C0, DEL, C1 and the bidi controls: the pattern is the real one
+    assert not [c for c in rewritten if c.isprintable()]
+    for char in rewritten:  # and those characters are rewritten whatever surrounds them
+        assert visible(f"ab{char}", keep_newlines=keep_newlines) != f"ab{char}"

@@ -30,8 +30,8 @@ def register(app: typer.Typer) -> None:
         from jobterm.commands.common import environment
         from jobterm.core.hosts import parse_host
         from jobterm.errors import AuthError
+        from jobterm.gitlab.auth_status import host_status
         from jobterm.gitlab.config import load_config
-        from jobterm.gitlab.session import host_status
 
         env = environment(ctx)
         config = load_config(env)
@@ -58,7 +58,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _render(entry: object) -> str:
-    from jobterm.gitlab.session import HostStatus
+    from jobterm.gitlab.auth_status import HostStatus
 
     assert isinstance(entry, HostStatus)
     title = entry.name + ("  (default)" if entry.default else "")

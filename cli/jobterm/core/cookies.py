@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import NamedTuple
 
 SESSION_PREFIX = "_gitlab_session"
 REMEMBER = "remember_user_token"
@@ -47,8 +48,8 @@ def is_kept_name(name: str) -> bool:
     return bool(_NAME.match(name)) and (is_session_name(name) or name in (REMEMBER, KNOWN_SIGN_IN))
 
 
-@dataclass(frozen=True)
-class ImportedCookies:
+# NamedTuples: every start creates these classes (see ARCHITECTURE.md, "Start-up").
+class ImportedCookies(NamedTuple):
     session_name: str
     cookies: dict[str, str]  # the session cookie first, then remember/known_sign_in if given
 
@@ -146,8 +147,7 @@ def validate_value(name: str, value: str) -> None:
         raise CookieInputError(f"the value of {name} has characters a cookie cannot have")
 
 
-@dataclass(frozen=True)
-class SetCookie:
+class SetCookie(NamedTuple):
     name: str
     value: str
     deleted: bool  # Max-Age <= 0 or Expires in the past: the server removes the cookie

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from jobterm.errors import UsageError
@@ -27,8 +27,8 @@ _HOSTNAME = re.compile(
 _ROOT_SEGMENT = re.compile(r"^[A-Za-z0-9._~-]+$")
 
 
-@dataclass(frozen=True, slots=True)
-class Host:
+# A NamedTuple: every start creates this class (see ARCHITECTURE.md, "Start-up").
+class Host(NamedTuple):
     scheme: str  # "https" or "http"
     hostname: str  # lower case; IPv6 without brackets
     port: int | None  # None: the scheme's default

@@ -17,7 +17,7 @@ matches the URL against the configured hosts, longest base URL first).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from jobterm.errors import UsageError
@@ -27,8 +27,8 @@ _PROJECT_JOB = re.compile(r"^(?P<project>[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*)#(
 _REMOTE_SCP = re.compile(r"^(?:[^@/]+@)?(?P<host>[^:/]+):(?P<path>[^/].*)$")
 
 
-@dataclass(frozen=True, slots=True)
-class JobRef:
+# A NamedTuple: every start creates this class (see ARCHITECTURE.md, "Start-up").
+class JobRef(NamedTuple):
     job_id: int
     #: scheme://host[:port] of a URL reference, else None
     origin: str | None = None

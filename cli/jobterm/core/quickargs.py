@@ -26,11 +26,11 @@ after `--` every word is positional; an option given twice keeps its last value.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Option:
+# A NamedTuple: every start creates this class (see ARCHITECTURE.md, "Start-up").
+class Option(NamedTuple):
     """One option of a verb: its spellings, the key its value is stored under, and whether
     it takes a value (else it is a flag, stored as True)."""
 
@@ -39,14 +39,13 @@ class Option:
     takes_value: bool = False
 
 
-@dataclass(frozen=True)
-class Scan:
+class Scan(NamedTuple):
     """A command line read: option values by key, the positional words, and how many of them
     followed `--` (None when there was no `--`)."""
 
-    values: dict[str, str | bool] = field(default_factory=dict)
-    words: tuple[str, ...] = ()
-    after_dashes: int | None = None
+    values: dict[str, str | bool]
+    words: tuple[str, ...]
+    after_dashes: int | None
 
 
 def scan(args: Sequence[str], options: Sequence[Option]) -> Scan | None:

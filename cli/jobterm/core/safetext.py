@@ -22,12 +22,19 @@ becoming U+FFFD; a lone surrogate becomes `?`.
 from __future__ import annotations
 
 import re
+from functools import cache
 
 # Every character visible() rewrites: C0, DEL, C1, and the bidirectional formatting controls.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-_UNSAFE_BUT_NEWLINE = re.compile(
-    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
-)
+# All of them are Unicode "other" characters, which str.isprintable() refuses: text that it
+# accepts needs no pattern, so the patterns are compiled on first need (compiling both costs
+# more at start-up than the rest of this module, and most text never needs them).
+_UNSAFE = "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+_UNSAFE_BUT_NEWLINE = "[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+
+
+@cache
+def _pattern(keep_newlines: bool) -> re.Pattern[str]:
+    return re.compile(_UNSAFE_BUT_NEWLINE if keep_newlines else _UNSAFE)
 
 
 def _shown(match: re.Match[str]) -> str:
@@ -45,8 +52,10 @@ def visible(text: str, *, keep_newlines: bool = False, one_line: bool = False) -
         text = text.encode("utf-8", "replace").decode("utf-8")
     if one_line:
         text = " ".join(text.replace("\x00", " ").split())
-    pattern = _UNSAFE_BUT_NEWLINE if keep_newlines else _UNSAFE
-    if pattern.search(text) is None:  # the common case: nothing to do, no copy
+    if text.isprintable():  # the common case: nothing to do, no copy
+        return text
+    pattern = _pattern(keep_newlines)
+    if pattern.search(text) is None:  # other unprintables (e.g. U+2028) are left as they are
         return text
     return pattern.sub(_shown, text)
 
@@ -58,5 +67,4 @@ def visible_bytes(data: bytes, *, keep_newlines: bool = False) -> str:
 
 def is_safe(text: str, *, keep_newlines: bool = False) -> bool:
     """Whether `text` can go to a terminal as it is."""
-    pattern = _UNSAFE_BUT_NEWLINE if keep_newlines else _UNSAFE
-    return pattern.search(text) is None
+    return text.isprintable() or _pattern(keep_newlines).search(text) is None

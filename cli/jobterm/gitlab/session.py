@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ssl
 import threading
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from jobterm.core.cookies import CookieStore
@@ -209,7 +208,8 @@ def open_gitlab(
         raise
 
 
-def _signed_in(env: Environment, host: Host, entry: HostConfig, env_token: str | None) -> GitLab:
+def signed_in(env: Environment, host: Host, entry: HostConfig, env_token: str | None) -> GitLab:
+    """A client with the host's stored secrets, not yet checked (the caller checks)."""
     return HostSession(env, host, entry, env_token).gitlab(need_web_session=False, check=False)
 
 
@@ -247,64 +247,6 @@ def check_session(gitlab: GitLab) -> dict[str, object] | None:
     return user
 
 
-@dataclass
-class HostStatus:
-    name: str
-    base_url: str
-    username: str | None
-    default: bool
-    session: str  # "valid", "renewed", "expired", "none", or "unknown: <error>"
-    token: str  # "valid", "rejected", "none", "from GITLAB_TOKEN: valid", ...
-    storage: str  # where the secrets are (never the secrets)
-
-    @property
-    def ok(self) -> bool:
-        return self.session in ("valid", "renewed") or self.token.endswith("valid")
-
-
-def host_status(env: Environment, config: Config, name: str) -> HostStatus:
-    """Check one configured host for `jobterm auth status`, without raising."""
-    entry = config.hosts[name]
-    host = entry.host
-    store = SecretStore(env)
-    status = HostStatus(
-        name,
-        host.base_url,
-        entry.username,
-        name == config.default_host,
-        "none",
-        "none",
-        store.describe(entry.secrets),
-    )
-    try:
-        gitlab = _signed_in(env, host, entry, None)
-    except JobtermError as exc:
-        status.session = f"unknown: {exc.message}"
-        return status
-    with gitlab:
-        try:
-            status.session = _session_state(gitlab)
-            status.token = _token_state(gitlab)
-        except JobtermError as exc:
-            status.session = f"unknown: {exc.message}"
-    return status
-
-
-def _session_state(gitlab: GitLab) -> str:
-    if not gitlab.has_web_session:
-        return "none"
-    before = gitlab.cookies.session_header()
-    if check_session(gitlab) is None:
-        return "expired"
-    return "valid" if gitlab.cookies.session_header() == before else "renewed"
-
-
-def _token_state(gitlab: GitLab) -> str:
-    if not gitlab.token:
-        return "none"
-    return "valid" if gitlab.token_user() is not None else "rejected"
-
-
 def logout(env: Environment, host: str | None) -> tuple[Host, str | None]:
     """Sign out on the server and forget the host's secrets and config.
 
@@ -332,14 +274,13 @@ def logout(env: Environment, host: str | None) -> tuple[Host, str | None]:
 
 __all__ = [
     "HostSession",
-    "HostStatus",
     "check_session",
-    "host_status",
     "logout",
     "lookup_host",
     "open_gitlab",
     "open_host",
     "parse_host",
     "resolve_host",
+    "signed_in",
     "validate",
 ]

@@ -9,8 +9,7 @@ on that host. When the project is a path (not a numeric id) the job's terminal U
 from __future__ import annotations
 
 import subprocess
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import quote, urlsplit
 
 from jobterm.core.duration import WAIT_TIMEOUT
@@ -22,8 +21,8 @@ if TYPE_CHECKING:
     from jobterm.env import Environment
 
 
-@dataclass(frozen=True)
-class JobQuery:
+# A NamedTuple: every start creates this class (see ARCHITECTURE.md, "Start-up").
+class JobQuery(NamedTuple):
     """Which job the user means, as the command line says it: JOB as typed (None: a picker
     may choose), --project, --host, and whether (and how long) to wait for it to run."""
 
@@ -34,8 +33,7 @@ class JobQuery:
     wait_timeout: float = WAIT_TIMEOUT
 
 
-@dataclass(frozen=True)
-class JobLocation:
+class JobLocation(NamedTuple):
     """Where a job is, as far as the reference says: `project` may be a numeric id (REST
     turns it into a path), `job_id` None when the user gave none (a picker chooses)."""
 
