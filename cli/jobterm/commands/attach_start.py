@@ -34,6 +34,7 @@ def start_attach(
         escape_char=parse_escape_char(escape_char),
         watch_interval=seconds_from_env(env.environ, "JOBTERM_WATCH_INTERVAL", 5.0),
         resize=not no_resize,
+        term=env.environ.get("TERM") or None,
         record=Path(record) if record is not None else None,
         record_input=record_input,
     )

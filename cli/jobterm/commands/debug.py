@@ -74,6 +74,7 @@ def debug(
         attach=AttachOptions(
             escape_char=parse_escape_char(escape_char),
             resize=not no_resize,
+            term=env.environ.get("TERM") or None,
             watch_interval=env_seconds(env, "JOBTERM_WATCH_INTERVAL", 5.0),
             fresh=False,  # the terminal was opened while the log ran: its prompt came then
         ),

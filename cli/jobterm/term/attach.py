@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from jobterm.core.escape import HELP_TEXT, Action, Command, Data, EscapeParser, shown
 from jobterm.core.frames import Send
@@ -59,10 +59,11 @@ class Outcome(Enum):
     SIGNALLED = "signalled"  # SIGTERM / SIGHUP
 
 
-@dataclass
-class AttachOptions:
+# NamedTuples: every start creates these classes (see ARCHITECTURE.md, "Start-up").
+class AttachOptions(NamedTuple):
     escape_char: bytes | None = b"~"
     resize: bool = True
+    #: $TERM of the local terminal, for the job's shell (None: leave the job's own)
     term: str | None = None
     record: Path | None = None
     record_input: bool = False
@@ -74,8 +75,7 @@ class AttachOptions:
     fresh: bool = True
 
 
-@dataclass
-class Result:
+class Result(NamedTuple):
     outcome: Outcome
     signal: int | None = None
     error: JobtermError | None = None

@@ -169,8 +169,6 @@ def run_attach(env: Environment, query: JobQuery, options: AttachOptions) -> int
             "attach needs a terminal on stdin and stdout",
             "for scripts use `jobterm exec JOB -- CMD`",
         )
-    if options.term is None:
-        options.term = env.environ.get("TERM") or None
     resolved = _resolve(env, query)
     with resolved:
         # Said before connecting, as the session's set-up reads the window's size: a resize

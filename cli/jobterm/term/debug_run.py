@@ -40,8 +40,6 @@ def run_debug(
             "debug needs a terminal on stdin and stdout for its shell",
             "in scripts use `jobterm debug JOB --exec 'CMD'`",
         )
-    if options.attach.term is None:
-        options.attach.term = env.environ.get("TERM") or None
     from jobterm.jobs.actions import open_job
 
     gl, proj, job = open_job(env, query, need_web_session=True, pick=_picker(env))
