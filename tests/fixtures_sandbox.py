@@ -157,7 +157,10 @@ class SandboxInfo:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-            pytest.fail(f"the sandbox did not exit within {timeout}s of SIGTERM")
+            pytest.fail(
+                f"the sandbox did not exit within {timeout}s of SIGTERM; its stderr ends:\n"
+                + self.stderr()[-4000:]
+            )
 
 
 def running_job(job_id: int, name: str, shell: list[str], **more: Any) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import signal
 import time
@@ -139,6 +140,28 @@ def test_a_retried_job_gets_a_life_too(life: Any) -> None:
     clone.pending_seconds = 1.0
     life.advance(1.0)
     assert clone.status == "running"
+
+
+@pytest.mark.parametrize("steps", range(4))
+def test_the_driver_stops_however_a_change_lines_up_with_the_stop(life: Any, steps: int) -> None:
+    """A job changes just as the sandbox stops: stop() still returns, at once.
+
+    `steps` loop steps pass between the change and the stop, which covers the step in which
+    the driver's wait both finishes and is cancelled (a cancel Python < 3.12 can lose)."""
+    from jobterm.sandbox.lifecycle import LifeDriver
+
+    async def change_then_stop() -> bool:
+        driver = LifeDriver(life)
+        driver.start()
+        await asyncio.sleep(0.05)  # the driver now waits for a change or a deadline
+        life.wake()
+        for _ in range(steps):
+            await asyncio.sleep(0)
+        stopping = asyncio.ensure_future(driver.stop())
+        done, _ = await asyncio.wait({stopping}, timeout=2.0)
+        return stopping in done
+
+    assert asyncio.run(change_then_stop()), "LifeDriver.stop() did not return"
 
 
 # -- through the sandbox -----------------------------------------------------------------------

@@ -178,6 +178,7 @@ class LifeDriver:
     def __init__(self, life: TimedJobLife) -> None:
         self.life = life
         self._changed = asyncio.Event()
+        self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -186,6 +187,11 @@ class LifeDriver:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
+        # The flag, not only the cancel: Python < 3.12's wait_for loses a cancel that comes
+        # in the step its awaitable finishes (a job changing as the sandbox stops), and a
+        # loop that relied on the cancel alone would then run on and stop() never return.
+        self._stopping = True
+        self._changed.set()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -194,7 +200,7 @@ class LifeDriver:
 
     async def _run(self) -> None:
         state = self.life.state
-        while True:
+        while not self._stopping:
             self._changed.clear()
             # state.clock is looked up each time: the control API may replace it.
             self.life.advance(state.clock())
@@ -203,5 +209,15 @@ class LifeDriver:
             if sleep <= 0.01:
                 await asyncio.sleep(0.01)  # never spin, even if a deadline will not clear
             if sleep > 0.01:
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), sleep)
+                await _wait_set(self._changed, sleep)
+
+
+async def _wait_set(event: asyncio.Event, timeout: float) -> None:
+    """Wait until `event` is set or `timeout` passes; a cancel always goes through.
+
+    asyncio.wait, unlike wait_for before Python 3.12, never turns a cancel into a result."""
+    waiter = asyncio.ensure_future(event.wait())
+    try:
+        await asyncio.wait({waiter}, timeout=timeout)
+    finally:
+        waiter.cancel()

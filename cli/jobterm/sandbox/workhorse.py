@@ -22,12 +22,15 @@ killed. Terminal faults are set through the control API at the end of this file.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import logging
 import shutil
 import tempfile
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -47,6 +50,7 @@ from jobterm.sandbox.terminal import (
 
 log = logging.getLogger("jobterm.sandbox.workhorse")
 
+STOP_STEP_SLOW = 5.0  # seconds a step of stopping may take before it is reported
 ROUTE = r"/{project:.+}/-/jobs/{job_id:[0-9]+}/terminal.ws"
 
 WORK_DIR = web.AppKey("sandbox_work_dir", Path)
@@ -91,8 +95,8 @@ async def _startup(app: web.Application) -> None:
 
 async def _shutdown(app: web.Application) -> None:
     # Before aiohttp waits for running handlers: a terminal's handler runs until it drops.
-    await app[DRIVER].stop()
-    await app[SCRIPTS].stop()
+    await _stop_step("the job life", app[DRIVER].stop())
+    await _stop_step("the job scripts", app[SCRIPTS].stop())
     for job in app[keys.STATE].jobs.values():
         if job.terminal is not None:
             job.terminal.drop("sandbox stopping")
@@ -100,8 +104,17 @@ async def _shutdown(app: web.Application) -> None:
 
 async def _cleanup(app: web.Application) -> None:
     await _shutdown(app)
-    await app[keys.SHELL_POOL].close_all()
+    await _stop_step("the terminal shells", app[keys.SHELL_POOL].close_all())
     shutil.rmtree(app[WORK_DIR], ignore_errors=True)
+
+
+async def _stop_step(what: str, stopping: Coroutine[Any, Any, None]) -> None:
+    """Await one step of stopping; one that is slow says so, so that a hang names its step."""
+    task = asyncio.ensure_future(stopping)
+    await asyncio.wait({task}, timeout=STOP_STEP_SLOW)
+    if not task.done():
+        log.warning("stopping: %s still not stopped after %g s", what, STOP_STEP_SLOW)
+    await task
 
 
 def _quiet_no_overlap(record: logging.LogRecord) -> bool:
