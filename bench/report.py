@@ -138,6 +138,7 @@ def startup_vs_lines(vs: Figures) -> list[str]:
         ("exec_typer", "  the same, typer's parser"),
         ("exec_keyring", "  the same, session in a keyring"),
         ("attach_prompt", "attach: first prompt byte vs bare_relay"),
+        ("attach_instructions", "  the same in instructions (callgrind)"),
         ("attach_typer", "  the same, typer's parser"),
         ("attach_keyring", "  the same, session in a keyring"),
         ("help", "--help vs python -c pass"),
@@ -151,6 +152,9 @@ def startup_vs_lines(vs: Figures) -> list[str]:
         if is_na(row):
             lines.append(_na_row(label, row))
             continue
+        if key == "attach_instructions":
+            lines.append(_instructions_row(label, row))
+            continue
         ours, floor = row["ours"], row["floor"]
         cells = [
             f"{ours['wall_ms']:.0f}/{ours['cpu_ms']:.0f} ms",
@@ -160,8 +164,22 @@ def startup_vs_lines(vs: Figures) -> list[str]:
         ]
         lines.append(_row(label, *cells))
         if key in goals:
-            lines.append(f"  {_verdict(key, row)}: {goals[key]}")
+            lines.append(f"  {_verdict(key, row)}: {goals[key]}{_spread(row)}")
     return lines
+
+
+def _instructions_row(label: str, row: Figures) -> str:
+    own = f" (x{row['own_x']:.2f} above python's own {row['python_m']:.0f} M)"
+    cells = [f"{row['ours_m']:.0f} M", f"{row['floor_m']:.0f} M", f"x{row['x']:.3f}"]
+    return _row(label, *cells, "") + (own if row.get("own_x") else "")
+
+
+def _spread(row: Figures) -> str:
+    """The per-pair wall ratios' quartiles: how far the median can be trusted."""
+    pair = row.get("pair_x")
+    if not pair:
+        return ""
+    return f"; {row['runs']} pairs, ratio quartiles x{pair['q1']:.2f}-x{pair['q3']:.2f}"
 
 
 def _verdict(key: str, row: Figures) -> str:

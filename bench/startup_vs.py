@@ -10,7 +10,11 @@
 * fan-out: `exec` in 10 jobs with one call, vs 10 calls one after the other.
 
 Each pair runs interleaved (a, b, a, b, …) after one warm-up of each, so a busy machine
-slows both alike; figures are medians. CPU is the child's user + system time.
+slows both alike; figures are medians. CPU is the child's user + system time. The two goal
+rows take at least GOAL_PAIRS pairs and also give the spread of the per-pair wall ratios
+(their quartiles): a median of two ~90 ms processes moves by a tenth between runs on a
+busy machine, and the spread says how far to trust it. `instructions.py` adds the same attach
+row counted in instructions, which the machine's load does not move.
 """
 
 from __future__ import annotations
@@ -23,10 +27,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import instructions
 import startup
 from world import BENCH_DIR, World, jobterm_argv
 
 Figures = dict[str, Any]
+GOAL_PAIRS = 25  # pairs for the rows that have a goal
 FAN_OUT = tuple(range(501, 511))  # the ten extra running jobs World adds for the fan-out row
 #: The same job as the other rows, but with its project glued to -p, a form the quick parser
 #: leaves to typer's: the `typer` rows are the same command through the full CLI.
@@ -65,6 +71,10 @@ def paired(runs: int, ours: Once, floor: Once) -> Figures:
             "cpu_ms": statistics.median(s[1] for s in samples) * 1000,
         }
     out["wall_x"] = out["ours"]["wall_ms"] / out["floor"]["wall_ms"]
+    ratios = [x[0] / y[0] for x, y in zip(a, b, strict=True)]
+    if len(ratios) >= 4:
+        q1, _, q3 = statistics.quantiles(ratios, n=4)
+        out["pair_x"] = {"median": statistics.median(ratios), "q1": q1, "q3": q3}
     floor_cpu = out["floor"]["cpu_ms"]
     out["cpu_x"] = out["ours"]["cpu_ms"] / floor_cpu if floor_cpu else None
     return out
@@ -105,10 +115,12 @@ def measure(world: World, runs: int) -> Figures:
         "COMP_WORDS": words,
         "COMP_CWORD": str(len(words.split())),
     }
+    goal_runs = max(runs, GOAL_PAIRS)
     rows: dict[str, Callable[[], Figures]] = {
-        "exec_true": lambda: paired(runs, exec_true, baseline),
+        "exec_true": lambda: paired(goal_runs, exec_true, baseline),
         "exec_typer": lambda: paired(runs, exec_typer, baseline),
-        "attach_prompt": lambda: _attach(world, runs),
+        "attach_prompt": lambda: _attach(world, goal_runs),
+        "attach_instructions": lambda: _instructions(world),
         "attach_typer": lambda: _attach(world, runs, TYPER_PATH),
         "exec_keyring": lambda: paired(runs, exec_keyring, baseline),
         "attach_keyring": lambda: _attach(world, runs, env=world.keyring_env()),
@@ -126,6 +138,11 @@ def _guarded(row: Callable[[], Figures]) -> Figures:
         return row()
     except Exception as exc:
         return {"na": (str(exc).splitlines() or [type(exc).__name__])[0][:120]}
+
+
+def _instructions(world: World) -> Figures:
+    missing = instructions.available()
+    return {"na": missing} if missing else instructions.measure(world)
 
 
 def _completion(world: World, runs: int, ours: Once, floor: Once) -> Figures:
