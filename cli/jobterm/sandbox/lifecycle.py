@@ -31,6 +31,7 @@ import contextlib
 from collections.abc import Callable
 from typing import Protocol
 
+from jobterm.aio import wait_set
 from jobterm.sandbox import runnerlog
 from jobterm.sandbox.state import FINISHED, Job, SandboxState
 
@@ -187,9 +188,8 @@ class LifeDriver:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
-        # The flag, not only the cancel: Python < 3.12's wait_for loses a cancel that comes
-        # in the step its awaitable finishes (a job changing as the sandbox stops), and a
-        # loop that relied on the cancel alone would then run on and stop() never return.
+        # The flag as well as the cancel: a cancel that lands as a job changes must stop the
+        # loop even if something in it were to lose the cancel (see jobterm/aio.py).
         self._stopping = True
         self._changed.set()
         if self._task is not None:
@@ -209,15 +209,4 @@ class LifeDriver:
             if sleep <= 0.01:
                 await asyncio.sleep(0.01)  # never spin, even if a deadline will not clear
             if sleep > 0.01:
-                await _wait_set(self._changed, sleep)
-
-
-async def _wait_set(event: asyncio.Event, timeout: float) -> None:
-    """Wait until `event` is set or `timeout` passes; a cancel always goes through.
-
-    asyncio.wait, unlike wait_for before Python 3.12, never turns a cancel into a result."""
-    waiter = asyncio.ensure_future(event.wait())
-    try:
-        await asyncio.wait({waiter}, timeout=timeout)
-    finally:
-        waiter.cancel()
+                await wait_set(self._changed, sleep)

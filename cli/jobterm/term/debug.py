@@ -30,6 +30,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from jobterm.aio import get_within
 from jobterm.core import debugflow as flow
 from jobterm.core.escape import ATTACH_ACTIONS, Action, Command, EscapeParser, shown
 from jobterm.core.joblog import (
@@ -389,11 +390,8 @@ class DebugRun:
                 self.notes.clear()
                 return job
             self.notes.status(f"waiting for job {self.job_id} to finish…")
-            try:
-                event = await asyncio.wait_for(self.queue.get(), 0.2)
-            except asyncio.TimeoutError:
-                continue
-            if isinstance(event, flow.Leave):
+            came, event = await get_within(self.queue, 0.2)
+            if came and isinstance(event, flow.Leave):
                 self.notes.clear()
                 return None
 
