@@ -169,9 +169,11 @@ def startup_vs_lines(vs: Figures) -> list[str]:
 
 
 def _instructions_row(label: str, row: Figures) -> str:
-    own = f" (x{row['own_x']:.2f} above python's own {row['python_m']:.0f} M)"
     cells = [f"{row['ours_m']:.0f} M", f"{row['floor_m']:.0f} M", f"x{row['x']:.3f}"]
-    return _row(label, *cells, "") + (own if row.get("own_x") else "")
+    own = row.get("own_x")
+    if own is None:
+        return _row(label, *cells, "")
+    return _row(label, *cells, "") + f" (x{own:.2f} above python's own {row['python_m']:.0f} M)"
 
 
 def _spread(row: Figures) -> str:

@@ -10,11 +10,12 @@
 * fan-out: `exec` in 10 jobs with one call, vs 10 calls one after the other.
 
 Each pair runs interleaved (a, b, a, b, …) after one warm-up of each, so a busy machine
-slows both alike; figures are medians. CPU is the child's user + system time. The two goal
-rows take at least GOAL_PAIRS pairs and also give the spread of the per-pair wall ratios
-(their quartiles): a median of two ~90 ms processes moves by a tenth between runs on a
-busy machine, and the spread says how far to trust it. `instructions.py` adds the same attach
-row counted in instructions, which the machine's load does not move.
+slows both alike; figures are medians. CPU is the child's user + system time. exec's and
+attach's goal rows take at least GOAL_PAIRS pairs; every goal row also gives the spread of
+the per-pair wall ratios (their quartiles): a median of two ~90 ms processes moves by a
+tenth between runs on a busy machine, and the spread says how far to trust it.
+`instructions.py` adds the same attach row counted in instructions, which the machine's
+load does not move.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def paired(runs: int, ours: Once, floor: Once) -> Figures:
     ratios = [x[0] / y[0] for x, y in zip(a, b, strict=True)]
     if len(ratios) >= 4:
         q1, _, q3 = statistics.quantiles(ratios, n=4)
-        out["pair_x"] = {"median": statistics.median(ratios), "q1": q1, "q3": q3}
+        out["pair_x"] = {"q1": q1, "q3": q3}
     floor_cpu = out["floor"]["cpu_ms"]
     out["cpu_x"] = out["ours"]["cpu_ms"] / floor_cpu if floor_cpu else None
     return out

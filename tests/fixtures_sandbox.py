@@ -158,8 +158,8 @@ class SandboxInfo:
             self.proc.kill()
             self.proc.wait()
             pytest.fail(
-                f"the sandbox did not exit within {timeout}s of SIGTERM; its stderr ends:\n"
-                + self.stderr()[-4000:]
+                f"the sandbox did not exit within {scaled(timeout):g}s of SIGTERM; its stderr "
+                "ends:\n" + self.stderr()[-4000:]
             )
 
 

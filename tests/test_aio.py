@@ -1,6 +1,5 @@
 """jobterm.aio: bounded waits that always let a cancel through, and a guard that keeps
-`asyncio.wait_for` (which can lose one before Python 3.12) out of every `while` loop: the
-loops that run until something stops them. A `for` over a collection ends by itself."""
+`asyncio.wait_for` (which can lose one before Python 3.12) out of the package."""
 
 from __future__ import annotations
 
@@ -11,10 +10,61 @@ from pathlib import Path
 import pytest
 
 import jobterm
-from jobterm.aio import get_within, wait_set
+from jobterm.aio import get_within, wait_set, within
 
 PACKAGE = Path(jobterm.__file__).resolve().parent
-STEPS = range(4)  # loop steps between the wait's result and the cancel: 0 is the same step
+STEPS = range(4)  # loop steps between the result and the cancel (wait_for loses it at 0-2)
+
+
+def test_within_gives_the_result_or_times_out_and_cancels() -> None:
+    async def scenario() -> tuple[str, bool, bool]:
+        async def answer() -> str:
+            await asyncio.sleep(0.01)
+            return "done"
+
+        slow = asyncio.ensure_future(asyncio.sleep(3600))
+        result = await within(answer(), 5.0)
+        try:
+            await within(slow, 0.01)
+        except asyncio.TimeoutError:
+            timed_out = True
+        else:
+            timed_out = False
+        return result, timed_out, slow.cancelled()
+
+    assert asyncio.run(scenario()) == ("done", True, True)
+
+
+@pytest.mark.parametrize("steps", STEPS)
+def test_within_never_loses_a_cancel(steps: int) -> None:
+    """The awaited thing finishes `steps` loop steps before the waiting task is cancelled."""
+
+    async def scenario() -> bool:
+        finish = asyncio.Event()
+        task = asyncio.ensure_future(within(finish.wait(), 5.0))
+        await asyncio.sleep(0.01)
+        finish.set()
+        for _ in range(steps):
+            await asyncio.sleep(0)
+        returned_before = task.done()
+        task.cancel()
+        await asyncio.wait({task}, timeout=2.0)
+        return task.cancelled() or returned_before  # lost: neither
+
+    assert asyncio.run(scenario()), "the cancel was lost"
+
+
+def test_within_cancelled_cancels_what_it_waits_for() -> None:
+    async def scenario() -> bool:
+        inner = asyncio.ensure_future(asyncio.sleep(3600))
+        task = asyncio.ensure_future(within(inner, 5.0))
+        await asyncio.sleep(0.01)
+        task.cancel()
+        await asyncio.wait({task})
+        await asyncio.sleep(0)
+        return inner.cancelled()
+
+    assert asyncio.run(scenario())
 
 
 def test_wait_set_says_whether_the_event_came() -> None:
@@ -113,25 +163,27 @@ def test_a_cancelled_get_within_loses_neither_the_cancel_nor_the_item(steps: int
     assert asyncio.run(scenario()) == (True, ["kept"])
 
 
+def test_get_within_refuses_a_bounded_queue() -> None:
+    async def scenario() -> None:
+        await get_within(asyncio.Queue(maxsize=1), 0.01)
+
+    with pytest.raises(ValueError, match="unbounded"):
+        asyncio.run(scenario())
+
+
 # -- the guard -----------------------------------------------------------------------------
 
 
-def wait_for_in_loops(source: str) -> list[int]:
-    """Lines where `asyncio.wait_for` is called inside a `while` loop of the same function
-    (a function defined inside the loop is its own scope)."""
-    found: list[int] = []
-
-    def visit(node: ast.AST, in_loop: bool) -> None:
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
-                visit(child, False)
-                continue
-            is_call = isinstance(child, ast.Call) and isinstance(child.func, ast.Attribute)
-            if is_call and child.func.attr == "wait_for" and in_loop:  # type: ignore[union-attr]
-                found.append(child.lineno)
-            visit(child, in_loop or isinstance(child, ast.While))
-
-    visit(ast.parse(source), False)
+def wait_for_calls(source: str) -> list[int]:
+    """Lines where `source` calls `asyncio.wait_for` or imports it from asyncio."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.module == "asyncio":
+            found += [node.lineno for a in node.names if a.name == "wait_for"]
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            owner = node.func.value
+            if node.func.attr == "wait_for" and isinstance(owner, ast.Name):
+                found += [node.lineno] if owner.id == "asyncio" else []
     return found
 
 
@@ -141,20 +193,17 @@ def test_the_guard_finds_the_shape_that_hung() -> None:
         "    while True:\n"
         "        with contextlib.suppress(asyncio.TimeoutError):\n"
         "            await asyncio.wait_for(self._changed.wait(), 1)\n"
-        "        async def inner():\n"
-        "            return 1\n"
     )
-    assert wait_for_in_loops(hung) == [4]
-    once = "async def once():\n    await asyncio.wait_for(thing(), 1)\n"
-    assert wait_for_in_loops(once) == []
-    each = "async def each(xs):\n    for x in xs:\n        await asyncio.wait_for(x, 1)\n"
-    assert wait_for_in_loops(each) == []
+    assert wait_for_calls(hung) == [4]
+    assert wait_for_calls("from asyncio import sleep, wait_for\n") == [1]
+    assert wait_for_calls("async def f():\n    await within(thing(), 1)\n") == []
+    assert wait_for_calls("cache.wait_for(directory, present)\n") == []  # not asyncio's
 
 
-def test_no_loop_in_the_package_waits_with_wait_for() -> None:
+def test_nothing_in_the_package_waits_with_wait_for() -> None:
     offenders = [
         f"{path.relative_to(PACKAGE)}:{line}"
         for path in sorted(PACKAGE.rglob("*.py"))
-        for line in wait_for_in_loops(path.read_text())
+        for line in wait_for_calls(path.read_text())
     ]
-    assert offenders == [], "use jobterm.aio's waits in loops: " + ", ".join(offenders)
+    assert offenders == [], "use jobterm.aio's waits instead: " + ", ".join(offenders)

@@ -51,16 +51,35 @@ def imports_of(path: Path) -> set[str]:
     """Every jobterm module `path` imports, without the `jobterm.` prefix."""
     name = module_name(path)
     package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+    return imports_in(path.read_text(), package)
+
+
+def imports_in(source: str, package: list[str]) -> set[str]:
+    """Every jobterm module `source` imports, read as a module of `package` (its parts
+    under jobterm), without the `jobterm.` prefix."""
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level:
-            base = package[: len(package) - node.level + 1]
-            found.add(".".join(["jobterm", *base, *([node.module] if node.module else [])]))
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            found.add(node.module)
-    return {m.removeprefix("jobterm.") for m in found if m.startswith("jobterm.")}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = ["jobterm", *package[: len(package) - node.level + 1]]
+                source = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                source = node.module or ""
+            found.add(source)
+            found.update(f"{source}.{a.name}" for a in node.names)  # names may be modules
+    return {
+        m.removeprefix("jobterm.")
+        for m in found
+        if m.startswith("jobterm.") and _exists(m.removeprefix("jobterm."))
+    }
+
+
+def _exists(module: str) -> bool:
+    """A module or package of jobterm, not a name defined in one."""
+    path = PACKAGE.joinpath(*module.split("."))
+    return path.with_suffix(".py").exists() or (path / "__init__.py").exists()
 
 
 def edges() -> list[tuple[str, str]]:
@@ -117,12 +136,22 @@ def _layer_name(module: str) -> str:
 def test_the_walk_finds_imports_inside_functions() -> None:
     """Heavy imports sit inside functions (ARCHITECTURE.md): a walk of the module level
     alone would miss the edges that matter."""
+    source = (PACKAGE / "commands" / "attach_start.py").read_text()
     inside = {
         node.module
-        for node in ast.walk(ast.parse((PACKAGE / "commands" / "attach_start.py").read_text()))
-        if isinstance(node, ast.ImportFrom) and node.col_offset > 0 and node.module
+        for function in ast.walk(ast.parse(source))
+        if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef)
+        for node in ast.walk(function)
+        if isinstance(node, ast.ImportFrom) and node.module
     }
     assert inside, "attach_start.py no longer imports inside a function: pick another module"
     found = imports_of(PACKAGE / "commands" / "attach_start.py")
     assert {m.removeprefix("jobterm.") for m in inside if m.startswith("jobterm.")} <= found
     assert sorted(SIDEWAYS)[0] in edges(), "the sideways edge is gone: drop it here and there"
+
+
+def test_the_walk_reads_relative_imports_and_names_from_the_root() -> None:
+    lines = "from ..core import frames\nfrom . import tty\nfrom jobterm import aio, __version__\n"
+    found = imports_in(lines, ["term"])  # as though it stood in term/
+    assert found >= {"core.frames", "term.tty", "aio"}
+    assert "__version__" not in found

@@ -27,7 +27,6 @@ by any path (REST cancel too) loses its terminal, dropped without a Close frame.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from typing import Protocol
 
@@ -183,6 +182,7 @@ class LifeDriver:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
+        self._stopping = False
         self.life.wake = self._changed.set
         self.life.adopt(self.life.state.clock())
         self._task = asyncio.get_running_loop().create_task(self._run())
@@ -194,9 +194,8 @@ class LifeDriver:
         self._changed.set()
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+            await asyncio.wait({self._task})  # its CancelledError stays in it; a cancel of
+            self._task = None  # stop() itself still reaches the caller
 
     async def _run(self) -> None:
         state = self.life.state

@@ -33,6 +33,8 @@ import termios
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
+from jobterm.aio import within
+
 DEFAULT_ARGV: tuple[str, ...] = ("bash", "-l")
 READ_CHUNK = 16 * 1024
 BUFFER_LIMIT = 64 * 1024
@@ -271,7 +273,7 @@ class PtyShell:
         try:
             # Poll the closed flag too: close() cannot wake a writer it does not know of.
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(asyncio.shield(ready), timeout=0.2)
+                await within(asyncio.shield(ready), 0.2)
         finally:
             with contextlib.suppress(OSError, ValueError):
                 self._loop.remove_writer(self._master)
@@ -292,7 +294,7 @@ class PtyShell:
             signal_marked_session(self.pid, self.mark, signal.SIGHUP)
             signal_marked_session(self.pid, self.mark, signal.SIGCONT)
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self._waiter), KILL_GRACE)
+                await within(asyncio.shield(self._waiter), KILL_GRACE)
         # Background jobs may outlive the shell: kill the rest of the session as well.
         signal_marked_session(self.pid, self.mark, signal.SIGKILL)
         await asyncio.shield(self._waiter)

@@ -35,6 +35,7 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from jobterm.aio import within
 from jobterm.sandbox.pty import PtyShell
 from jobterm.sandbox.state import Job, Settings
 
@@ -222,7 +223,7 @@ class TerminalSession:
             with contextlib.suppress(ConnectionResetError):
                 await shell.write(EOT)
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(shell.wait(), EOT_GRACE)
+                await within(shell.wait(), EOT_GRACE)
             return
         if not first.cancelled() and first.exception() is not None:
             log.warning("terminal of job %s failed: %r", self.job.id, first.exception())

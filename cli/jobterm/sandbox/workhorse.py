@@ -111,10 +111,15 @@ async def _cleanup(app: web.Application) -> None:
 async def _stop_step(what: str, stopping: Coroutine[Any, Any, None]) -> None:
     """Await one step of stopping; one that is slow says so, so that a hang names its step."""
     task = asyncio.ensure_future(stopping)
-    await asyncio.wait({task}, timeout=STOP_STEP_SLOW)
-    if not task.done():
-        log.warning("stopping: %s still not stopped after %g s", what, STOP_STEP_SLOW)
-    await task
+    try:
+        await asyncio.wait({task}, timeout=STOP_STEP_SLOW)
+        if not task.done():
+            log.warning("stopping: %s still not stopped after %g s", what, STOP_STEP_SLOW)
+        await asyncio.wait({task})
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    task.result()
 
 
 def _quiet_no_overlap(record: logging.LogRecord) -> bool:

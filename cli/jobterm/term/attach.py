@@ -29,6 +29,7 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
+from jobterm.aio import wait_set
 from jobterm.core.escape import HELP_TEXT, Action, Command, Data, EscapeParser, shown
 from jobterm.core.frames import Send
 from jobterm.core.prompt import Event, PromptTracker, Show, visible_resize_line
@@ -325,8 +326,7 @@ class AttachSession:
         try:
             if self.setup is not None:  # typed first; a session that ends at once ends here
                 if self.setup.awaits_prompt:  # after the first prompt, which is shown at once
-                    with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(self.prompt_came.wait(), FIRST_PROMPT_WAIT)
+                    await wait_set(self.prompt_came, FIRST_PROMPT_WAIT)
                 self.setup.typed()
                 await self.conn.send(self.setup.command())
                 self.state.later("setup", self.options.setup_timeout, self._setup_timeout)

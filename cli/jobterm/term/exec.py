@@ -18,6 +18,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from jobterm.aio import within
 from jobterm.core.execproto import ExecSpec, Output, Protocol, StdinMode, Stream
 from jobterm.core.execrun import (
     Action,
@@ -117,7 +118,7 @@ class ExecRun:
             task.cancel()
         for sink in self._sinks.values():  # on the way out after an error: what arrived, briefly
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(sink.drain(), 2.0)
+                await within(sink.drain(), 2.0)
             sink.close()
 
     # ---------------------------------------------------------------- carrying out actions
@@ -141,7 +142,7 @@ class ExecRun:
             await self.conn.send(action.data)
             return
         with contextlib.suppress(Exception):  # a last word on the way out: best effort
-            await asyncio.wait_for(self.conn.send(action.data), action.within)
+            await within(self.conn.send(action.data), action.within)
 
     def _sink(self, stream: Stream) -> Sink:
         if stream not in self._sinks:
@@ -243,7 +244,7 @@ async def exec_session(
     began = loop.time()
     timeout = options.timeout
     try:
-        conn = await asyncio.wait_for(_open(target), timeout)
+        conn = await within(_open(target), timeout)
     except asyncio.TimeoutError:
         raise TimeoutExpired(f"could not connect within {timeout:g} s", "raise --timeout") from None
     # The local terminal goes raw only once connected: until ExecRun installs its signal
