@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from fixtures_auth import auth_env_for, jobterm, login_stdin
+from jobterm.gitlab.http import ssl_context, with_fallback_roots
 from reliability import assert_no_secrets, secrets_of, start_session
 
 
@@ -158,3 +160,36 @@ def test_terminal_and_rest_say_the_same_of_an_untrusted_certificate(make_sandbox
     assert caught.value.exit_code == ExitCode.NETWORK
     assert caught.value.message.startswith(f"the TLS certificate of {host} is not trusted")
     assert f"jobterm login {host} --ca-cert FILE" in (caught.value.hint or "")
+
+
+# -- where the default trust comes from ------------------------------------------------------
+
+
+def _cas(context: ssl.SSLContext) -> int:
+    return int(context.cert_store_stats()["x509_ca"])
+
+
+def test_a_store_with_roots_of_its_own_gets_no_others(certs: Certs) -> None:
+    """A store that holds a CA (the system's, a private one) is used as it is: certifi's
+    bundle is not loaded beside it (it doubled the cost of trust on every https start)."""
+    own = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    own.load_verify_locations(cafile=str(certs.ca))
+    assert _cas(with_fallback_roots(own)) == 1
+
+
+def test_an_empty_store_falls_back_to_certifi() -> None:
+    """No CA in the store (python.org's Python on macOS, a container without
+    ca-certificates): certifi's roots, so public GitLab instances still verify."""
+    import certifi
+
+    empty = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    bundle = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    bundle.load_verify_locations(cafile=certifi.where())
+    assert _cas(with_fallback_roots(empty)) == _cas(bundle) > 0
+
+
+def test_the_default_trust_is_the_system_store_when_it_has_roots() -> None:
+    system = ssl.create_default_context()
+    if not _cas(system):
+        pytest.skip("this machine's system store holds no CA certificate")
+    assert _cas(ssl_context(None, {})) == _cas(system)
