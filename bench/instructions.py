@@ -81,7 +81,7 @@ def measure(world: World) -> dict[str, Any]:
     """One counted run of each (the counts barely move between runs), and their ratio."""
     ws_url = "ws" + world.job_url()[len("http") :] + "/terminal.ws"
     relay = str(BENCH_DIR / "bare_relay.py")
-    relay_env = dict(world.env, JOBTERM_BENCH_COOKIE=world.cookie_header())
+    relay_env = world.bare_env()
     free = world.wait_terminal_free  # one terminal per job: the last run's must be gone
     ours = count(_OURS, ["attach", world.job_url()], world.env, free)
     floor = count(_FLOOR.format(path=relay), [ws_url], relay_env, free)

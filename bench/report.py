@@ -141,6 +141,8 @@ def startup_vs_lines(vs: Figures) -> list[str]:
         ("attach_instructions", "  the same in instructions (callgrind)"),
         ("attach_typer", "  the same, typer's parser"),
         ("attach_keyring", "  the same, session in a keyring"),
+        ("exec_tls", "exec -- true over wss (TLS)"),
+        ("attach_tls", "attach over wss (TLS)"),
         ("help", "--help vs python -c pass"),
         ("exec_help", "exec --help vs python -c pass"),
         ("completion", "completion (cache) vs python"),

@@ -2,6 +2,7 @@
 
 * `exec JOB -- true`, wall and CPU, vs `baseline_exec.py` (websockets + the stored cookie);
 * `attach`: time to the first byte of the job's prompt, vs `bare_relay.py`;
+* both again against a sandbox served over https/wss (a private CA), as GitLab is served;
 * both again through typer's parser (a line the quick parser leaves to it), to show in the
   same run what reading plain lines without typer saves;
 * both again with the session in a keyring (as users keep it) instead of a file: the floors
@@ -84,12 +85,6 @@ def paired(runs: int, ours: Once, floor: Once) -> Figures:
 def measure(world: World, runs: int) -> Figures:
     runs = max(runs, 9)
     env = world.env
-    ws_url = "ws" + world.job_url()[len("http") :] + "/terminal.ws"
-    baseline_env = dict(env, JOBTERM_BENCH_COOKIE=world.cookie_header())
-
-    def exec_true() -> tuple[float, float]:
-        world.wait_terminal_free()
-        return run_once([*jobterm_argv(), "exec", world.job_url(), "--", "true"], env)
 
     def exec_typer() -> tuple[float, float]:
         world.wait_terminal_free()
@@ -99,10 +94,6 @@ def measure(world: World, runs: int) -> Figures:
         world.wait_terminal_free()
         argv = [*jobterm_argv(), "exec", world.job_url(), "--", "true"]
         return run_once(argv, world.keyring_env())
-
-    def baseline() -> tuple[float, float]:
-        world.wait_terminal_free()
-        return run_once([sys.executable, str(BENCH_DIR / "baseline_exec.py"), ws_url], baseline_env)
 
     def python() -> tuple[float, float]:
         return run_once([sys.executable, "-c", "pass"], env)
@@ -118,19 +109,56 @@ def measure(world: World, runs: int) -> Figures:
     }
     goal_runs = max(runs, GOAL_PAIRS)
     rows: dict[str, Callable[[], Figures]] = {
-        "exec_true": lambda: paired(goal_runs, exec_true, baseline),
-        "exec_typer": lambda: paired(runs, exec_typer, baseline),
+        "exec_true": lambda: _exec(world, goal_runs),
+        "exec_typer": lambda: paired(runs, exec_typer, _baseline(world)),
         "attach_prompt": lambda: _attach(world, goal_runs),
         "attach_instructions": lambda: _instructions(world),
         "attach_typer": lambda: _attach(world, runs, TYPER_PATH),
-        "exec_keyring": lambda: paired(runs, exec_keyring, baseline),
+        "exec_keyring": lambda: paired(runs, exec_keyring, _baseline(world)),
         "attach_keyring": lambda: _attach(world, runs, env=world.keyring_env()),
         "help": lambda: paired(runs, jobterm("--help"), python),
         "exec_help": lambda: paired(runs, jobterm("exec", "--help"), python),
         "completion": lambda: _completion(world, runs, jobterm(extra=completion), python),
         "fan_out": lambda: _fan_out(world, min(runs, 3)),
     }
-    return {key: _guarded(row) for key, row in rows.items()}
+    return {key: _guarded(row) for key, row in rows.items()} | _over_tls(runs)
+
+
+def _exec(world: World, runs: int) -> Figures:
+    """`exec JOB -- true` vs baseline_exec.py, in `world`."""
+
+    def ours() -> tuple[float, float]:
+        world.wait_terminal_free()
+        return run_once([*jobterm_argv(), "exec", world.job_url(), "--", "true"], world.env)
+
+    return paired(runs, ours, _baseline(world))
+
+
+def _baseline(world: World) -> Once:
+    ws_url = "ws" + world.job_url()[len("http") :] + "/terminal.ws"
+    argv = [sys.executable, str(BENCH_DIR / "baseline_exec.py"), ws_url]
+    env = world.bare_env()
+
+    def once() -> tuple[float, float]:
+        world.wait_terminal_free()
+        return run_once(argv, env)
+
+    return once
+
+
+def _over_tls(runs: int) -> Figures:
+    """exec and attach again against a sandbox served over https/wss, as GitLab is: the TLS
+    handshake and the trust set-up are in both columns."""
+    try:
+        with World(tls=True) as tls:
+            tls.start()
+            return {
+                "exec_tls": _guarded(lambda: _exec(tls, runs)),
+                "attach_tls": _guarded(lambda: _attach(tls, runs)),
+            }
+    except Exception as exc:
+        reason = {"na": (str(exc).splitlines() or [type(exc).__name__])[0][:120]}
+        return {"exec_tls": reason, "attach_tls": reason}
 
 
 def _guarded(row: Callable[[], Figures]) -> Figures:
@@ -162,7 +190,7 @@ def _attach(
     job = ["101", *typer_path] if typer_path else [world.job_url()]
     ours_env = world.env if env is None else env
     relay = [sys.executable, str(BENCH_DIR / "bare_relay.py"), ws_url]
-    relay_env = dict(world.env, JOBTERM_BENCH_COOKIE=world.cookie_header())
+    relay_env = world.bare_env()
 
     def ours() -> tuple[float, float]:
         world.wait_terminal_free()

@@ -13,6 +13,7 @@ import os
 import select
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -36,10 +37,14 @@ class Unavailable(Exception):
 
 
 class World:
-    def __init__(self, config: str = "") -> None:
-        """`config`: TOML for `jobterm sandbox --config` (more jobs, settings)."""
+    def __init__(self, config: str = "", tls: bool = False) -> None:
+        """`config`: TOML for `jobterm sandbox --config` (more jobs, settings). `tls`: the
+        sandbox serves https/wss with a certificate from a private CA, as GitLab is served;
+        jobterm trusts it through `login --ca-cert`, bare clients through SSL_CERT_FILE."""
         self.tmp = Path(tempfile.mkdtemp(prefix="jobterm-bench-"))
         self.config = config
+        self.ca: Path | None = None
+        self.tls = tls
         self.env = dict(os.environ)
         self.env.update(
             {
@@ -67,6 +72,9 @@ class World:
             config = self.tmp / "sandbox.toml"
             config.write_text(self.config)
         extra = ["--config", str(config)] if config is not None else []
+        if self.tls:
+            cert, key = self._certificates()
+            extra += ["--tls-cert", str(cert), "--tls-key", str(key)]
         self.sandbox = subprocess.Popen(
             [*jobterm_argv(), "sandbox", "--port", "0", "--json", *extra],
             stdout=subprocess.PIPE,
@@ -98,7 +106,72 @@ class World:
         raise Unavailable(f"the sandbox has no job {job_id}")
 
     def sign_in(self) -> None:
-        self._login(self.env, "--insecure-storage")
+        trust = ["--ca-cert", str(self.ca)] if self.ca is not None else []
+        self._login(self.env, "--insecure-storage", *trust)
+
+    def bare_env(self) -> dict[str, str]:
+        """The environment of a bare client: the stored cookie, and trust in the private CA."""
+        env = dict(self.env, JOBTERM_BENCH_COOKIE=self.cookie_header())
+        if self.ca is not None:
+            env["SSL_CERT_FILE"] = str(self.ca)
+        return env
+
+    def _certificates(self) -> tuple[Path, Path]:
+        """A private CA and a certificate for 127.0.0.1 it signed, made with openssl."""
+        if shutil.which("openssl") is None:
+            raise Unavailable("openssl is not installed")
+        d = self.tmp / "tls"
+        d.mkdir()
+        self.ca = d / "ca.pem"
+
+        def openssl(*args: str) -> None:
+            done = subprocess.run(["openssl", *args], capture_output=True, timeout=60)
+            if done.returncode != 0:
+                raise Unavailable(f"openssl {args[0]} failed: {done.stderr[-200:]!r}")
+
+        new_key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        openssl(
+            "req",
+            "-x509",
+            *new_key,
+            "-keyout",
+            str(d / "ca.key"),
+            "-out",
+            str(self.ca),
+            "-subj",
+            "/CN=jobterm bench CA",
+            "-days",
+            "1",
+        )
+        openssl(
+            "req",
+            *new_key,
+            "-keyout",
+            str(d / "key.pem"),
+            "-out",
+            str(d / "req.pem"),
+            "-subj",
+            "/CN=127.0.0.1",
+        )
+        (d / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+        openssl(
+            "x509",
+            "-req",
+            "-in",
+            str(d / "req.pem"),
+            "-CA",
+            str(self.ca),
+            "-CAkey",
+            str(d / "ca.key"),
+            "-CAcreateserial",
+            "-out",
+            str(d / "cert.pem"),
+            "-days",
+            "1",
+            "-extfile",
+            str(d / "ext.cnf"),
+        )
+        return d / "cert.pem", d / "key.pem"
 
     def keyring_env(self) -> dict[str, str]:
         """A second sign-in whose session lives in a keyring, as users keep it by default:
@@ -143,7 +216,8 @@ class World:
                 "Content-Type": "application/json",
             },
         )
-        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+        trust = ssl.create_default_context(cafile=str(self.ca)) if self.ca else None
+        with urllib.request.urlopen(request, timeout=10, context=trust) as answer:  # noqa: S310
             return json.loads(answer.read() or b"null")
 
     def wait_terminal_free(self, job_id: int = 101, timeout: float = 10.0) -> None:
