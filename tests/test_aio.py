@@ -70,6 +70,45 @@ def test_within_cancelled_cancels_what_it_waits_for() -> None:
     assert asyncio.run(scenario())
 
 
+def test_within_keeps_what_finishes_despite_the_timeout() -> None:
+    """An awaitable that catches the timeout's cancel and returns (a connection it had
+    just opened, say) gives its result, as wait_for does, instead of losing it."""
+
+    async def scenario() -> str:
+        async def stubborn() -> str:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                return "opened"
+            return "slept"
+
+        return await within(stubborn(), 0.01)
+
+    assert asyncio.run(scenario()) == "opened"
+
+
+def test_a_cancelled_within_returns_once_the_awaitable_has_wound_down() -> None:
+    async def scenario() -> list[str]:
+        steps: list[str] = []
+
+        async def slow_to_stop() -> None:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                await asyncio.sleep(0.05)  # closing something
+                steps.append("wound down")
+                raise
+
+        task = asyncio.ensure_future(within(slow_to_stop(), 5.0))
+        await asyncio.sleep(0.01)
+        task.cancel()
+        await asyncio.wait({task})
+        steps.append("cancelled" if task.cancelled() else "not cancelled")
+        return steps
+
+    assert asyncio.run(scenario()) == ["wound down", "cancelled"]
+
+
 def test_wait_set_says_whether_the_event_came() -> None:
     async def scenario() -> tuple[bool, bool, bool]:
         event = asyncio.Event()

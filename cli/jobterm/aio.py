@@ -22,17 +22,21 @@ T = TypeVar("T")
 
 async def within(awaitable: Awaitable[T], timeout: float | None) -> T:
     """`awaitable`'s result if it comes within `timeout` seconds (None: no limit); else it
-    is cancelled and asyncio.TimeoutError raised. A cancel meanwhile cancels it too."""
+    is cancelled and asyncio.TimeoutError raised, as wait_for does: if it finishes all the
+    same (it caught the cancel), its result or error stands, so that nothing it opened is
+    dropped. A cancel meanwhile cancels it too, and returns once it has wound down."""
     task = asyncio.ensure_future(awaitable)
     try:
         done, _ = await asyncio.wait({task}, timeout=timeout)
     except asyncio.CancelledError:
         task.cancel()
+        await asyncio.wait({task})
         raise
     if not done:
         task.cancel()
         await asyncio.wait({task})  # its own CancelledError stays in it; ours would not
-        raise asyncio.TimeoutError
+        if task.cancelled():
+            raise asyncio.TimeoutError
     return task.result()
 
 
