@@ -39,8 +39,9 @@ class Unavailable(Exception):
 class World:
     def __init__(self, config: str = "", tls: bool = False) -> None:
         """`config`: TOML for `jobterm sandbox --config` (more jobs, settings). `tls`: the
-        sandbox serves https/wss with a certificate from a private CA, as GitLab is served;
-        jobterm trusts it through `login --ca-cert`, bare clients through SSL_CERT_FILE."""
+        sandbox serves https/wss with a certificate from a private CA (tests/tls_certs.py), as
+        GitLab is served; jobterm trusts it through `login --ca-cert`, bare clients through
+        SSL_CERT_FILE."""
         self.tmp = Path(tempfile.mkdtemp(prefix="jobterm-bench-"))
         self.config = config
         self.ca: Path | None = None
@@ -117,61 +118,15 @@ class World:
         return env
 
     def _certificates(self) -> tuple[Path, Path]:
-        """A private CA and a certificate for 127.0.0.1 it signed, made with openssl."""
-        if shutil.which("openssl") is None:
-            raise Unavailable("openssl is not installed")
-        d = self.tmp / "tls"
-        d.mkdir()
-        self.ca = d / "ca.pem"
+        """A private CA and a certificate for 127.0.0.1 it signed: the tests' own."""
+        sys.path.insert(0, str(BENCH_DIR.parent / "tests"))
+        from tls_certs import make_certs
 
-        def openssl(*args: str) -> None:
-            done = subprocess.run(["openssl", *args], capture_output=True, timeout=60)
-            if done.returncode != 0:
-                raise Unavailable(f"openssl {args[0]} failed: {done.stderr[-200:]!r}")
-
-        new_key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-        openssl(
-            "req",
-            "-x509",
-            *new_key,
-            "-keyout",
-            str(d / "ca.key"),
-            "-out",
-            str(self.ca),
-            "-subj",
-            "/CN=jobterm bench CA",
-            "-days",
-            "1",
-        )
-        openssl(
-            "req",
-            *new_key,
-            "-keyout",
-            str(d / "key.pem"),
-            "-out",
-            str(d / "req.pem"),
-            "-subj",
-            "/CN=127.0.0.1",
-        )
-        (d / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-        openssl(
-            "x509",
-            "-req",
-            "-in",
-            str(d / "req.pem"),
-            "-CA",
-            str(self.ca),
-            "-CAkey",
-            str(d / "ca.key"),
-            "-CAcreateserial",
-            "-out",
-            str(d / "cert.pem"),
-            "-days",
-            "1",
-            "-extfile",
-            str(d / "ext.cnf"),
-        )
-        return d / "cert.pem", d / "key.pem"
+        directory = self.tmp / "tls"
+        directory.mkdir()
+        certs = make_certs(directory)
+        self.ca = certs.ca
+        return certs.signed
 
     def keyring_env(self) -> dict[str, str]:
         """A second sign-in whose session lives in a keyring, as users keep it by default:

@@ -22,6 +22,7 @@ import pytest
 
 from fixtures_auth import SignedIn, auth_env_for, jobterm, keyring_file
 from fixtures_sandbox import MakeSandbox, SandboxInfo
+from tls_certs import make_certs
 from util import scaled
 
 PROBE = """
@@ -286,31 +287,7 @@ def test_no_terminal_and_no_password_stdin_is_a_usage_error(
 @pytest.fixture(scope="module")
 def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """An HTTPS server on 127.0.0.1 with a self-signed certificate: (its URL, the cert)."""
-    workdir = tmp_path_factory.mktemp("tls")
-    cert, key = workdir / "cert.pem", workdir / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ],
-        check=True,
-        capture_output=True,
-        timeout=scaled(30),
-    )
+    cert, key = make_certs(tmp_path_factory.mktemp("tls")).self_signed
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)

@@ -3,84 +3,21 @@ from a custom CA that the user hands to jobterm (`jobterm login --ca-cert FILE`)
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import ssl
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from fixtures_auth import auth_env_for, jobterm, login_stdin
 from jobterm.gitlab.http import ssl_context, with_fallback_roots
 from reliability import assert_no_secrets, secrets_of, start_session
-
-
-@dataclass
-class Certs:
-    ca: Path  # the custom CA's certificate (what --ca-cert takes)
-    signed: tuple[Path, Path]  # (cert, key) for 127.0.0.1, signed by the CA
-    self_signed: tuple[Path, Path]  # (cert, key) for 127.0.0.1, signed by nobody we know
-
-
-def _key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-def _cert(subject: str, key: Any, issuer: tuple[str, Any] | None, *, ca: bool) -> x509.Certificate:
-    now = datetime.datetime.now(datetime.timezone.utc)
-    issuer_name, issuer_key = issuer or (subject, key)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer_name)]))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-    )
-    if not ca:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-            ),
-            critical=False,
-        )
-    return builder.sign(issuer_key, hashes.SHA256())
-
-
-def _write(directory: Path, name: str, cert: x509.Certificate, key: Any) -> tuple[Path, Path]:
-    cert_path, key_path = directory / f"{name}.pem", directory / f"{name}.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
+from tls_certs import Certs, make_certs
 
 
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
-    directory = tmp_path_factory.mktemp("certs")
-    ca_key, server_key, lone_key = _key(), _key(), _key()
-    ca = _cert("jobterm test CA", ca_key, None, ca=True)
-    ca_path, _ = _write(directory, "ca", ca, ca_key)
-    signed = _cert("127.0.0.1", server_key, ("jobterm test CA", ca_key), ca=False)
-    lone = _cert("127.0.0.1", lone_key, None, ca=False)
-    return Certs(
-        ca_path,
-        _write(directory, "server", signed, server_key),
-        _write(directory, "self-signed", lone, lone_key),
-    )
+    return make_certs(tmp_path_factory.mktemp("certs"))
 
 
 def tls_sandbox(make_sandbox: Any, pair: tuple[Path, Path]) -> Any:
