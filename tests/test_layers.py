@@ -64,11 +64,11 @@ def imports_in(source: str, package: list[str]) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = ["jobterm", *package[: len(package) - node.level + 1]]
-                source = ".".join([*base, *([node.module] if node.module else [])])
+                origin = ".".join([*base, *([node.module] if node.module else [])])
             else:
-                source = node.module or ""
-            found.add(source)
-            found.update(f"{source}.{a.name}" for a in node.names)  # names may be modules
+                origin = node.module or ""
+            found.add(origin)
+            found.update(f"{origin}.{a.name}" for a in node.names)  # names may be modules
     return {
         m.removeprefix("jobterm.")
         for m in found
