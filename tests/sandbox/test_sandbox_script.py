@@ -96,19 +96,29 @@ def test_the_first_failing_command_ends_the_script(srv: TerminalSandbox) -> None
     assert trace(srv, 903).endswith("ERROR: Job failed: exit code 3\x1b[0;m\n")
 
 
+def build_dir(log: str) -> str:
+    """The build directory as git names it in the log (get_sources)."""
+    found = re.search(
+        r"(?:Initialized empty|Reinitialized existing) Git repository in (.+)/\.git/", log
+    )
+    assert found is not None, log
+    return found.group(1)
+
+
 def test_the_script_runs_in_the_build_directory_with_ci_variables(srv: TerminalSandbox) -> None:
     srv.wait_status(909, "success")
     log = trace(srv, 909)
-    directory = re.search(r"^dir=(\S+)$", log, re.MULTILINE)
-    assert directory is not None
-    assert f"pwd={directory.group(1)}\n" in log
-    assert directory.group(1).endswith("/builds/909/demo/webapp")
+    directory = build_dir(log)
+    assert f"dir={directory}\n" in log
+    assert f"pwd={directory}\n" in log
+    assert re.search(r"/builds/t0000001/\d+/demo/webapp$", directory)  # the shell executor's
 
 
 def test_a_terminal_attached_when_the_script_ends_holds_the_job(srv: TerminalSandbox) -> None:
     with open_terminal(srv.terminal_url(904), srv.cookie_for("demo")) as ws:
-        assert run_command(ws, "echo $CI_JOB_ID") == "904"
-        run_command(ws, "touch go")  # the terminal's shell is in the script's directory
+        assert run_command(ws, "echo $CI_JOB_ID") == ""  # the shell executor: the runner's env
+        directory = build_dir(trace(srv, 904))
+        run_command(ws, f"cd {directory} && touch go")
         wait_for(lambda: srv.job(904)["held_for_terminal"], "the job is not held")
         assert api(srv, "GET", "/jobs/904").json()["status"] == "running"
         assert "Terminal is connected, will time out in 30m0s..." in trace(srv, 904)
@@ -132,7 +142,7 @@ def test_a_terminal_attached_when_the_script_ends_holds_the_job(srv: TerminalSan
 
 def test_the_docker_executor_drops_the_terminal_with_the_script(srv: TerminalSandbox) -> None:
     with open_terminal(srv.terminal_url(905), srv.cookie_for("demo")) as ws:
-        run_command(ws, "touch go")
+        run_command(ws, 'cd "$CI_PROJECT_DIR" && touch go')  # the container has the variables
         assert Reader(ws).until_closed().rcvd is None  # dropped, no Close frame
     assert srv.job(905)["status"] == "failed"
     log = trace(srv, 905)
@@ -181,7 +191,9 @@ def test_retry_makes_a_new_job_that_runs_the_same_script(srv: TerminalSandbox) -
     srv.wait_status(clone["id"], "failed")
     log = trace(srv, clone["id"])
     assert "$ echo hi > x" in log
-    assert f"/builds/{clone['id']}/demo/webapp" in log  # its own, fresh directory
+    # a shell runner keeps the build directory: git finds the repository of the last run
+    assert "Reinitialized existing Git repository in " in log or "Initialized empty" in log
+    assert re.search(r"/builds/t0000001/\d+/demo/webapp$", build_dir(log))
     rest = api(srv, "GET", f"/jobs/{clone['id']}").json()
     assert rest["status"] == "failed"
     assert rest["queued_duration"] >= 1.0  # pending until a runner picked it up

@@ -378,7 +378,7 @@ def test_client_close_is_echoed_and_sends_eot_to_the_shell(
 ):
     with open_terminal(srv.terminal_url(job), demo) as ws:
         pid = int(run_command(ws, "echo $$"))
-        project_dir = run_command(ws, "echo $CI_PROJECT_DIR")
+        project_dir = run_command(ws, "pwd")
         reader = Reader(ws)
         send(ws, b"stty raw -echo; echo READ$((1))Y; head -c 1 | od -An -tx1 > eot.txt; exit\n")
         reader.until(b"READ1Y")
@@ -406,9 +406,9 @@ def test_client_close_at_an_empty_prompt_logs_the_shell_out(
 ):
     with open_terminal(srv.terminal_url(job), demo) as ws:
         home = Path(run_command(ws, "echo $HOME"))
-        project_dir = Path(run_command(ws, "echo $CI_PROJECT_DIR"))
+        project_dir = Path(run_command(ws, "pwd"))
         # A login shell that reads EOF runs ~/.bash_logout; a killed one does not.
-        (home / ".bash_logout").write_text('echo bye > "$CI_PROJECT_DIR/logged-out"\n')
+        (home / ".bash_logout").write_text(f'echo bye > "{project_dir}/logged-out"\n')
         try:
             pid = int(run_command(ws, "echo $$"))
             reader = Reader(ws)

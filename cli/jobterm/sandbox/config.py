@@ -32,6 +32,7 @@ from jobterm.sandbox.state import (
     SandboxState,
     Settings,
     User,
+    new_token,
 )
 
 
@@ -306,7 +307,7 @@ def add_defaults(state: SandboxState, now: float) -> None:
     ):
         state.add_user(user)
     for runner in (
-        Runner(1, "docker-runner (session server)"),
+        Runner(1, "shell-runner (session server)"),
         Runner(2, "shell-runner (no session server)", session_server=False),
         Runner(
             3,
@@ -319,7 +320,13 @@ def add_defaults(state: SandboxState, now: float) -> None:
         state.runners[runner.id] = runner
     everyone = ["demo", "alice", "erin", "lee", "bob"]
     for project in (
-        Project(1, "demo/webapp", members=everyone, created_at=now - 86400),
+        Project(
+            1,
+            "demo/webapp",
+            members=everyone,
+            created_at=now - 86400,
+            variables={"APP_ENV": "staging", "DEPLOY_TOKEN": new_token("dpl-")},
+        ),
         Project(2, "demo/tools/cli", members=["demo", "alice", "lee"], created_at=now - 86400),
         Project(3, "demo/legacy", archived=True, members=["demo"], created_at=now - 86400),
     ):

@@ -59,6 +59,9 @@ class TimedJobLife:
         self.wake: Callable[[], None] = (
             _nothing  # set by the driver: something changed, recompute deadlines
         )
+        # Set by the terminal side, which owns the directories: fetches a starting job's
+        # sources into its build directory (executors.py) and says what git found.
+        self.sources: Callable[[Job], runnerlog.Sources | None] = lambda job: None
         state.on_job_change(self._on_change)
 
     def adopt(self, now: float) -> None:
@@ -72,7 +75,8 @@ class TimedJobLife:
         elif job.status == "running":
             self._running_since.setdefault(job.id, now)
             if not job.trace:
-                job.trace += runnerlog.job_start(job, self.state.runner_of(job), now)
+                sources = self.sources(job)
+                job.trace += runnerlog.job_start(job, self.state.runner_of(job), now, sources)
                 if job.script is None:
                     job.trace += runnerlog.echo(f"./{job.name.replace(':', '-')}.sh").encode()
 

@@ -67,8 +67,9 @@ class Runner:
     runner_type: str = "project_type"  # project_type | group_type | instance_type
     is_shared: bool = False
     session_server: bool = True  # registered a [session_server]: jobs can have a terminal
-    # "shell" holds a job for an attached terminal when its script ends; with "docker" the
-    # terminal ends with the build container, when the script ends.
+    # What a terminal's shell gets and when it ends (executors.py): "shell" and "kubernetes"
+    # hold a job for an attached terminal when its script ends; with "docker" the terminal
+    # ends with the build container, when the script ends.
     executor: str = "shell"
 
 
@@ -79,6 +80,9 @@ class Project:
     name: str = ""
     archived: bool = False
     members: list[str] = field(default_factory=list)  # usernames (developer or more)
+    # The project's CI/CD variables (Settings > CI/CD), masked or not: every job's script has
+    # them; the runner sends them as non-public, so a kubernetes pod's env leaves them out.
+    variables: dict[str, str] = field(default_factory=dict)
     default_branch: str = "main"
     created_at: float = 0.0
 
@@ -118,7 +122,7 @@ class Job:
     created_at: float = 0.0
     started_at: float | None = None
     finished_at: float | None = None
-    build_dir: str = ""  # "" = the terminal side picks a directory
+    build_dir: str = ""  # "" = the executor's own (executors.py), chosen when the job starts
     variables: dict[str, str] = field(default_factory=dict)  # extra CI_* style variables
     allow_failure: bool = False
     retried_from: int | None = None

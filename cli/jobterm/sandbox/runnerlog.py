@@ -17,6 +17,7 @@ Runner's source:
 from __future__ import annotations
 
 import shlex
+from typing import NamedTuple
 
 from jobterm.core.joblog import (
     BOLD_CYAN,
@@ -31,6 +32,7 @@ from jobterm.sandbox.model import Job, Runner
 
 VERSION = "Running with gitlab-runner 17.6.0 (sandbox)"
 IMAGE = "alpine:3.20"
+GIT_DEPTH = 20  # GitLab's default for new projects
 
 
 def println(text: str) -> str:
@@ -77,7 +79,15 @@ def executor_lines(runner: Runner | None) -> str:
     return lines
 
 
-def job_start(job: Job, runner: Runner | None, now: float) -> bytes:
+class Sources(NamedTuple):
+    """What fetching the sources found: the build directory, whether git made it anew."""
+
+    directory: str
+    fresh: bool
+    sha: str
+
+
+def job_start(job: Job, runner: Runner | None, now: float, sources: Sources | None) -> bytes:
     """From the header to the start of the job's script (the step_script section)."""
     name = runner.description if runner is not None else "sandbox runner"
     token = f"t{runner.id:07d}" if runner is not None else "t0000000"
@@ -88,9 +98,24 @@ def job_start(job: Job, runner: Runner | None, now: float) -> bytes:
     text += println(f"Running on runner-{token}-project-{job.project_id}-concurrent-0...")
     text += section("end", "prepare_script", now)
     text += stage("get_sources", "Getting source from Git repository", now)
-    text += println(f"Checking out {job.ref} ...") + section("end", "get_sources", now)
+    text += get_sources(job, sources) + section("end", "get_sources", now)
     text += stage("step_script", 'Executing "step_script" stage of the job script', now)
     return text.encode("utf-8", "replace")
+
+
+def get_sources(job: Job, sources: Sources | None) -> str:
+    """The fetch strategy's lines (shells/abstract.go: its notices in green; the lines in
+    between are git's own, `git init` naming the build directory)."""
+    text = info(f"Fetching changes with git depth set to {GIT_DEPTH}...")
+    if sources is None:
+        return text + info(f"Checking out {job.ref} ...")
+    if sources.fresh:
+        text += f"Initialized empty Git repository in {sources.directory}/.git/\n"
+        text += info("Created fresh repository.")
+    else:
+        text += f"Reinitialized existing Git repository in {sources.directory}/.git/\n"
+    checkout = f"Checking out {sources.sha[:8]} as detached HEAD (ref is {job.ref})..."
+    return text + info(checkout) + "\n" + info("Skipping Git submodules setup")
 
 
 def echo(command: str) -> str:
@@ -140,7 +165,7 @@ def job_end(status: str, exit_code: int | None) -> bytes:
 def synthesized(job: Job, runner: Runner | None, started: float, ended: float | None) -> bytes:
     """A plausible whole log for a job whose run the sandbox did not watch (a world that
     starts with it finished): its commands echoed, no output."""
-    text = job_start(job, runner, started)
+    text = job_start(job, runner, started, None)
     commands = job.script if job.script is not None else [f"./{job.name.replace(':', '-')}.sh"]
     text += "".join(echo(c) for c in commands).encode("utf-8", "replace")
     if ended is not None:

@@ -2,8 +2,8 @@
 
 Theory of operation. A job with `script = [...]` gets, when it becomes running and the runner's
 preparation (`prepare_seconds`) is over, one shell
-process (bash, else sh) in a new session, in the job's fresh build directory, with the job's
-CI variables (buildenv.py), the same directory and variables its terminal's shell gets. The
+process (bash, else sh) in a new session, in the job's build directory, with all the job's
+variables, whatever the executor (executors.py; its terminal's shell gets other ones). The
 shell reads a script from its stdin that echoes each command as "$ command" (bold green)
 then runs it, under `set -eo pipefail` as the runner's prologue does, so the first failing
 command ends the script with its status. Everything it writes (stdout and stderr, in one
@@ -25,7 +25,7 @@ import signal
 from pathlib import Path
 
 from jobterm.sandbox import runnerlog
-from jobterm.sandbox.buildenv import build_dir, ci_environment
+from jobterm.sandbox.executors import script_place
 from jobterm.sandbox.pty import SESSION_MARK, new_session_mark, signal_marked_session
 from jobterm.sandbox.state import FINISHED, Job, SandboxState
 
@@ -99,8 +99,7 @@ class ScriptRunner:
         await asyncio.sleep(state.settings.prepare_seconds)
         if job.status != "running":
             return 1
-        directory = build_dir(self.work_dir, state, job)
-        env = ci_environment(state, job, state.users[job.user], directory, self.work_dir / "home")
+        directory, env = script_place(self.work_dir, state, job)
         mark = self._marks[job.id] = new_session_mark()
         env[SESSION_MARK] = mark
         bash = shutil.which("bash", path=env["PATH"])

@@ -11,7 +11,8 @@ What a request meets, in Workhorse's order (spec sections 1 and 4):
    423) -> 500.
 4. gorilla/websocket's upgrade: Origin host != Host -> 403; bad version or key -> 400;
    subprotocol in the server's order of preference; none offered -> unwrapped (binary).
-5. The session (`terminal.py`): a new shell in a 0x0 PTY (`pty.py`) per connection.
+5. The session (`terminal.py`): a new shell in a 0x0 PTY (`pty.py`) per connection, started
+   where the job's executor starts it (`executors.py`).
 
 How a session ends (section 6): the shell exits, the job ends, the session is signed out or
 re-authorization fails, or the client sends invalid base64 -> the TCP connection is dropped
@@ -35,8 +36,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from jobterm.sandbox import keys, lifecycle, rails, script
-from jobterm.sandbox.buildenv import build_dir, ci_environment
+from jobterm.sandbox import executors, keys, lifecycle, rails, runnerlog, script
 from jobterm.sandbox.control import ControlError, add_control_route, body_of, job_of
 from jobterm.sandbox.pty import PtyShell, ShellPool
 from jobterm.sandbox.state import Job, SandboxState, User
@@ -60,17 +60,18 @@ SCRIPTS = web.AppKey("sandbox_job_scripts", script.ScriptRunner)
 # Terminal faults: key None = every job, a job id = that job (wins over None).
 FAULTS: web.AppKey[dict[int | None, TerminalFaults]] = web.AppKey("sandbox_terminal_faults")
 
-__all__ = ["SUBPROTOCOLS", "add_routes", "ci_environment", "faults_for"]  # ci_environment: buildenv
+__all__ = ["SUBPROTOCOLS", "add_routes", "faults_for"]
 
 
 def add_routes(app: web.Application, work_dir: Path | None = None) -> None:
     """Install the terminal route, the job life and the terminal control API on `app`."""
     state = app[keys.STATE]
     app[WORK_DIR] = work_dir or Path(tempfile.mkdtemp(prefix="jobterm-sandbox-"))
-    app[keys.SHELL_POOL] = ShellPool(mark=f"HOME={app[WORK_DIR] / 'home'}")  # see ci_environment
+    app[keys.SHELL_POOL] = ShellPool(mark=f"HOME={executors.runner_home(app[WORK_DIR])}")
     app[FAULTS] = {}
     life = lifecycle.TimedJobLife(state)
     state.life = life
+    life.sources = lambda job: _fetch_sources(app[WORK_DIR], state, job)
     app[LIFE] = life
     app[DRIVER] = lifecycle.LifeDriver(life)
     app[SCRIPTS] = script.ScriptRunner(state, app[WORK_DIR])
@@ -215,7 +216,7 @@ async def terminal_ws(request: web.Request) -> web.StreamResponse:
     authorized = _authorize(request)
     if isinstance(authorized, web.Response):
         return authorized
-    user, session_id, job = authorized
+    _user, session_id, job = authorized
     app = request.app
     faults = faults_for(app, job)
     if faults.runner_unreachable or job.terminal is not None:
@@ -236,7 +237,7 @@ async def terminal_ws(request: web.Request) -> web.StreamResponse:
     )
     job.terminal = session  # claimed before any await: a second connection gets 500
     try:
-        shell = await _start_shell(app, job, user)
+        shell = await _start_shell(app, job)
         if shell is None:
             return _text(500, "Internal server error")  # the runner could not start one
         try:
@@ -247,19 +248,44 @@ async def terminal_ws(request: web.Request) -> web.StreamResponse:
         session.detach()
 
 
-async def _start_shell(app: web.Application, job: Job, user: User) -> PtyShell | None:
+async def _start_shell(app: web.Application, job: Job) -> PtyShell | None:
+    """The runner's terminal: a new shell where the job's executor starts it."""
     state = app[keys.STATE]
-    directory = build_dir(app[WORK_DIR], state, job)
+    if not await _container_running(state, job):
+        log.info("terminal of job %s: timeout for waiting for build container", job.id)
+        return None
+    place = executors.terminal_place(app[WORK_DIR], state, job)
     try:
         shell: PtyShell = await app[keys.SHELL_POOL].start(
-            job.shell or ["bash", "-l"],
-            cwd=directory,
-            env=ci_environment(state, job, user, directory, app[WORK_DIR] / "home"),
+            job.shell or ["bash", "-l"], cwd=place.cwd, env=place.env
         )
     except OSError as exc:
         log.warning("terminal of job %s: cannot start %s: %s", job.id, job.shell, exc)
         return None
     return shell
+
+
+async def _container_running(state: SandboxState, job: Job) -> bool:
+    """executors/docker/terminal.go: the terminal waits (polling each second, up to
+    CONTAINER_WAIT) for the build container, which runs once the runner has prepared the
+    job; the shell and kubernetes executors do not wait."""
+    if executors.executor_of(state, job) != "docker":
+        return True
+    deadline = state.clock() + executors.CONTAINER_WAIT
+    while True:
+        started = job.started_at if job.started_at is not None else state.clock()
+        if job.status == "running" and state.clock() >= started + state.settings.prepare_seconds:
+            return True
+        if job.status != "running" or state.clock() >= deadline:
+            return False
+        await asyncio.sleep(min(1.0, max(deadline - state.clock(), 0.01)))
+
+
+def _fetch_sources(work_dir: Path, state: SandboxState, job: Job) -> runnerlog.Sources:
+    directory = executors.build_dir(work_dir, state, job)
+    pipeline = state.pipelines.get(job.pipeline_id)
+    sha = pipeline.sha if pipeline is not None else "0" * 40
+    return runnerlog.Sources(str(directory), executors.fetch_sources(directory), sha)
 
 
 def _reauthorizer(request: web.Request) -> Reauthorize:
