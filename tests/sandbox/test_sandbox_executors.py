@@ -113,7 +113,8 @@ def test_shell_executor_terminal_has_the_runners_directory_and_environment(
     _wait_for(build / "script-env")
     env, pwd = _terminal(srv, demo, 900)
     assert not [name for name in env if name.startswith(("CI", "GITLAB_"))], env
-    assert "JOB_OWN" not in env and "PROJECT_SECRET" not in env
+    assert "JOB_OWN" not in env
+    assert "PROJECT_SECRET" not in env
     assert pwd == env["HOME"]  # the runner's working directory
     # <working directory>/builds/<runner short token>/<concurrent id>/<project path>
     assert build == Path(pwd, "builds", "t0000011", "0", "demo", "webapp")
