@@ -19,8 +19,14 @@ Get a shell in a job that failed: retry it and hold it when its script ends.
 GitLab offers a job's terminal only while the job runs, and a runner keeps a job whose
 script has ended only for a terminal attached before that. So jobterm retries the finished
 JOB (--no-retry refuses), waits for a runner, opens the new job's terminal at once and keeps
-it while showing the job's log; when the script ends the shell becomes yours, in the job's
-build directory with the files the script left. Leaving it (exit, ~.) lets the job finish.
+it while showing the job's log; when the script ends the shell becomes yours. Leaving it
+(exit, ~.) lets the job finish.
+
+The terminal's shell is a new one beside the script, started where the runner's executor
+starts it (with the shell executor: the runner's own directory, none of the job's variables).
+jobterm prepares it: it moves to the build directory ($CI_PROJECT_DIR, or the one the job's
+log names), sets the job's predefined variables where the shell has none (never the project's
+own or masked ones), and says in one line what holds. --no-prepare leaves it as it is.
 
 While the log shows: ~s a shell now (or --shell-now), ~. leave, ~? help; Ctrl-C leaves
 (--cancel-on-interrupt cancels the job too). --exec CMD runs one command in the held job
@@ -57,6 +63,11 @@ def debug(
     no_resize: bool = typer.Option(
         False, "--no-resize", help="Do not set the job's terminal size and TERM."
     ),
+    prepare: bool = typer.Option(
+        True,
+        "--prepare/--no-prepare",
+        help="Move the shell to the build directory and set the job's predefined variables.",
+    ),
 ) -> None:
     from jobterm.core.escape import parse_escape_char
     from jobterm.jobs.locate import JobQuery
@@ -79,6 +90,7 @@ def debug(
             fresh=False,  # the terminal was opened while the log ran: its prompt came then
         ),
         shell_now=shell_now,
+        prepare=prepare,
         exec_spec=spec,
         cancel_on_interrupt=cancel_on_interrupt,
         log_interval=env_seconds(env, "JOBTERM_LOG_INTERVAL", 0.5),

@@ -341,7 +341,7 @@ def banner(job_id: int, summary: Summary, escape: str) -> str:
             first += f": {one_line(summary.last_output)}"
     else:
         first = f"job {job_id}'s script ended"
-    lines = [first, "you are in the job's build directory, with its variables"]
+    lines = [first]  # where the shell is and what it has: the preparation's own line
     if summary.terminal_held is not None:
         lines.append(f"the job is held until you leave ({leave}) or {summary.terminal_held} pass")
     else:

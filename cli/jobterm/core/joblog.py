@@ -32,6 +32,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from jobterm.core.prepare import build_dir_in_log
+
 MAX_LINE = 64 * 1024
 
 # The runner's own words and colours, which this reader looks for and the sandbox writes
@@ -110,6 +112,7 @@ class Summary:
     terminal_held: str | None = None  # the timeout, once the runner said it holds the job
     finished: JobFinished | None = None
     commands: list[str] = field(default_factory=list)
+    build_dir: str | None = None  # as git's line in get_sources names it
 
 
 class JobLogReader:
@@ -179,6 +182,8 @@ class JobLogReader:
             exit_code = int(code.group(1)) if code else None
             summary.finished = JobFinished(False, exit_code, failed.group(1))
             events.append(summary.finished)
+        elif summary.last_command is None and (found := build_dir_in_log(stripped)) is not None:
+            summary.build_dir = found
         elif stripped and summary.last_command is not None and not summary.script_ended:
             summary.last_output = stripped
 

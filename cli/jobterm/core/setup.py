@@ -21,6 +21,10 @@ The marker is an OSC sequence (`ESC ] jobterm-ready;NONCE BEL`), which a termina
 it were ever shown. The typed line names its two halves as separate printf arguments, so the
 echo of the line itself never contains the marker.
 
+With a `Prepare` (core/prepare.py) its lines follow the set-up line, typed ahead in the same
+send, and the last of them prints the marker instead; the shell's report among the held output
+becomes jobterm's one line about the shell, shown just before the fresh prompt.
+
 If the marker does not come (a shell that is not POSIX, a busy job), `timeout()` releases
 every held byte: nothing is ever lost, the set-up is merely visible.
 
@@ -42,6 +46,7 @@ import re
 import secrets
 import shlex
 
+from jobterm.core.prepare import Prepare, Report
 from jobterm.core.prompt import MARKER_PREFIX, SIZE_FUNCTION, SIZED_PREFIX
 
 #: Largest amount held back while waiting for the marker.
@@ -68,8 +73,10 @@ class SetupFilter:
         nonce: str | None = None,
         *,
         early: bool = False,
+        prepare: Prepare | None = None,
     ) -> None:
         self.nonce = nonce or secrets.token_hex(8)
+        self.prepare = prepare  # more lines typed after the set-up (core/prepare.py)
         self.rows = rows
         self.cols = cols
         self.term = term
@@ -81,13 +88,17 @@ class SetupFilter:
         self._early_width = 0  # printable bytes shown early (UTF-8: never fewer than cells)
 
     def command(self) -> bytes:
-        """The line to type into the new shell (leading space: kept out of shell history)."""
+        """The lines to type into the new shell (leading space: kept out of shell history):
+        the set-up, then the preparation's, the last one printing the marker."""
         parts = [f"{stty_command(self.rows, self.cols)} 2>/dev/null"]
         if self.term:
             parts.append(f"export TERM={shlex.quote(self.term)}")
         parts += shell_hooks(self.nonce)
-        parts.append("__jt_p jobterm-ready")
-        return (" " + "; ".join(parts) + "\r").encode()
+        lines = [" " + "; ".join(parts)]
+        if self.prepare is not None:
+            lines += self.prepare.lines(self.nonce)
+        lines[-1] += "; __jt_p jobterm-ready"
+        return "".join(line + "\r" for line in lines).encode()
 
     def feed(self, data: bytes) -> bytes:
         """Output bytes to show now."""
@@ -102,6 +113,9 @@ class SetupFilter:
         index = self._held.find(self.marker)
         if index >= 0:
             rest = bytes(self._held[index + len(self.marker) :])
+            if self.prepare is not None:  # what the shell said of itself, then its prompt
+                found = Report.find(bytes(self._held[:index]), self.nonce)
+                rest = self.prepare.announce(found) + rest
             self._finish()
             return ERASE_LINE + rest if self.shown_early else rest
         if len(self._held) > MAX_HELD:

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, NamedTuple, Protocol
 from jobterm.aio import wait_set
 from jobterm.core.escape import HELP_TEXT, Action, Command, Data, EscapeParser, shown
 from jobterm.core.frames import Send
+from jobterm.core.prepare import Prepare
 from jobterm.core.prompt import Event, PromptTracker, Show, visible_resize_line
 from jobterm.core.setup import SetupFilter
 from jobterm.errors import ConnectionLostError, JobtermError
@@ -74,6 +75,9 @@ class AttachOptions(NamedTuple):
     #: shown as it comes and the set-up typed after it (core/setup.py). False where the
     #: session takes over a terminal that has been open a while (debug's hand-over).
     fresh: bool = True
+    #: Lines typed after the set-up to learn, or change, where the shell is and what it has
+    #: (core/prepare.py); None: nothing beyond the set-up.
+    prepare: Prepare | None = None
 
 
 class Result(NamedTuple):
@@ -163,7 +167,7 @@ class AttachSession:
         rows, cols = terminal_size(out_fd)
         self.size = (rows, cols)
         self.setup = (
-            SetupFilter(rows, cols, options.term, early=options.fresh)
+            SetupFilter(rows, cols, options.term, early=options.fresh, prepare=options.prepare)
             if options.resize and rows
             else None
         )

@@ -32,6 +32,7 @@ Ctrl-C leaves too. When the script ends, the shell becomes yours by itself."""
 class DebugOptions:
     attach: AttachOptions = field(default_factory=AttachOptions)
     shell_now: bool = False
+    prepare: bool = True  # move the shell to the build directory (core/prepare.py)
     exec_spec: ExecSpec | None = None
     cancel_on_interrupt: bool = False
     log_interval: float = 0.5

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -76,8 +76,15 @@ class Streams:
 class ExecRun:
     """One exec session over an open terminal connection; `run()` returns the exit status."""
 
-    def __init__(self, conn: TerminalConnection, machine: ExecMachine, streams: Streams) -> None:
+    def __init__(
+        self,
+        conn: TerminalConnection,
+        machine: ExecMachine,
+        streams: Streams,
+        watch: Callable[[bytes], None] | None = None,
+    ) -> None:
         self.conn = conn
+        self.watch = watch  # sees every byte from the job first (debug's preparation report)
         self.machine = machine
         self.streams = streams
         self._loop = asyncio.get_running_loop()
@@ -180,6 +187,8 @@ class ExecRun:
     async def _pump(self) -> None:
         while not self.machine.ended:
             data = await self.conn.recv()
+            if self.watch is not None:
+                self.watch(data)
             await self._apply(self.machine.feed(data))
 
     async def _pump_stdin(self) -> None:
