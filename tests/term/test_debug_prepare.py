@@ -175,8 +175,17 @@ def test_debug_exec_runs_in_the_prepared_place(tmp_path, make_sandbox, signed_in
     (tmp_path / executor).touch()  # the script runs straight through
     command = "cat reports/e2e.xml; echo id=$CI_JOB_ID"
     done = subprocess.run(
-        [sys.executable, "-m", "jobterm", "debug", str(JOBS[executor]), "-p", "demo/webapp"]
-        + ["--exec", command],
+        [
+            sys.executable,
+            "-m",
+            "jobterm",
+            "debug",
+            str(JOBS[executor]),
+            "-p",
+            "demo/webapp",
+            "--exec",
+            command,
+        ],
         env=env,
         capture_output=True,
         text=True,

@@ -48,6 +48,13 @@ def world(tmp_path: Path) -> dict[str, Any]:
                 "script": ["echo '<r/>' > r.xml", "sleep 1", "false"],
             },
             {"id": 953, "name": "green", "status": "success", "script": ["true"]},
+            {
+                "id": 949,
+                "name": "in-docker-brief",
+                "status": "failed",
+                "runner": 4,
+                "script": ["echo docker-start", "sleep 1", "exit 3"],
+            },
         ],
     }
 
@@ -99,8 +106,8 @@ def test_debug_retries_shows_the_log_live_and_gives_a_shell_in_the_held_job(
     )
     (tmp_path / "go-950").touch()
     run.child.expect("script ended after `cat expected.txt`: cat: expected.txt: No such file")
-    run.child.expect("you are in the job's build directory")
     run.child.expect("the job is held until you leave")
+    run.child.expect("jobterm: in .*/demo/webapp \\(the build directory, from the job's log\\)")
     time.sleep(0.3)
     run.child.send("cat left-behind.txt; echo id=$CI_JOB_ID\r")
     run.child.expect(f"id={new}")
@@ -239,10 +246,9 @@ def test_exec_with_the_docker_executor_says_the_command_did_not_run(
 ):
     from fixtures_auth import jobterm
 
-    (tmp_path / "go-951").touch()  # the script runs straight through
     sandbox = make_sandbox(world(tmp_path))
     env = dict(signed_in(sandbox), JOBTERM_LOG_INTERVAL="0.2")
-    done = jobterm(["debug", "951", "-p", "demo/webapp", "--exec", "echo ran"], env)
+    done = jobterm(["debug", "949", "-p", "demo/webapp", "--exec", "echo ran"], env)
     assert done.returncode == 255
     assert "ran" not in done.stdout
     assert "shell ended with its script: with the docker executor" in done.stderr

@@ -258,6 +258,11 @@ class DebugRun:
         with contextlib.suppress(JobtermError):
             self._show_log(self.follower.poll() + self.reader.finish(), facts=False)
 
+    def _catch_up(self) -> None:
+        """The log as far as it has come (the shell taken early: it may not be read yet)."""
+        with contextlib.suppress(JobtermError):
+            self._show_log(self.follower.poll(), facts=False)
+
     def _show_log(self, events: list[Any], facts: bool = True) -> None:
         data = b"".join(e.data for e in events if hasattr(e, "data"))
         if data:
@@ -331,6 +336,8 @@ class DebugRun:
         self.handed_over = True
         conn = self.conn
         assert conn is not None
+        if self.opts.prepare and self.reader.summary.build_dir is None:
+            await asyncio.to_thread(self._catch_up)  # the log may name it by now
         self.notes.say(banner)
         prepare = Prepare(
             predefined(self.job, self.project, self.reader.summary.build_dir), self.opts.prepare
