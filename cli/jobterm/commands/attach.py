@@ -29,6 +29,11 @@ size now, ~^Z suspend jobterm (fg resumes), ~? help, ~~ a literal ~. Ctrl-C goes
 jobterm sets the job's terminal size and TERM in-band when it connects (GitLab has no resize
 message), hiding that set-up from the screen, and applies a new window size by itself at
 the shell's next empty prompt (bash, zsh, dash, busybox sh); --no-resize turns it all off.
+
+The shell is a new one beside the job's script, started where the runner's executor starts
+it: with the shell executor in the runner's own directory, with none of the job's variables.
+jobterm says in one line where it is and what it has; --prepare moves it to the build
+directory and sets the job's predefined variables where it has none (as `jobterm debug` does).
 """
 
 
@@ -51,6 +56,11 @@ def attach(
     ),
     record: Path | None = typer.Option(
         None, "--record", metavar="FILE", help="Write the session as an asciicast v2 file."
+    ),
+    prepare: bool = typer.Option(
+        False,
+        "--prepare",
+        help="Move the shell to the build directory and set the job's predefined variables.",
     ),
     record_input: bool = typer.Option(
         False,

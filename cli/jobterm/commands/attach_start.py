@@ -7,6 +7,9 @@ from pathlib import Path
 
 from jobterm.env import Environment
 
+#: Follows the line about a shell that is not in the build directory with the variables.
+PREPARE_HINT = "`attach --prepare` moves it there and sets the job's predefined variables"
+
 
 def start_attach(
     env: Environment,
@@ -20,11 +23,13 @@ def start_attach(
     no_resize: bool,
     record: str | Path | None,
     record_input: bool,
+    prepare: bool = False,
 ) -> int:
     """Attach to the job and return the exit code (see term/attach_run.py). The parameters
     are those of the command line as its parser read them."""
     from jobterm.core.duration import seconds_from_env
     from jobterm.core.escape import parse_escape_char
+    from jobterm.core.prepare import Prepare
     from jobterm.errors import Interrupted
     from jobterm.jobs.locate import JobQuery
     from jobterm.term.attach import AttachOptions
@@ -37,6 +42,8 @@ def start_attach(
         term=env.environ.get("TERM") or None,
         record=Path(record) if record is not None else None,
         record_input=record_input,
+        # --prepare: run_attach learns the job's facts first
+        prepare=Prepare(move=prepare, hint=PREPARE_HINT),
     )
     try:
         return run_attach(env, JobQuery(job, project, host, wait, wait_timeout), options)

@@ -40,6 +40,7 @@ ATTACH_OPTIONS = (
     Option(("--no-resize",), "no_resize"),
     Option(("--record",), "record", takes_value=True),
     Option(("--record-input",), "record_input"),
+    Option(("--prepare",), "prepare"),
 )
 
 
@@ -89,6 +90,7 @@ def attach_params(args: list[str], environ: Mapping[str, str]) -> dict[str, Any]
         "no_resize": _flag(found, "no_resize"),
         "record": _text(found, "record"),
         "record_input": _flag(found, "record_input"),
+        "prepare": _flag(found, "prepare"),
         **where,
     }
 

@@ -55,19 +55,7 @@ def check_can_open(gl: GitLab, job: Job, project: Job) -> None:
             f"{name} is not running yet ({status})",
             "pass --wait to wait until it starts",
         )
-    if project.get("archived"):
-        raise ForbiddenError(
-            f"project {project.get('path_with_namespace')} is archived",
-            "archived projects have no terminals",
-        )
-    me = gl.user()
-    owner = (job.get("user") or {}).get("username")
-    if owner != me.get("username"):
-        raise ForbiddenError(
-            f"{name} was started by {visible(str(owner or 'someone else'))}; only the user "
-            "who started a job can open its terminal",
-            "retry or run the job yourself to get one you can attach to",
-        )
+    check_yours(gl, job, project)
     web = gl.web_job(project["path_with_namespace"], int(job["id"]))
     if not web.get("terminal_path"):
         runner = job.get("runner") or {}
@@ -76,6 +64,24 @@ def check_can_open(gl: GitLab, job: Job, project: Job) -> None:
             f"{name} runs on '{visible(str(desc), one_line=True)}', which offers no terminal",
             "terminals need a runner with [session_server] (GitLab.com's instance runners "
             "have none)",
+        )
+
+
+def check_yours(gl: GitLab, job: Job, project: Job) -> None:
+    """Raise unless the job's terminal could be the user's once it runs: a project that is
+    not archived, a job the user started (build_policy.rb)."""
+    if project.get("archived"):
+        raise ForbiddenError(
+            f"project {visible(str(project.get('path_with_namespace')))} is archived",
+            "archived projects have no terminals",
+        )
+    me = gl.user()
+    owner = (job.get("user") or {}).get("username")
+    if owner != me.get("username"):
+        raise ForbiddenError(
+            f"{label(job)} was started by {visible(str(owner or 'someone else'))}; only the "
+            "user who started a job can open its terminal",
+            "retry or run the job yourself to get one you can attach to",
         )
 
 

@@ -12,7 +12,7 @@ import contextlib
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from jobterm.core.escape import shown
@@ -24,6 +24,7 @@ from jobterm.term.attach import AttachOptions, Outcome, Result, run_interactive
 from jobterm.term.connection import TerminalConnection
 
 if TYPE_CHECKING:
+    from jobterm.core.prepare import Prepare
     from jobterm.env import Environment
     from jobterm.gitlab.api import GitLab
     from jobterm.jobs.locate import JobQuery
@@ -171,17 +172,23 @@ def run_attach(env: Environment, query: JobQuery, options: AttachOptions) -> int
         )
     resolved = _resolve(env, query)
     with resolved:
-        # Said before connecting, as the session's set-up reads the window's size: a resize
-        # right after this line is then seen by the set-up, not raced by it. A refused
-        # handshake follows it with the one line that says why.
-        env.stderr.write(
-            f"jobterm: attached to {resolved.label} in {visible(resolved.project)} "
-            f"(leave with {_escape_hint(options)})\n"
-        )
-        env.stderr.flush()
+        if options.prepare is not None and options.prepare.move:
+            options = options._replace(prepare=_facts(resolved, options.prepare))
+
+        def attached() -> None:
+            # Said once the handshake is accepted (a refusal prints only why), and before
+            # the session reads the window's size: a resize right after this line is then
+            # seen by the set-up, not raced by it.
+            env.stderr.write(
+                f"jobterm: attached to {resolved.label} in {visible(resolved.project)} "
+                f"(leave with {_escape_hint(options)})\n"
+            )
+            env.stderr.flush()
+
         watch = JobWatch(resolved)
         result = with_diagnosis(
-            resolved, lambda: asyncio.run(_session(resolved, watch, options, in_fd, out_fd))
+            resolved,
+            lambda: asyncio.run(_session(resolved, watch, options, (in_fd, out_fd), attached)),
         )
         watch.settle()
         return _report(env, resolved, result)
@@ -195,11 +202,32 @@ def _escape_hint(options: AttachOptions) -> str:
 
 
 async def _session(
-    resolved: ResolvedJob, watch: JobWatch, options: AttachOptions, in_fd: int, out_fd: int
+    resolved: ResolvedJob,
+    watch: JobWatch,
+    options: AttachOptions,
+    fds: tuple[int, int],
+    attached: Callable[[], None],
 ) -> Result:
     conn = await TerminalConnection.open(resolved.target)
     async with conn:
-        return await run_interactive(conn, options, watch, in_fd, out_fd)
+        attached()
+        return await run_interactive(conn, options, watch, *fds)
+
+
+def _facts(resolved: ResolvedJob, prepare: Prepare) -> Prepare:
+    """--prepare: what the REST API and the job's log say of the job, before connecting."""
+    from jobterm.core.joblog import JobLogReader
+    from jobterm.core.prepare import predefined
+
+    r = resolved
+    try:
+        job = r.job if r.job is not None else r.gitlab.job(r.project, r.job_id)
+        reader = JobLogReader(colour=False)
+        reader.feed(r.gitlab.job_trace(r.project, r.job_id).encode("utf-8", "replace"))
+        reader.finish()
+    except JobtermError:
+        return prepare  # the handshake says what is wrong; moving is best effort
+    return prepare._replace(facts=predefined(job, r.project, reader.summary.build_dir))
 
 
 def _report(env: Environment, resolved: ResolvedJob, result: Result) -> int:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from jobterm.core.joblog import one_line
-from jobterm.errors import ExitCode, ForbiddenError, JobStateError, JobtermError, UsageError
+from jobterm.errors import ExitCode, JobStateError, JobtermError, UsageError
 from jobterm.jobs.status import FINISHED
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ def run_debug(
         if if_failed and status != "failed":
             _say(env, f"job {job['id']} is {one_line(status)}, not failed; nothing to do")
             return int(ExitCode.OK)
-        job = _job_to_follow(env, gl, path, job, retry)
+        job = _job_to_follow(env, gl, proj, job, retry)
         from jobterm.term.debug import DebugRun
 
         target = _target(gl, job)
@@ -58,18 +58,16 @@ def run_debug(
 
 
 def _job_to_follow(
-    env: Environment, gl: GitLab, path: str, job: dict[str, Any], retry: bool
+    env: Environment, gl: GitLab, proj: dict[str, Any], job: dict[str, Any], retry: bool
 ) -> dict[str, Any]:
-    """The job itself if it has not finished (it must be yours), else a retry of it."""
+    """The job itself if it has not finished (its terminal must be able to open, now or
+    once it runs), else a retry of it."""
+    from jobterm.jobs.status import check_can_open, check_yours
+
+    path = str(proj["path_with_namespace"])
     job_id, status = int(job["id"]), str(job.get("status"))
     if status not in FINISHED:
-        owner = (job.get("user") or {}).get("username")
-        if owner != gl.user().get("username"):
-            raise ForbiddenError(
-                f"job {job_id} was started by {one_line(str(owner or 'someone else'))}; only the "
-                "user who started a job can open its terminal",
-                "retry it yourself once it has finished",
-            )
+        (check_can_open if status == "running" else check_yours)(gl, job, proj)
         return job
     if not retry:
         raise JobStateError(
