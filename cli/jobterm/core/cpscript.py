@@ -61,10 +61,12 @@ class RemoteStatus(IntEnum):
     MISMATCH = 77  # what arrived is not what jobterm sent
 
 
-# Shared by both programs: the build directory, a path safe to pass as an operand, and a
-# temporary that any end (even a signal) removes.
+# Shared by both programs: the build directory ($CI_PROJECT_DIR, else the one the job's log
+# names, which jobterm passes as JT_BUILD_DIR: the shell executor gives a terminal no CI
+# variables), a path safe to pass as an operand, and a temporary that any end (even a
+# signal) removes.
 _PRELUDE: Final = b"""\
-cd "${CI_PROJECT_DIR:-.}" 2>/dev/null
+cd "${CI_PROJECT_DIR:-${JT_BUILD_DIR:-.}}" 2>/dev/null
 op() { case $1 in -*) printf './%s' "$1";; *) printf '%s' "$1";; esac; }
 h=$(openssl dgst -sha256 -r </dev/null 2>/dev/null)
 if [ "${h%% *}" = e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 ]; then
@@ -141,9 +143,19 @@ fi
 )
 
 
-def get_argv(path: bytes) -> tuple[bytes, ...]:
-    """exec argv of a download of `path` (relative to the job's build directory)."""
-    return (b"sh", b"-c", GET_SCRIPT, NAME, path)
+def get_argv(path: bytes, base: bytes | None = None) -> tuple[bytes, ...]:
+    """exec argv of a download of `path` (relative to the job's build directory; `base`:
+    that directory as the log names it, for a shell without $CI_PROJECT_DIR)."""
+    return in_build_dir((b"sh", b"-c", GET_SCRIPT, NAME, path), base)
+
+
+def in_build_dir(argv: tuple[bytes, ...], base: bytes | None) -> tuple[bytes, ...]:
+    """`sh -c SCRIPT NAME ARGS…` with JT_BUILD_DIR set to `base` (when known): given as the
+    first argument, which the script takes off (no `env`: a job may not have it)."""
+    if not base:
+        return argv
+    shell, flag, script, name, *args = argv
+    return (shell, flag, b"JT_BUILD_DIR=$1; shift\n" + script, name, base, *args)
 
 
 @dataclass(frozen=True)
@@ -157,7 +169,9 @@ class Sums:
         return self.sha256 if algorithm == "sha256" else self.cksum
 
 
-def put_argv(dest: bytes, kind: str, name: bytes, mode: int, sums: Sums) -> tuple[bytes, ...]:
+def put_argv(
+    dest: bytes, kind: str, name: bytes, mode: int, sums: Sums, base: bytes | None = None
+) -> tuple[bytes, ...]:
     """exec argv of an upload to `dest` (a file, or a directory to put `name` into)."""
     fields = (
         kind.encode(),
@@ -166,7 +180,7 @@ def put_argv(dest: bytes, kind: str, name: bytes, mode: int, sums: Sums) -> tupl
         sums.sha256.encode(),
         sums.cksum.encode(),
     )
-    return (b"sh", b"-c", PUT_SCRIPT, NAME, dest, *fields)
+    return in_build_dir((b"sh", b"-c", PUT_SCRIPT, NAME, dest, *fields), base)
 
 
 # ---------------------------------------------------------------- checksums

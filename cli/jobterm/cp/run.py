@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from jobterm.cp.transfer import Outcome, Progress
     from jobterm.env import Environment
+    from jobterm.jobs.terminal import ResolvedJob
 
 
 @dataclass(frozen=True)
@@ -108,18 +109,30 @@ def run_copy(env: Environment, request: CopyRequest, progress: Progress) -> Outc
             query = JobQuery(request.job, request.project, request.host)
             resolved = resolve_terminal(env, query)
             with resolved:  # connect first: REST says why only if the terminal refuses
+                base = _build_dir(resolved, request.remote)
 
                 def transfer() -> Outcome:
+                    target, remote = resolved.target, request.remote
                     if request.upload:
-                        return _finish(upload(resolved.target, payload, request.remote, progress))
-                    return _finish(
-                        download(resolved.target, request.remote, request.local, progress)
-                    )
+                        return _finish(upload(target, payload, remote, progress, base))
+                    return _finish(download(target, remote, request.local, progress, base))
 
                 return with_diagnosis(resolved, transfer)
         except JobStateError as exc:
             exc.hint = "cp needs a running job; to keep a finished job around, see `jobterm debug`"
             raise
+
+
+def _build_dir(resolved: ResolvedJob, remote: bytes) -> bytes | None:
+    """For a relative path: the build directory as the job's log names it, which the job's
+    programs use where the shell has no $CI_PROJECT_DIR (one more request, relative paths
+    only)."""
+    from jobterm.jobs.actions import build_dir_from_log
+
+    if remote.startswith(b"/"):
+        return None
+    found = build_dir_from_log(resolved.gitlab, resolved.project, resolved.job_id)
+    return os.fsencode(found) if found else None
 
 
 def _finish(transfer: Coroutine[Any, Any, Outcome]) -> Outcome:

@@ -194,13 +194,18 @@ class _Upload(Streams):
 
 
 async def download(
-    target: TerminalTarget, remote: bytes, local: Path, progress: Progress
+    target: TerminalTarget,
+    remote: bytes,
+    local: Path,
+    progress: Progress,
+    base: bytes | None = None,
 ) -> Outcome:
-    """Copy `remote` (a file or directory in the job) to `local`; raise on any failure."""
+    """Copy `remote` (a file or directory in the job; relative: to the build directory, or
+    to `base` where the shell has no $CI_PROJECT_DIR) to `local`; raise on any failure."""
     name = os.fsdecode(remote.rstrip(b"/").rsplit(b"/", 1)[-1] or remote)
     receiver = _Receiver(local, name, progress)
     trailer = _Answer()
-    spec = ExecSpec(get_argv(remote), stdin=StdinMode.NULL, stderr_apart=True)
+    spec = ExecSpec(get_argv(remote, base), stdin=StdinMode.NULL, stderr_apart=True)
     try:
         status = await exec_session(target, spec, _Download(receiver, trailer), ExecOptions())
         if status != RemoteStatus.OK:
@@ -279,12 +284,17 @@ def _unreadable(exc: OSError, local: Path) -> JobtermError:
 
 
 async def upload(
-    target: TerminalTarget, payload: Payload, remote: bytes, progress: Progress
+    target: TerminalTarget,
+    payload: Payload,
+    remote: bytes,
+    progress: Progress,
+    base: bytes | None = None,
 ) -> Outcome:
-    """Copy the payload to `remote` in the job; raise on any failure."""
+    """Copy the payload to `remote` in the job (`base` as for download); raise on any
+    failure."""
     answer = _Answer()
     source = _FileSource(payload.file, payload.size, progress)
-    argv = put_argv(remote, payload.kind, payload.name, payload.mode, payload.sums)
+    argv = put_argv(remote, payload.kind, payload.name, payload.mode, payload.sums, base)
     spec = ExecSpec(argv, stdin=StdinMode.PIPE)
     status = await exec_session(target, spec, _Upload(source, answer), ExecOptions())
     if status != RemoteStatus.OK:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from jobterm.errors import ForbiddenError, NotRetryableError, UsageError
+from jobterm.errors import ForbiddenError, JobtermError, NotRetryableError, UsageError
 
 if TYPE_CHECKING:
     from jobterm.env import Environment
@@ -64,6 +64,21 @@ def read_trace_bytes(gl: GitLab, project: str, job_id: int) -> bytes:
     response = gl.api_response("GET", path, what=what)
     check_status(response, gl.host, what)
     return bytes(response.content)
+
+
+def build_dir_from_log(gl: GitLab, project: str, job_id: int) -> str | None:
+    """The build directory as the job's log names it (git's line when the runner fetches
+    the sources), or None: a terminal's shell may not have $CI_PROJECT_DIR (the shell
+    executor gives it none), and the log is then the one place that says."""
+    from jobterm.core.joblog import JobLogReader
+
+    reader = JobLogReader(colour=False)
+    try:
+        reader.feed(read_trace_bytes(gl, project, job_id))
+    except JobtermError:
+        return None
+    reader.finish()
+    return reader.summary.build_dir
 
 
 def cancel_job(gl: GitLab, project: str, job_id: int) -> dict[str, Any]:

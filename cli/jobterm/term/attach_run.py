@@ -216,18 +216,16 @@ async def _session(
 
 def _facts(resolved: ResolvedJob, prepare: Prepare) -> Prepare:
     """--prepare: what the REST API and the job's log say of the job, before connecting."""
-    from jobterm.core.joblog import JobLogReader
     from jobterm.core.prepare import predefined
+    from jobterm.jobs.actions import build_dir_from_log
 
     r = resolved
     try:
         job = r.job if r.job is not None else r.gitlab.job(r.project, r.job_id)
-        reader = JobLogReader(colour=False)
-        reader.feed(r.gitlab.job_trace(r.project, r.job_id).encode("utf-8", "replace"))
-        reader.finish()
     except JobtermError:
         return prepare  # the handshake says what is wrong; moving is best effort
-    return prepare._replace(facts=predefined(job, r.project, reader.summary.build_dir))
+    build_dir = build_dir_from_log(r.gitlab, r.project, r.job_id)
+    return prepare._replace(facts=predefined(job, r.project, build_dir))
 
 
 def _report(env: Environment, resolved: ResolvedJob, result: Result) -> int:
