@@ -77,7 +77,10 @@ def run_demo(job_name: str) -> int:
             f"jobterm demo: attaching to job {job['id']} '{job['name']}'. Try `env | grep CI_`, "
             "`stty size`, ~# for the session status; leave with ~. or `exit`.\n"
         )
-        return subprocess.run([*me, "attach", job["web_url"]], env=env, check=False).returncode
+        # --prepare: the runner (a shell executor) starts the terminal's shell in its own
+        # directory with none of the job's variables; the demo starts in the build directory.
+        attach = [*me, "attach", "--prepare", job["web_url"]]
+        return subprocess.run(attach, env=env, check=False).returncode
     finally:
         proc.terminate()
         try:

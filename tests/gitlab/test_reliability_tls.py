@@ -52,8 +52,8 @@ def test_custom_ca_signs_in_and_attaches_over_wss(make_sandbox, certs, tmp_path,
         stdin=login_stdin(sb, "demo"),
     )
     assert result.returncode == 0, result.stderr
-    run = start_session(spawn_jobterm, env)
-    run.type_line("echo scheme-$CI_SERVER_PROTOCOL", "scheme-https")
+    run = start_session(spawn_jobterm, env, "--prepare")  # CI_SERVER_URL, from the REST API
+    run.type_line('echo scheme-"${CI_SERVER_URL%%:*}"', "scheme-https")
     run.leave()
     assert_no_secrets(run.child.logfile_read.getvalue(), secrets_of(env, sb))
     ran = jobterm(["exec", "101", "-p", "demo/webapp", "--", "echo", "exec-over-wss"], env)

@@ -59,7 +59,7 @@ def test_table_lists_my_running_jobs(demo: dict[str, str], tmp_path: Path) -> No
     rows = {int(line.split()[0]): line for line in lines[2:]}
     assert set(rows) == DEMO_RUNNING
     assert "build" in rows[101]
-    assert "docker-runner (session server)" in rows[101]
+    assert "shell-runner (session server)" in rows[101]
     assert rows[101].split()[-1] == "yes"
     assert rows[107].split()[-1] == "no"  # its runner has no session server
     assert rows[108].split()[-1] == "no"  # an instance runner: no terminal

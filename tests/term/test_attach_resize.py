@@ -163,12 +163,12 @@ def test_resize_applies_at_the_next_prompt_with_nothing_shown(attach_shell, shel
     if shell in ("bash", "zsh"):
         lines = history_lines(term)
         assert not [line for line in lines if re.search(r"__jobterm_size \d", line)], lines
+        ours = [line for line in lines if "__jobterm_" in line or "stty rows" in line]
         if shell == "bash":
-            assert not [line for line in lines if "stty rows" in line], lines
+            assert not ours, lines
         else:  # zsh cannot delete the set-up line's own entry (see core/setup.py)
-            assert [line for line in lines if "stty rows" in line] == [
-                line for line in lines if "jobterm-ready" in line
-            ], lines
+            assert len(ours) == 1, lines
+            assert "stty rows" in ours[0], lines
     assert term.leave() == 0
 
 
@@ -336,7 +336,7 @@ def test_a_resize_during_a_full_screen_program_comes_with_the_prompt_after_it(at
     term.resize(27, 95)
     time.sleep(1.0)  # nothing may be typed into less meanwhile
     term.child.send("q")  # less's own key, not type-ahead for the shell
-    term.expect(r"webapp[#$] ")  # the prompt after less (a fresh one, drawn at the new size)
+    term.expect(r"[~/][^\r\n]*[#$] ")  # the prompt after less, drawn at the new size
     assert term.remote_size() == (27, 95)  # the very first command after less has it
     term.assert_nothing_hidden_shown()
     assert term.leave() == 0
@@ -384,10 +384,12 @@ def test_the_set_up_is_the_first_thing_the_job_reads_in_one_piece(
     while not first.exists() or not first.stat().st_size:  # dd writes its one read at once
         assert time.monotonic() < deadline, "the job read nothing"
         time.sleep(0.02)
-    line = first.read_bytes()  # the PTY turned the line's CR into LF (ICRNL)
-    assert line.startswith(b" stty rows 24 cols 80 "), line
-    assert line.endswith(b" jobterm-ready\n"), line
-    assert line.count(b"\n") == 1, line
+    typed = first.read_bytes()  # the PTY turned each line's CR into LF (ICRNL)
+    assert typed.startswith(b" stty rows 24 cols 80 "), typed
+    assert typed.endswith(b" jobterm-ready\n"), typed  # the set-up and the probe, all of it
+    lines = typed.splitlines()
+    assert all(len(line) < 1024 for line in lines), lines  # busybox sh's line editor
+    assert all(line.startswith(b" ") and b"__jobterm_" in line for line in lines), lines
     assert term.leave() == 0
 
 

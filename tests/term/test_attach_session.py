@@ -38,7 +38,7 @@ def ready(run) -> None:
 
 
 def test_type_a_command_read_its_output_and_leave_with_tilde_dot(spawn_jobterm, signed_in_env):
-    run = ready_session(spawn_jobterm, signed_in_env)
+    run = ready_session(spawn_jobterm, signed_in_env, "101", "--prepare")
     run.type_line("echo $CI_JOB_ID-$CI_PROJECT_PATH", "101-demo/webapp")
     run.leave()
 
@@ -84,12 +84,12 @@ def test_tilde_r_applies_the_size_now(spawn_jobterm, signed_in_env):
 
 def test_ctrl_c_goes_to_the_job_not_to_jobterm(spawn_jobterm, signed_in_env):
     run = ready_session(spawn_jobterm, signed_in_env)
-    run.child.send("sleep 30; echo not-interrupted\r")
+    run.child.send("sleep 30; echo not-$((6*7))-interrupted\r")
     time.sleep(0.5)
     run.child.sendintr()
     os.kill(run.jobterm_pid(), signal.SIGINT)  # a SIGINT sent to jobterm is forwarded too
     ready(run)
-    assert b"not-interrupted" not in (run.child.before or b"")
+    assert b"not-42-interrupted" not in (run.child.before or b"")  # the echo has $((6*7))
     run.leave()
 
 

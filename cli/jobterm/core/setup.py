@@ -14,7 +14,7 @@ the job inherits the hook but not its function: the hook's errors go to /dev/nul
 shell's prompt stays clean. Shell-specific code is passed to `eval` as a quoted string, so
 the one line parses in every shell. History: the line starts with a space, and bash deletes its own
 history entry (`history -d`, only if the entry is there); in zsh a `zshaddhistory` hook keeps
-the later resize lines out (zsh cannot delete the set-up line's own entry; no GitLab runner
+every later line of jobterm's out (the preparation's, the resizes: each holds `__jobterm_`) (zsh cannot delete the set-up line's own entry; no GitLab runner
 starts zsh, so that case arises only in a sandbox configured for it).
 
 The marker is an OSC sequence (`ESC ] jobterm-ready;NONCE BEL`), which a terminal ignores if
@@ -167,7 +167,7 @@ def shell_hooks(nonce: str) -> list[str]:
         'PROMPT_COMMAND="${PROMPT_COMMAND:+$PROMPT_COMMAND$__jt_n}__jt_h 2>/dev/null"'
     )
     zsh = (
-        f'precmd_functions+=(__jt_h); __jt_n() {{ [[ $1 != " {SIZE_FUNCTION} "* ]]; }}; '
+        "precmd_functions+=(__jt_h); __jt_n() { [[ $1 != *__jobterm_* ]]; }; "
         "zshaddhistory_functions+=(__jt_n); __jt_a() { kill -WINCH $$; }"
     )
     return [
