@@ -12,9 +12,10 @@ precmd_functions, and for dash, busybox sh and other POSIX shells a command subs
 front of PS1. Where the user's set-up exports PROMPT_COMMAND or PS1, a shell started inside
 the job inherits the hook but not its function: the hook's errors go to /dev/null, so that
 shell's prompt stays clean. Shell-specific code is passed to `eval` as a quoted string, so
-the one line parses in every shell. History: the line starts with a space, and bash deletes its own
-history entry (`history -d`, only if the entry is there); in zsh a `zshaddhistory` hook keeps
-every later line of jobterm's out (the preparation's, the resizes: each holds `__jobterm_`) (zsh cannot delete the set-up line's own entry; no GitLab runner
+the one line parses in every shell. History: every line starts with a space, and bash
+deletes each one's own history entry (`history -d`, only if the entry is there); in zsh a
+`zshaddhistory` hook keeps every later line of jobterm's out (the preparation's, the resizes:
+each holds `__jobterm_`), but zsh cannot delete the set-up line's own entry (no GitLab runner
 starts zsh, so that case arises only in a sandbox configured for it).
 
 The marker is an OSC sequence (`ESC ] jobterm-ready;NONCE BEL`), which a terminal ignores if
