@@ -32,10 +32,13 @@ Config file (TOML); every part optional, entries merge into the defaults by key:
                                   #   verification_code, admin, locked, state
   [[runners]]                     # key: id; description, runner_type, is_shared,
   id = 4                          #   session_server (false: jobs have no terminal),
-  executor = "docker"             #   "shell" (default: holds a job for its terminal) or
-                                  #   "docker" (the terminal ends with the script)
-  [[projects]]                    # key: id or path; archived, members = [usernames]
-  path = "carol/app"
+  executor = "docker"             #   "shell" (default: the terminal gets the runner's
+                                  #   directory and environment, and holds the job),
+                                  #   "docker" (the container's variables; the terminal ends
+                                  #   with the script) or "kubernetes" (the pod's public
+                                  #   variables; holds the job)
+  [[projects]]                    # key: id or path; archived, members = [usernames],
+  path = "carol/app"              #   variables = {...} (its CI/CD variables)
   members = ["carol"]
   [[jobs]]                        # key: id; project (path or id), name, stage, ref,
   project = "carol/app"           #   status, user, runner, pipeline, build_dir,
@@ -43,5 +46,5 @@ Config file (TOML); every part optional, entries merge into the defaults by key:
   shell = ["dash"]                #   script_seconds / pending_seconds (number, or
   script_seconds = "forever"      #   "forever": never ends / stays pending)
   script = ["make", "make test"]  # run for real when the job runs (set -e), in its build
-                                  #   directory with its CI variables; replaces script_seconds
+                                  #   directory with all its variables; replaces script_seconds
 """
