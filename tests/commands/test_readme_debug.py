@@ -40,7 +40,8 @@ def exec_example() -> str:
 def prepared_line(executor: str) -> re.Pattern[str]:
     """The row of README's table for this executor, as a pattern (paths are the job's)."""
     kind = "shell" if executor == "shell" else "docker, kubernetes"
-    row = re.search(rf"^\| {re.escape(kind)} \| `(jobterm: in [^`]+)` \|$", SECTION, re.MULTILINE)
+    pattern = rf"^\| {re.escape(kind)} \| `(\[jobterm\] in [^`]+)` \|$"
+    row = re.search(pattern, SECTION, re.MULTILINE)
     assert row, f"README's line for {kind} is gone"
     parts = re.split(r"/\S*/demo/webapp", row.group(1))  # the job's own path
     assert len(parts) == 2, row.group(1)
@@ -59,8 +60,8 @@ def test_the_transcript_holds(executor, spawn_jobterm, make_sandbox, signed_in):
     args = shlex.split(lines[0][2:])[1:]
     run = spawn_jobterm(args, env, rows=60, cols=300)
     run.child.logfile_read = io.BytesIO()
-    run.child.expect("jobterm: in ")
-    shell_from = next(n for n, line in enumerate(lines) if line.startswith("jobterm: in "))
+    run.child.expect(r"\[jobterm\] in ")
+    shell_from = next(n for n, line in enumerate(lines) if line.startswith("[jobterm] in "))
     typed = [n for n, line in enumerate(lines) if line.startswith("$ ") and n > shell_from]
     assert typed, "the transcript types nothing in the shell"
     for n in typed:

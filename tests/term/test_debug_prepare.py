@@ -102,7 +102,7 @@ def test_debug_prepares_the_held_jobs_shell(
     run.child.expect("step_script|e2e.xml")
     (tmp_path / executor).touch()
     run.child.expect("the job is held until you leave")
-    run.child.expect("jobterm: in ")
+    run.child.expect(r"\[jobterm\] in ")
     seen = look(run, new)
     directory = build_dir(sandbox, new)
     assert seen["pwd"] == directory  # moved to the build directory
@@ -110,7 +110,7 @@ def test_debug_prepares_the_held_jobs_shell(
     assert "e2e.xml" in seen["screen"]
     if executor == "shell":  # none from the runner: 21 predefined ones from jobterm
         assert (
-            f"jobterm: in {directory} (the build directory, from the job's log)" in seen["screen"]
+            f"[jobterm] in {directory} (the build directory, from the job's log)" in seen["screen"]
         )
         assert "none of the job's variables:" in seen["screen"]
         assert (
@@ -119,7 +119,7 @@ def test_debug_prepares_the_held_jobs_shell(
         assert seen["secret"] == "none"
     else:  # the pod's variables: public and internal ones, not the project's own
         assert (
-            f"jobterm: in {directory} ($CI_PROJECT_DIR); the shell has the job's" in seen["screen"]
+            f"[jobterm] in {directory} ($CI_PROJECT_DIR); the shell has the job's" in seen["screen"]
         )
         assert seen["secret"] == "none"
     run.child.send("exit\r")
@@ -136,7 +136,7 @@ def test_debug_prepares_a_docker_shell_while_the_script_runs(
     run.child.expect("this job uses the docker executor")
     run.child.expect("e2e.xml")
     run.child.send("~s")
-    run.child.expect("jobterm: in ")
+    run.child.expect(r"\[jobterm\] in ")
     seen = look(run, new)
     directory = build_dir(sandbox, new)
     assert seen["pwd"] == directory
@@ -157,7 +157,7 @@ def test_no_prepare_leaves_the_shell_as_the_runner_gave_it(
     run.child.expect("e2e.xml")
     (tmp_path / "shell").touch()
     run.child.expect("the job is held until you leave")
-    run.child.expect("jobterm: in ")
+    run.child.expect(r"\[jobterm\] in ")
     seen = look(run, new)
     assert seen["id"] == "none"
     assert seen["pwd"] != build_dir(sandbox, new)
@@ -196,4 +196,4 @@ def test_debug_exec_runs_in_the_prepared_place(tmp_path, make_sandbox, signed_in
     assert new, done.stderr
     assert done.stdout == f'<testsuite failures="1"/>\nid={new.group(1)}\n', done.stderr
     assert done.returncode == 0, done.stderr
-    assert "jobterm: in " in done.stderr
+    assert "jobterm: in " in done.stderr  # on stderr, outside a session

@@ -107,7 +107,7 @@ def test_debug_retries_shows_the_log_live_and_gives_a_shell_in_the_held_job(
     (tmp_path / "go-950").touch()
     run.child.expect("script ended after `cat expected.txt`: cat: expected.txt: No such file")
     run.child.expect("the job is held until you leave")
-    run.child.expect("jobterm: in .*/demo/webapp \\(the build directory, from the job's log\\)")
+    run.child.expect(r"\[jobterm\] in .*/demo/webapp \(the build directory, from the job's log\)")
     time.sleep(0.3)
     run.child.send("cat left-behind.txt; echo id=$CI_JOB_ID\r")
     run.child.expect(f"id={new}")

@@ -210,7 +210,7 @@ class Prepare(NamedTuple):
             return b""
         if self.hint and not self.move:
             text += f"; {self.hint}"
-        return f"jobterm: {text}\r\n".encode()
+        return f"[jobterm] {text}\r\n".encode()  # inside the session: as its notices
 
 
 def describe(report: Report | None, facts: Facts | None, *, moved: bool) -> str | None:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import secrets
 import signal
 import time
 from collections.abc import Callable, Coroutine, Iterator
@@ -42,11 +41,11 @@ from jobterm.core.joblog import (
     TerminalHeld,
     one_line,
 )
-from jobterm.core.prepare import Prepare, ReportScanner, describe, predefined
+from jobterm.core.prepare import Prepare, predefined
 from jobterm.errors import AuthError, BusyError, ExitCode, JobtermError, NotFoundError
 from jobterm.jobs.actions import cancel_job, read_trace_bytes
 from jobterm.jobs.status import FINISHED
-from jobterm.term.attach import AttachSession, Outcome
+from jobterm.term import handover
 from jobterm.term.connection import SessionEnded, TerminalConnection, TerminalTarget
 from jobterm.term.debug_io import (
     DEBUG_HELP,
@@ -58,7 +57,7 @@ from jobterm.term.debug_io import (
     read_some,
 )
 from jobterm.term.logs import LogFollower
-from jobterm.term.tty import raw_mode, write_all
+from jobterm.term.tty import write_all
 
 if TYPE_CHECKING:
     from jobterm.gitlab.api import GitLab
@@ -342,51 +341,20 @@ class DebugRun:
         prepare = Prepare(
             predefined(self.job, self.project, self.reader.summary.build_dir), self.opts.prepare
         )
+        fds = (self.in_fd, self.out_fd, self.err_fd)
         if self.opts.exec_spec is not None:
-            return await self._exec(conn, prepare), False
+            spec = self.opts.exec_spec
+            return await handover.command(conn, spec, prepare, fds, self.notes.say), False
         self.leave_cbreak()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(signum)
-        with raw_mode(self.in_fd):
-            info = ShellInfo(self.gl, self.project, self.job, self.reader.summary)
-            options = self.opts.attach._replace(prepare=prepare)
-            session = AttachSession(conn, options, info, self.in_fd, self.out_fd)
-            result = await session.run()
-            if not session.at_line_start:
-                with contextlib.suppress(OSError):
-                    write_all(self.out_fd, b"\r\n")
+        info = ShellInfo(self.gl, self.project, self.job, self.reader.summary)
+        options = self.opts.attach._replace(prepare=prepare)
+        ended = await handover.shell(conn, options, info, fds[:2], self.notes.say)
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(signum, self.queue.put_nowait, flow.Leave(True))
-        if result.outcome is Outcome.SIGNALLED and result.signal is not None:
-            return -result.signal, False
-        if result.outcome is Outcome.LOST and result.error is not None:
-            self.notes.say(f"the terminal connection was lost: {result.error.message}")
-        return None, result.outcome is not Outcome.DETACHED
-
-    async def _exec(self, conn: TerminalConnection, prepare: Prepare) -> int:
-        """--exec: the preparation's lines, typed ahead of exec's bootstrap (its `exec sh`
-        keeps their directory and variables), then the command; the report becomes the line."""
-        from jobterm.core.execproto import Protocol
-        from jobterm.core.execrun import ExecMachine, ExecOptions
-        from jobterm.term.exec import ExecRun, Streams
-
-        assert self.opts.exec_spec is not None
-        nonce = secrets.token_hex(8)
-        for line in prepare.lines(nonce):
-            await conn.send(line.encode() + b"\r")
-        scanner = ReportScanner(nonce)
-
-        def watch(data: bytes) -> None:
-            text = describe(scanner.feed(data), prepare.facts, moved=prepare.move)
-            if text is not None:
-                self.notes.say(text)
-
-        streams = Streams(self.in_fd, self.out_fd, self.err_fd)
-        machine = ExecMachine(
-            Protocol(self.opts.exec_spec), ExecOptions(), stdin_is_tty=os.isatty(self.in_fd)
-        )
-        return await ExecRun(conn, machine, streams, watch).run()
+        return ended
 
     async def _finish(self, action: flow.Finish, status: int | None) -> Ending:
         await self._stop_tasks()
