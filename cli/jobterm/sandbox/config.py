@@ -222,6 +222,11 @@ def _merge_job(state: SandboxState, values: dict[str, Any], now: float) -> None:
     _fix_timestamps(job, now)
 
 
+def add_job(state: SandboxState, values: dict[str, Any], now: float) -> None:
+    """A [[jobs]] entry added to a running sandbox (a new pipeline's jobs)."""
+    _merge_job(state, dict(values), now)
+
+
 def _check_job(state: SandboxState, job: Job) -> None:
     if job.user not in state.users:
         raise ConfigError(f"config: job {job.id} belongs to unknown user {job.user!r}", _HINT)

@@ -10,6 +10,8 @@ request after the token check, and may raise `ControlError(status, message)`.
     POST   /-/sandbox/jobs/{id}/start             pending -> running now
     POST   /-/sandbox/jobs/{id}/end-script        {"status"?}: the script ends now
     POST   /-/sandbox/jobs/{id}/finish            {"status": success|failed|canceled}
+    POST   /-/sandbox/pipelines                   {"project", "ref", "user", "stages"?,
+                                                  "jobs": [[jobs] entries]}: as a push
     GET    /-/sandbox/users/{name}                incl. verification_code, failed_attempts
     POST   /-/sandbox/users/{name}/expire-sessions   {"remember_tokens": false}
     POST   /-/sandbox/users/{name}/unlock
@@ -214,6 +216,20 @@ async def finish_job(request: web.Request) -> web.StreamResponse:
         raise ControlError(400, f"status must be one of {', '.join(sorted(FINISHED))}")
     state.life.finish(job, status, now_of(request))
     return api_json(job_summary(state, job))
+
+
+@route("POST", "/pipelines")
+async def create_pipeline(request: web.Request) -> web.StreamResponse:
+    """A new pipeline, as a push makes one (pipelines.py): its first stage pending."""
+    from jobterm.sandbox.pipelines import new_pipeline
+
+    state = state_of(request)
+    try:
+        pipeline = new_pipeline(state, await body_of(request), now_of(request))
+    except (ValueError, TypeError, ConfigError) as exc:
+        raise ControlError(400, str(getattr(exc, "message", exc))) from None
+    jobs = [j.id for j in state.jobs_of_pipeline(pipeline)]
+    return api_json({"id": pipeline.id, "sha": pipeline.sha, "ref": pipeline.ref, "jobs": jobs})
 
 
 @route("GET", "/users/{username}")

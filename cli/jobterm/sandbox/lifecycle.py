@@ -70,7 +70,7 @@ class TimedJobLife:
             self._track(job, now)
 
     def _track(self, job: Job, now: float) -> None:
-        if job.status in ("created", "pending"):
+        if job.status == "pending":  # a created job waits for its stage (pipelines.py)
             self._pending_since.setdefault(job.id, now)
         elif job.status == "running":
             self._running_since.setdefault(job.id, now)
@@ -95,7 +95,7 @@ class TimedJobLife:
         job.script_ended_at = now
         if job.exit_code is None:
             job.exit_code = 0 if result == "success" else 1
-        job.trace += runnerlog.script_end(now)
+        job.trace += runnerlog.script_end(now, result, job.artifacts)
         self._running_since.pop(job.id, None)
         runner = self.state.runner_of(job)
         if job.terminal is not None and (runner is None or runner.executor != "docker"):
@@ -127,7 +127,7 @@ class TimedJobLife:
         if job.status == "running" and since is not None and seconds is not None:
             return since + seconds
         since = self._pending_since.get(job.id)
-        if job.status in ("created", "pending") and since is not None:
+        if job.status == "pending" and since is not None:
             return None if job.pending_seconds is None else since + job.pending_seconds
         return None
 

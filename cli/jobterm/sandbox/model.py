@@ -99,6 +99,7 @@ class Pipeline:
     sha: str = field(default_factory=lambda: secrets.token_hex(20))
     source: str = "push"
     created_at: float = 0.0
+    stages: list[str] = field(default_factory=list)  # in order; [] = as its jobs name them
 
 
 @dataclass
@@ -125,6 +126,9 @@ class Job:
     build_dir: str = ""  # "" = the executor's own (executors.py), chosen when the job starts
     variables: dict[str, str] = field(default_factory=dict)  # extra CI_* style variables
     allow_failure: bool = False
+    # `artifacts:` in its definition: the runner then uploads them after the script, in a
+    # section named for the script's result (upload_artifacts_on_success/_on_failure).
+    artifacts: bool = False
     retried_from: int | None = None
     # Runtime, owned by the terminal side (workhorse.py / job life):
     terminal: Any = None  # the attached terminal connection, if any (one per job)

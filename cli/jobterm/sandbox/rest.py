@@ -322,6 +322,19 @@ async def list_pipeline_jobs(request: web.Request) -> web.Response:
 
 
 @endpoint
+async def ci_lint(request: web.Request) -> web.Response:
+    """`GET /projects/:id/ci/lint` (`content_ref`, `include_jobs`): the project's CI
+    configuration at a commit, checked; with its jobs (pipelines.py)."""
+    from jobterm.sandbox.pipelines import lint
+
+    project = _project(request, current_user(request))
+    answer = lint(state_of(request), project, request.query.get("content_ref"))
+    if request.query.get("include_jobs") not in ("true", "1"):
+        answer.pop("jobs")
+    return api_json(answer)
+
+
+@endpoint
 async def user_pipelines(request: web.Request) -> web.Response:
     """`GET /api/v4/pipelines` (newer GitLab): the current user's pipelines, every project."""
     state = state_of(request)
@@ -353,3 +366,4 @@ def add_routes(app: web.Application) -> None:
     router.add_get(project + "/pipelines/{pipeline_id}", get_pipeline)
     router.add_get(project + "/pipelines/{pipeline_id}/jobs", list_pipeline_jobs)
     router.add_get(api + "/pipelines", user_pipelines)
+    router.add_get(project + "/ci/lint", ci_lint)

@@ -133,8 +133,18 @@ def shell_script(commands: list[str], bash: bool = True) -> str:
     return "\n".join(lines) + "\n"
 
 
-def script_end(now: float) -> bytes:
+def script_end(now: float, result: str = "success", artifacts: bool = False) -> bytes:
+    """From the end of step_script to the cleanup (common/build.go's order: after_script,
+    the cache, the artifacts, then the cleanup; this sandbox's jobs have no after_script or
+    cache, and the runner writes no section for what a job does not define)."""
     text = section("end", "step_script", now)
+    if artifacts:
+        ok = result == "success"
+        name = "upload_artifacts_on_success" if ok else "upload_artifacts_on_failure"
+        title = f"Uploading artifacts for {'successful' if ok else 'failed'} job"
+        text += stage(name, title, now) + println("Uploading artifacts...")
+        text += println('Uploading artifacts as "archive" to coordinator... 201 Created')
+        text += section("end", name, now)
     title = "Cleaning up project directory and file based variables"
     text += stage("cleanup_file_variables", title, now)
     text += section("end", "cleanup_file_variables", now)

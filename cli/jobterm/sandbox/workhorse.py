@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from jobterm.sandbox import executors, keys, lifecycle, rails, runnerlog, script
+from jobterm.sandbox import executors, keys, lifecycle, pipelines, rails, runnerlog, script
 from jobterm.sandbox.control import ControlError, add_control_route, body_of, job_of
 from jobterm.sandbox.pty import PtyShell, ShellPool
 from jobterm.sandbox.state import Job, SandboxState, User
@@ -72,6 +72,7 @@ def add_routes(app: web.Application, work_dir: Path | None = None) -> None:
     life = lifecycle.TimedJobLife(state)
     state.life = life
     life.sources = lambda job: _fetch_sources(app[WORK_DIR], state, job)
+    pipelines.StageRunner(state)  # created jobs move on, stage after stage
     app[LIFE] = life
     app[DRIVER] = lifecycle.LifeDriver(life)
     app[SCRIPTS] = script.ScriptRunner(state, app[WORK_DIR])
