@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "attach",
     "exec_",
     "debug",
+    "watch",
     "logs",
     "cp",
     "jobs",

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from jobterm.core.prepare import build_dir_in_log
 
 MAX_LINE = 64 * 1024
+MAX_SECTIONS = 1000  # a hostile log cannot grow the summary without bound
 
 # The runner's own words and colours, which this reader looks for and the sandbox writes
 # (sandbox/runnerlog.py): GitLab Runner's build logger colours Infoln bold green and
@@ -113,6 +114,7 @@ class Summary:
     finished: JobFinished | None = None
     commands: list[str] = field(default_factory=list)
     build_dir: str | None = None  # as git's line in get_sources names it
+    sections: list[str] = field(default_factory=list)  # the names of the sections begun
 
 
 class JobLogReader:
@@ -149,7 +151,7 @@ class JobLogReader:
 
     def _line(self, raw: bytes, events: list[Event]) -> None:
         decoded = raw.decode("utf-8", "replace")
-        text, ended = _remove_sections(decoded)
+        text, ended = _remove_sections(decoded, self.summary.sections)
         safe = _neutralise(text)
         shown = safe if self.colour else _SGR.sub("", safe)
         # A line that held only section markers is no line at all.
@@ -198,14 +200,17 @@ def _executor(line: str) -> str | None:
     return {"Docker Machine": "docker+machine"}.get(using.group(1), using.group(1).lower())
 
 
-def _remove_sections(text: str) -> tuple[str, bool]:
-    """The line without section markers, and whether the script's section ended in it."""
+def _remove_sections(text: str, begun: list[str]) -> tuple[str, bool]:
+    """The line without section markers (the names of those begun added to `begun`), and
+    whether the script's section ended in it."""
     ended = False
 
     def drop(match: re.Match[str]) -> str:
         nonlocal ended
         if match.group(1) == "end" and match.group(2) == "step_script":
             ended = True
+        elif match.group(1) == "start" and len(begun) < MAX_SECTIONS:
+            begun.append(match.group(2))
         return ""
 
     return _SECTION.sub(drop, text), ended
