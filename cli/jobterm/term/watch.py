@@ -308,8 +308,8 @@ class WatchRun:
         from jobterm.term.debug_io import ShellInfo
 
         held = self.jobs[job_id].reader.summary.terminal_held or "its timeout"
+        self.view.forget()  # the table stays on the screen above the shell
         self.view.say(f"the shell of job {job_id}; exit releases it (held up to {held})")
-        self.view.forget()
         info = ShellInfo(
             self.gl, self.project, self.jobs[job_id].json, self.jobs[job_id].reader.summary
         )

@@ -87,8 +87,9 @@ class View:
         if self.tty and self.drawn:
             write_all(self.fd, f"\x1b[{self.drawn}F\x1b[J".encode())
             self.drawn = 0
+        end = "\r\n" if self.tty else "\n"
         for line in text.split("\n"):
-            write_all(self.fd, f"jobterm: {line}\r\n".encode("utf-8", "replace"))
+            write_all(self.fd, f"jobterm: {line}{end}".encode("utf-8", "replace"))
 
     def forget(self) -> None:
         """The table stays on the screen as it is; the next one is drawn below it."""
