@@ -230,6 +230,10 @@ def render(results: Figures) -> str:
         import debugbench
 
         parts.append(debugbench.lines(results["debug"]))
+    if "watch" in results:
+        import watchbench
+
+        parts.append(watchbench.lines(results["watch"]))
     if "cp" in results:
         import cp_bench
 

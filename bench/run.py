@@ -321,6 +321,14 @@ class Bench:
                 else guarded(key, lambda m=measure: m(repeats), self.args.debug)  # type: ignore[misc]
             )
         self.results["debug"] = found
+        import watchbench
+
+        missing = self.jobterm_or_na("watch")
+        self.results["watch"] = (
+            na(missing)
+            if missing
+            else guarded("watch", lambda: watchbench.measure_watch(repeats), self.args.debug)
+        )
 
     def _attach_prompt_once(self) -> float:
         self.world.wait_terminal_free()
