@@ -5,7 +5,9 @@ armed, the successful ones released at once, the failed one held and its shell h
 from __future__ import annotations
 
 import io
+import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -111,3 +113,25 @@ def test_watch_piped_writes_one_line_a_change_and_exec_collects_from_the_failure
     assert len(lines) == len(set(lines)), lines  # a line only when the row changed
     assert "\x1b[" not in done.stdout  # no redrawing where it is not a terminal
     assert sandbox.admin("GET", f"/jobs/{e2e}")["status"] == "failed"
+
+
+def test_ctrl_c_releases_every_held_job(spawn_jobterm, make_sandbox, signed_in):
+    sandbox = make_sandbox(WORLD)
+    env = dict(signed_in(sandbox), **ENV)
+    made = sandbox.admin(
+        "POST",
+        "/pipelines",
+        project="demo/webapp",
+        jobs=[{"name": "slow", "script": ["sleep 600"]}],
+    )
+    job_id = made["jobs"][0]
+    run = spawn_jobterm(["watch", str(made["id"]), "-p", "demo/webapp"], env, 30, 120)
+    run.child.expect("armed")
+    assert sandbox.admin("GET", f"/jobs/{job_id}")["terminal_attached"] is True
+    os.kill(run.jobterm_pid(), signal.SIGINT)  # Ctrl-C (sendintr would end the wrapper too)
+    run.child.expect("released every held job")
+    ended_with(run, 130)
+    deadline = time.monotonic() + scaled(10)
+    while sandbox.admin("GET", f"/jobs/{job_id}")["terminal_attached"]:
+        assert time.monotonic() < deadline, "the job's terminal is still attached"
+        time.sleep(0.05)

@@ -24,7 +24,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from jobterm.core import watchflow as flow
@@ -96,13 +96,26 @@ class WatchRun:
             self._spawn(self._scripts())
             self._spawn(self._poll())
             self._spawn(self._poll_logs())
-            return await self._loop()
+            with self._quiet_keys():
+                return await self._loop()
         finally:
             for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 loop.remove_signal_handler(signum)
             await self._stop_tasks()
             for job_id in list(self.conns):
                 await self._release(job_id)
+
+    @contextlib.contextmanager
+    def _quiet_keys(self) -> Iterator[None]:
+        """Keys typed while the table shows are not echoed into it (Ctrl-C stays a signal);
+        a handed-over shell puts the terminal in raw mode and back."""
+        if not os.isatty(self.fds[0]):
+            yield
+            return
+        from jobterm.term.debug_io import cbreak_mode
+
+        with cbreak_mode(self.fds[0]):
+            yield
 
     async def _loop(self) -> int:
         while True:
