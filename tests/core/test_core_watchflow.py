@@ -171,3 +171,28 @@ def test_never_more_connections_than_max_held_and_never_a_failure_released_by_ti
             if t.phase in (f.Phase.ARMING, f.Phase.ARMED, f.Phase.KEPT)
         ]
         assert len(busy) <= 2
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("30m0s", 1800.0),
+        ("1h0m0s", 3600.0),
+        ("45s", 45.0),
+        ("1h2m5s", 3725.0),
+        ("", None),
+        ("30m", 1800.0),
+        ("99hours", None),
+        ("m0s", None),
+    ],
+)
+def test_the_runners_timeout_is_read_as_go_prints_it(text, seconds):
+    assert f.go_seconds(text) == seconds
+
+
+def test_a_held_failure_knows_when_the_runner_lets_it_go():
+    flow = f.WatchFlow(f.Settings())
+    flow.feed(f.Scripts({"job1": SCRIPT}))
+    armed(flow, view(1), now=50.0)
+    flow.feed(f.Log(1, f.LogFacts("shell", True, True, "make", (), 1800.0)))
+    assert flow.tracks[1].held_until == 1850.0

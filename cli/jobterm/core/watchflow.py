@@ -73,6 +73,7 @@ class LogFacts:
     held: bool = False
     last_command: str | None = None
     sections: tuple[str, ...] = ()
+    timeout: float | None = None  # how long the runner holds it, from its line ("30m0s")
 
 
 # -- events --------------------------------------------------------------------------------
@@ -169,8 +170,24 @@ class Track:
     note: str = ""
     facts: LogFacts = field(default_factory=LogFacts)
     held_at: float | None = None
+    held_until: float | None = None  # when the runner's own timeout releases it
     keep_until: float | None = None
     told: bool = False  # its failure was announced
+
+
+def go_seconds(text: str) -> float | None:
+    """Seconds of a Go duration as the runner prints it ("30m0s", "1h0m0s", "45s")."""
+    total, number = 0.0, ""
+    units = {"h": 3600.0, "m": 60.0, "s": 1.0}
+    for char in text:
+        if char.isdigit() or char == ".":
+            number += char
+        elif char in units and number:
+            total += float(number) * units[char]
+            number = ""
+        else:
+            return None
+    return total if not number and text else None
 
 
 def verdict(facts: LogFacts, script: tuple[str, ...] | None) -> tuple[bool | None, str]:
@@ -299,6 +316,8 @@ class WatchFlow:
         if track.phase is not Phase.ARMED or not (facts.held and facts.script_ended):
             return []
         track.held_at = self.now
+        if facts.timeout is not None:
+            track.held_until = self.now + facts.timeout
         failed, how = verdict(facts, self.scripts.get(track.view.name))
         if failed is False:
             track.phase, track.note = Phase.RELEASED, f"released at once ({how})"

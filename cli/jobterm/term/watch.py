@@ -240,7 +240,9 @@ class WatchRun:
             job.follower.poll()
         s = job.reader.summary
         held = s.terminal_held is not None
-        return flow.LogFacts(s.executor, s.script_ended, held, s.last_command, tuple(s.sections))
+        timeout = flow.go_seconds(s.terminal_held) if s.terminal_held else None
+        sections = tuple(s.sections)
+        return flow.LogFacts(s.executor, s.script_ended, held, s.last_command, sections, timeout)
 
     async def _connect(self, job_id: int) -> None:
         from jobterm.jobs.locate import ws_url_for

@@ -27,9 +27,12 @@ def _duration(track: Track) -> str:
     return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
-def row_text(track: Track) -> str:
+def row_text(track: Track, now: float | None = None) -> str:
     view = track.view
     note = track.note if track.phase is not Phase.WAITING else ""
+    if track.phase is Phase.KEPT and track.held_until is not None and now is not None:
+        left = max(int(track.held_until - now), 0)
+        note += f" (the runner releases it in {left // 60}m{left % 60:02d}s)"
     cells = [
         visible(view.stage, one_line=True)[:12].ljust(12),
         visible(view.name, one_line=True)[:24].ljust(24),
@@ -56,7 +59,8 @@ class View:
 
     def _draw(self, rows: list[Track]) -> None:
         cols = terminal_size(self.fd)[1] or 80
-        lines = [self.title] + [self._coloured(t, row_text(t)[:cols]) for t in rows]
+        now = time.monotonic()
+        lines = [self.title] + [self._coloured(t, row_text(t, now)[:cols]) for t in rows]
         up = f"\x1b[{self.drawn}F" if self.drawn else "\r"
         text = up + "\x1b[J" + "\r\n".join(lines) + "\r\n"
         write_all(self.fd, text.encode("utf-8", "replace"))
