@@ -190,3 +190,26 @@ def test_any_bytes_in_any_chunks(data: bytes, cuts: list[int]) -> None:
 @given(st.text(alphabet=st.sampled_from(list("ab\x1b[]0;m\x07\\\r\n$ Pq_"))))
 def test_escape_soup_never_leaks(text: str) -> None:
     assert not _UNSAFE.search(shown(run([text.encode()])[1]).decode())
+
+
+@pytest.mark.parametrize("control", ["\u202e", "\u2066", "\u200f", "\u061c"])
+def test_bidi_controls_are_shown_not_obeyed(control: str) -> None:
+    """They would reorder the line on screen, and jobterm's own lines that quote it."""
+    line = f"\x1b[32;1m$ make {control}evil\x1b[0;m\nout {control}put\n".encode()
+    text = shown(run([line])[1]).decode()
+    reader = JobLogReader()
+    reader.feed(line)
+    for seen in (text, reader.summary.last_command or "", reader.summary.last_output or ""):
+        assert control not in seen, repr(seen)
+    assert f"<U+{ord(control):04X}>" in text
+
+
+def test_the_held_line_counts_only_after_the_scripts_section():
+    """A script that prints the runner's words does not make the job look held."""
+    reader = JobLogReader()
+    reader.feed(b"section_start:1:step_script\r\x1b[0K\x1b[32;1m$ echo\x1b[0;m\n")
+    reader.feed(b"\x1b[32;1mTerminal is connected, will time out in 99h0m0s...\x1b[0;m\n")
+    assert reader.summary.terminal_held is None
+    reader.feed(b"section_end:2:step_script\r\x1b[0K\n")
+    reader.feed(b"\x1b[32;1mTerminal is connected, will time out in 30m0s...\x1b[0;m\n")
+    assert reader.summary.terminal_held == "30m0s"

@@ -61,6 +61,9 @@ _ESCAPE = re.compile(
 _SGR = re.compile(r"\x1b\[[0-9;:]{0,32}m")
 # After the escape sequences are gone, every ESC left starts a kept SGR sequence.
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f-\x9f]")
+# Bidirectional formatting controls reorder what is around them on screen (a log line, or
+# jobterm's own line that quotes it): shown, not obeyed (core/safetext.py's set).
+_BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _EXECUTOR = re.compile(r'^Preparing the "([^"]+)" executor')
 _USING = re.compile(r"^Using (Docker|Shell|Kubernetes|Docker Machine|Custom)\b")
 _HELD = re.compile(rf"^{re.escape(HELD_LINE)} (\S+?)\.*$")
@@ -173,7 +176,8 @@ class JobLogReader:
             summary.last_command, summary.last_output = command, None
             summary.commands.append(command)
             events.append(ScriptCommand(command))
-        elif (held := _HELD.match(stripped)) is not None:
+        elif summary.script_ended and (held := _HELD.match(stripped)) is not None:
+            # The runner writes it after the script's sections; a script can print it too.
             summary.terminal_held = held.group(1)
             events.append(TerminalHeld(held.group(1)))
         elif stripped == SUCCEEDED_LINE:
@@ -223,7 +227,12 @@ def _neutralise(text: str) -> str:
         sequence = match.group(0)
         return sequence if _SGR.fullmatch(sequence) else ""
 
-    return _CONTROLS.sub("", _ESCAPE.sub(keep_colours, text))
+    return _BIDI.sub(_shown_bidi, _CONTROLS.sub("", _ESCAPE.sub(keep_colours, text)))
+
+
+def _shown_bidi(match: re.Match[str]) -> str:
+    """A bidirectional control made visible, as core.safetext shows them everywhere."""
+    return f"<U+{ord(match.group()):04X}>"
 
 
 def one_line(text: str, limit: int = 200) -> str:
