@@ -213,3 +213,25 @@ def test_the_held_line_counts_only_after_the_scripts_section():
     reader.feed(b"section_end:2:step_script\r\x1b[0K\n")
     reader.feed(b"\x1b[32;1mTerminal is connected, will time out in 30m0s...\x1b[0;m\n")
     assert reader.summary.terminal_held == "30m0s"
+
+
+@pytest.mark.parametrize(
+    "leftover",
+    ["\x1b[8m", "\x1b[30;40m", "\x1b[7m", "\x1b[38;5;16;48;5;16m", "\x1b[8"],
+)
+def test_a_lines_colours_end_with_it(leftover: str) -> None:
+    """What a log line leaves set (concealed, black on black) never reaches what follows:
+    rendered by a terminal emulator, the next line and the text after the log are plain."""
+    import pyte
+
+    for tail in ("\n", ""):  # a whole line, and a last line without its newline
+        log = f"\x1b[31mred {leftover}hidden{tail}".encode()
+        reader = JobLogReader(colour=True)
+        out = b"".join(e.data for e in reader.feed(log) + reader.finish() if hasattr(e, "data"))
+        screen = pyte.Screen(40, 3)
+        pyte.ByteStream(screen).feed(out + b"\r\nafter")
+        row = screen.buffer[screen.cursor.y]
+        cells = [row[x] for x in range(5)]
+        assert "".join(c.data for c in cells) == "after"
+        plain = [(c.fg, c.bg, c.reverse) for c in cells]
+        assert plain == [("default", "default", False)] * 5, (leftover, tail, plain)

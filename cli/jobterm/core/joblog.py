@@ -59,6 +59,7 @@ _ESCAPE = re.compile(
     r"|\x1b[ -~]?"
 )
 _SGR = re.compile(r"\x1b\[[0-9;:]{0,32}m")
+_RESETS = frozenset({"\x1b[m", "\x1b[0m", "\x1b[0;m"})
 # After the escape sequences are gone, every ESC left starts a kept SGR sequence.
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f-\x9f]")
 # Bidirectional formatting controls reorder what is around them on screen (a log line, or
@@ -157,6 +158,8 @@ class JobLogReader:
         text, ended = _remove_sections(decoded, self.summary.sections)
         safe = _neutralise(text)
         shown = safe if self.colour else _SGR.sub("", safe)
+        if self.colour and "\x1b" in shown:  # its colours end with it (see _reset_at_end)
+            shown = _reset_at_end(shown)
         # A line that held only section markers is no line at all.
         if shown and (text == decoded or shown.strip("\r\n")):
             events.append(Text(shown.encode("utf-8")))
@@ -228,6 +231,19 @@ def _neutralise(text: str) -> str:
         return sequence if _SGR.fullmatch(sequence) else ""
 
     return _BIDI.sub(_shown_bidi, _CONTROLS.sub("", _ESCAPE.sub(keep_colours, text)))
+
+
+def _reset_at_end(line: str) -> str:
+    """The line with the attributes reset before its end: a log that leaves concealed or
+    black-on-black text set must not hide what follows (the next line, jobterm's own lines,
+    the user's prompt after `jobterm logs`)."""
+    body = line.rstrip("\r\n")
+    last = None
+    for last in _SGR.finditer(body):
+        pass
+    if last is not None and last.end() == len(body) and last.group() in _RESETS:
+        return line  # it ends reset already (the runner's own lines do)
+    return body + RESET + line[len(body) :]
 
 
 def _shown_bidi(match: re.Match[str]) -> str:

@@ -65,7 +65,8 @@ class Notices:
 
     def say(self, text: str) -> None:
         self.clear()
-        lines = "".join(f"jobterm: {line}\n" for line in text.split("\n"))
+        reset = "\x1b[0m" if os.isatty(self.fd) else ""  # whatever a log left set ends here
+        lines = "".join(f"{reset}jobterm: {line}\n" for line in text.split("\n"))
         with contextlib.suppress(OSError):
             write_all(self.fd, lines.encode())
 
