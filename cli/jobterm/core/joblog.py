@@ -238,10 +238,8 @@ def _reset_at_end(line: str) -> str:
     black-on-black text set must not hide what follows (the next line, jobterm's own lines,
     the user's prompt after `jobterm logs`)."""
     body = line.rstrip("\r\n")
-    last = None
-    for last in _SGR.finditer(body):
-        pass
-    if last is not None and last.end() == len(body) and last.group() in _RESETS:
+    ends = [m for m in _SGR.finditer(body) if m.end() == len(body)]
+    if ends and ends[-1].group() in _RESETS:
         return line  # it ends reset already (the runner's own lines do)
     return body + RESET + line[len(body) :]
 
