@@ -180,6 +180,30 @@ def test_ctrl_c_while_pending(tmp_path, spawn_jobterm, make_sandbox, signed_in):
     wait_status(sandbox, new, "canceled")
 
 
+def test_a_cancel_that_fails_is_said_as_it_is(tmp_path, spawn_jobterm, make_sandbox, signed_in):
+    """GitLab answers the cancel with 503: the job runs on, and jobterm says so and how to
+    cancel it, before it starts and while its log shows alike."""
+    sandbox = make_sandbox(world(tmp_path, retry_pending_seconds=1000))
+    env = signed_in(sandbox)
+    refuse = {"kind": "server_error", "status": 503, "method": "POST", "times": 20}
+    run = debug(spawn_jobterm, env, 961, "--cancel-on-interrupt")
+    new = retried_id(run)
+    run.child.expect(f"job {new} is pending")
+    sandbox.admin("POST", "/faults", path="/api/v4/projects/", **refuse)  # POST: the cancel
+    ctrl_c(run)
+    run.child.expect(f"could not cancel job {new} \\(.*\\); it runs on without a terminal")
+    run.child.expect("cancel it on its page: http")
+    assert run.wait_done() == 130
+    assert sandbox.admin("GET", f"/jobs/{new}")["status"] == "pending"
+    sandbox.admin("POST", f"/jobs/{new}/start")
+    run = debug(spawn_jobterm, env, new, "--cancel-on-interrupt")
+    run.child.expect("step-one")
+    ctrl_c(run)
+    run.child.expect(f"could not cancel job {new}")
+    assert run.wait_done() == 130
+    assert sandbox.admin("GET", f"/jobs/{new}")["status"] == "running"
+
+
 def test_a_terminal_that_answers_404_at_first_is_retried_quickly(
     tmp_path, spawn_jobterm, make_sandbox, signed_in
 ):

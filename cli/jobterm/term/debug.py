@@ -54,6 +54,7 @@ from jobterm.term.debug_io import (
     Notices,
     ShellInfo,
     cbreak_mode,
+    not_cancelled,
     read_some,
 )
 from jobterm.term.logs import LogFollower
@@ -100,6 +101,7 @@ class DebugRun:
         self.waiting_since = time.monotonic()
         self.notes = Notices(self.err_fd)
         self.leave_cbreak: Callable[[], None] = lambda: None
+        self.cancel_error: JobtermError | None = None  # --cancel-on-interrupt's cancel failed
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -143,6 +145,8 @@ class DebugRun:
         if isinstance(event, flow.Leave):
             if event.interrupted and self.opts.cancel_on_interrupt:
                 self._cancel_job()
+                if self.cancel_error is not None:
+                    return not_cancelled(self.job, self.cancel_error, 130)
                 return Ending(130, f"cancelled job {self.job_id} before it started")
             return Ending(
                 130 if event.interrupted else 0,
@@ -316,8 +320,11 @@ class DebugRun:
     # -- actions -----------------------------------------------------------------------------
 
     def _cancel_job(self) -> None:
-        with contextlib.suppress(JobtermError):
+        """Cancel the job; a failure is kept, for the closing line to say so."""
+        try:
             cancel_job(self.gl, self.project, self.job_id)
+        except JobtermError as exc:
+            self.cancel_error = exc
 
     @contextlib.contextmanager
     def _cbreak(self) -> Iterator[None]:
@@ -373,6 +380,8 @@ class DebugRun:
             )
         if job is None and action.wait_final:  # Ctrl-C while waiting for the final status
             return Ending(130, f"stopped waiting; job {self.job_id} finishes by itself")
+        if self.cancel_error is not None:
+            return not_cancelled(self.job, self.cancel_error, action.code or ExitCode.INTERRUPTED)
         return Ending(action.code, action.message, action.hint, job, status)
 
     async def _final_status(self) -> dict[str, Any] | None:

@@ -52,6 +52,16 @@ class Ending:
     exec_status: int | None = None
 
 
+def not_cancelled(job: dict[str, Any], error: JobtermError, code: int) -> Ending:
+    """The closing line when the cancel --cancel-on-interrupt asked for did not happen."""
+    url = one_line(str(job.get("web_url", "")))
+    return Ending(
+        int(code),
+        f"could not cancel job {job['id']} ({error.message}); it runs on without a terminal",
+        f"cancel it on its page: {url}" if url else "cancel it on its page in GitLab",
+    )
+
+
 class Notices:
     """jobterm's own lines on stderr ("jobterm: …"), and one status line that the next
     line replaces (only on a terminal)."""

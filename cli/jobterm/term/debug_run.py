@@ -102,7 +102,7 @@ def _report(env: Environment, ending: Ending, exec_mode: bool = False) -> int:
     if ending.message and ending.code not in (None, 0, 130) and ending.code < 128:
         raise JobtermError(ending.message, ending.hint, code=ExitCode(ending.code))
     if ending.message:
-        _say(env, ending.message)
+        _say(env, ending.message + (f" ({ending.hint})" if ending.hint else ""))
     job = ending.job
     if job is not None:
         status = str(job.get("status"))
