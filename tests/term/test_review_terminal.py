@@ -54,8 +54,13 @@ def test_output_held_by_the_hidden_setup_is_shown_when_the_session_ends(
     assert run.terminal_restored()
 
 
-def test_record_into_a_missing_directory_is_one_clear_line(spawn_jobterm, signed_in_env, tmp_path):
-    cast = tmp_path / "missing" / "session.cast"
+@pytest.mark.parametrize("where", ["missing/session.cast", "."])
+def test_record_into_a_missing_directory_is_one_clear_line(
+    spawn_jobterm, signed_in_env, tmp_path, sandbox, where
+):
+    """Said before connecting: no terminal is opened for a session that cannot be kept."""
+    cast = tmp_path / where
+    sandbox.admin("DELETE", "/requests")
     run = spawn_jobterm(
         ["attach", "101", "--project", "demo/webapp", "--record", str(cast)], signed_in_env
     )
@@ -65,6 +70,7 @@ def test_record_into_a_missing_directory_is_one_clear_line(spawn_jobterm, signed
     assert str(cast) in lines
     assert "JOBTERM-RC=2" in lines  # a --record path it cannot use
     assert run.terminal_restored()
+    assert not [r for r in sandbox.admin("GET", "/requests")["requests"] if r["websocket"]]
 
 
 def test_debug_log_does_not_show_what_is_typed(spawn_jobterm, signed_in_env):

@@ -35,6 +35,8 @@ def start_attach(
     from jobterm.term.attach import AttachOptions
     from jobterm.term.attach_run import run_attach
 
+    if record is not None:
+        check_recording(Path(record))  # before connecting: a session that cannot be kept
     options = AttachOptions(
         escape_char=parse_escape_char(escape_char),
         watch_interval=seconds_from_env(env.environ, "JOBTERM_WATCH_INTERVAL", 5.0),
@@ -49,3 +51,19 @@ def start_attach(
         return run_attach(env, JobQuery(job, project, host, wait, wait_timeout), options)
     except KeyboardInterrupt:  # as an error, the same on both parsers' paths (errors.py)
         raise Interrupted("interrupted") from None
+
+
+def check_recording(path: Path) -> None:
+    """A --record FILE jobterm could not create is a bad command line (exit 2), said before
+    anything connects (the file itself is made once the session starts)."""
+    import os
+
+    from jobterm.errors import UsageError
+
+    folder = path.parent
+    if path.is_dir() or not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        why = "is a directory" if path.is_dir() else "cannot be created there"
+        raise UsageError(
+            f"cannot write the recording {path}: it {why}",
+            "pass --record a file in a writable directory",
+        )
