@@ -39,7 +39,7 @@ def exec_example() -> str:
 
 def prepared_line(executor: str) -> re.Pattern[str]:
     """The row of README's table for this executor, as a pattern (paths are the job's)."""
-    kind = "shell" if executor == "shell" else "docker, kubernetes"
+    kind = executor
     pattern = rf"^\| {re.escape(kind)} \| `(\[jobterm\] in [^`]+)` \|$"
     row = re.search(pattern, SECTION, re.MULTILINE)
     assert row, f"README's line for {kind} is gone"

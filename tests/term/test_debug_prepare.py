@@ -119,7 +119,9 @@ def test_debug_prepares_the_held_jobs_shell(
         assert seen["secret"] == "none"
     else:  # the pod's variables: public and internal ones, not the project's own
         assert (
-            f"[jobterm] in {directory} ($CI_PROJECT_DIR); the shell has the job's" in seen["screen"]
+            f"[jobterm] in {directory} ($CI_PROJECT_DIR); the shell has the job's variables as "
+            "the kubernetes executor gives them: the predefined and the job's own, not the "
+            "project's" in seen["screen"]
         )
         assert seen["secret"] == "none"
     run.child.send("exit\r")
@@ -142,7 +144,9 @@ def test_debug_prepares_a_docker_shell_while_the_script_runs(
     assert seen["pwd"] == directory
     assert seen["id"] == str(new)
     assert seen["secret"] == "s3cr3t"  # the container has every variable of the job
-    assert "($CI_PROJECT_DIR); the shell has the job's variables" in seen["screen"]
+    assert (
+        "($CI_PROJECT_DIR); the shell has all the job's variables, as the docker" in seen["screen"]
+    )
     (tmp_path / "docker").touch()
     run.child.expect("shell ended with its script: with the docker executor")
     ended_with(run, 1)
@@ -197,3 +201,21 @@ def test_debug_exec_runs_in_the_prepared_place(tmp_path, make_sandbox, signed_in
     assert done.stdout == f'<testsuite failures="1"/>\nid={new.group(1)}\n', done.stderr
     assert done.returncode == 0, done.stderr
     assert "jobterm: in " in done.stderr  # on stderr, outside a session
+
+
+def test_no_resize_still_prepares_the_shell_and_says_so(
+    tmp_path, spawn_jobterm, make_sandbox, signed_in
+):
+    """Without the hidden set-up the preparation is typed in sight, and its line comes."""
+    sandbox, run, new = start_debug(
+        tmp_path, spawn_jobterm, make_sandbox, signed_in, "shell", "--no-resize"
+    )
+    run.child.expect("e2e.xml")
+    (tmp_path / "shell").touch()
+    run.child.expect("the job is held until you leave")
+    run.child.expect(r"\[jobterm\] in \S+ \(the build directory, from the job's log\)")
+    seen = look(run, new)
+    assert seen["pwd"] == build_dir(sandbox, new)
+    assert seen["id"] == str(new)
+    run.child.send("exit\r")
+    ended_with(run, 1)

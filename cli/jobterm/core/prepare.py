@@ -45,7 +45,9 @@ VALUE_LIMIT = 400
 #: which holds the lines typed ahead while the first one runs.
 EXPORTS_LIMIT = 1600
 _NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
-_REPORT = re.compile(rb"\x1b\]jobterm-prep;([0-9a-f]+);([yn])([elhn]);([^\x07\x1b]{0,4096})\x07")
+_REPORT = re.compile(
+    rb"\x1b\]jobterm-prep;([0-9a-f]+);([yn])([elhn]);([0-9]{1,3});([^\x07\x1b]{0,4096})\x07"
+)
 #: git's own line in get_sources: the build directory a client can learn from the log.
 _GIT_INIT = re.compile(
     r"^(?:Initialized empty|Reinitialized existing) Git repository in (/[^\x00-\x1f\x7f]*)/\.git/$"
@@ -57,6 +59,7 @@ class Facts(NamedTuple):
 
     build_dir: str | None = None
     variables: tuple[tuple[str, str], ...] = ()
+    executor: str | None = None  # as the log names it: what the shell's variables are
 
 
 class Report(NamedTuple):
@@ -65,13 +68,15 @@ class Report(NamedTuple):
     had_variables: bool
     where: str
     pwd: str
+    exported: int = 0  # how many of the export lines ran
 
     @classmethod
     def find(cls, data: bytes, nonce: str) -> Report | None:
         for found in _REPORT.finditer(data):
             if found.group(1).decode() == nonce:
-                pwd = found.group(4).decode("utf-8", "replace")
-                return cls(found.group(2) == b"y", found.group(3).decode(), pwd)
+                pwd = found.group(5).decode("utf-8", "replace")
+                lines = int(found.group(4))
+                return cls(found.group(2) == b"y", found.group(3).decode(), pwd, lines)
         return None
 
 
@@ -105,9 +110,11 @@ def build_dir_in_log(line: str) -> str | None:
     return found.group(1) if found and _typeable(found.group(1)) else None
 
 
-def predefined(job: dict[str, Any], project: str, build_dir: str | None) -> Facts:
-    """The predefined variables the REST API's job JSON gives (GitLab's names), with the
-    build directory from the log as CI_PROJECT_DIR."""
+def predefined(
+    job: dict[str, Any], project: str, build_dir: str | None, executor: str | None = None
+) -> Facts:
+    """The predefined variables the REST API's job JSON gives (GitLab's names); the build
+    directory from the log becomes CI_PROJECT_DIR only where the shell gets there."""
     web_url = str(job.get("web_url", ""))
     base = web_url.split(f"/{project}/-/jobs/", 1)[0] if f"/{project}/-/" in web_url else ""
     pipeline, commit = job.get("pipeline") or {}, job.get("commit") or {}
@@ -129,7 +136,6 @@ def predefined(job: dict[str, Any], project: str, build_dir: str | None) -> Fact
         "CI_PROJECT_NAME": name,
         "CI_PROJECT_NAMESPACE": namespace,
         "CI_PROJECT_URL": f"{base}/{project}" if base else None,
-        "CI_PROJECT_DIR": build_dir,
         "CI_SERVER_URL": base or None,
         "CI_SERVER_HOST": urlsplit(base).hostname if base else None,
         "CI_API_V4_URL": f"{base}/api/v4" if base else None,
@@ -139,15 +145,20 @@ def predefined(job: dict[str, Any], project: str, build_dir: str | None) -> Fact
     room = EXPORTS_LIMIT
     for key, raw in pairs.items():
         value = "" if raw is None else str(raw)
-        cost = len(key) + len(shlex.quote(value)) + 2
+        cost = len(key) + len(value) + 4  # ` KEY='value'`
         if value and _typeable(value) and _NAME.fullmatch(key) and cost <= room:
             kept.append((key, value))
             room -= cost
-    return Facts(build_dir if build_dir and _typeable(build_dir) else None, tuple(kept))
+    return Facts(build_dir if build_dir and _typeable(build_dir) else None, tuple(kept), executor)
 
 
 def _typeable(value: str) -> bool:
-    return len(value) <= VALUE_LIMIT and value.isprintable()
+    """Safe to type in single quotes into any shell's line editor, in as many bytes as
+    characters: printable ASCII without a quote. Anything else is left out, never cut (a cut
+    line could leave a quote open, and what follows would run as a command)."""
+    return (
+        len(value) <= VALUE_LIMIT and value.isascii() and value.isprintable() and "'" not in value
+    )
 
 
 def lines(facts: Facts | None, nonce: str, *, move: bool) -> list[str]:
@@ -155,6 +166,7 @@ def lines(facts: Facts | None, nonce: str, *, move: bool) -> list[str]:
     facts = facts or Facts()
     probe = (
         'if [ -n "${CI_JOB_ID-}" ]; then __jobterm_v=y; else __jobterm_v=n; fi; __jobterm_w=n; '
+        "__jobterm_e=0; "
         '[ -n "${CI_PROJECT_DIR-}" ] && [ "$PWD" = "$CI_PROJECT_DIR" ] && __jobterm_w=h'
     )
     out = [probe]
@@ -164,32 +176,42 @@ def lines(facts: Facts | None, nonce: str, *, move: bool) -> list[str]:
             "2>/dev/null && __jobterm_w=e"
         )
         if facts.build_dir:
+            where = shlex.quote(facts.build_dir)
             out[0] += (
-                f"; [ $__jobterm_w = n ] && cd -- {shlex.quote(facts.build_dir)} 2>/dev/null "
-                "&& __jobterm_w=l"
+                f"; [ $__jobterm_w = n ] && cd -- {where} 2>/dev/null && __jobterm_w=l && "
+                f"{{ [ $__jobterm_v = y ] || export CI_PROJECT_DIR={where}; }}"
             )
         out += _exports(facts.variables)
     report = (
-        f'printf \'\\033]jobterm-prep;%s;%s%s;%s\\007\' {nonce} "$__jobterm_v" "$__jobterm_w" '
-        '"$PWD"; unset __jobterm_v __jobterm_w'
+        f"printf '\\033]jobterm-prep;%s;%s%s;%s;%s\\007' {nonce} \"$__jobterm_v\" "
+        '"$__jobterm_w" "$__jobterm_e" "$PWD"; unset __jobterm_v __jobterm_w __jobterm_e'
     )
     out.append(report)
     return [f" {line}; __jt_a 2>/dev/null" for line in out]
 
 
-def _exports(variables: tuple[tuple[str, str], ...]) -> list[str]:
-    """`export` lines, each short enough, run only in a shell without the job's variables."""
-    out: list[str] = []
-    current = ""
+def export_groups(variables: tuple[tuple[str, str], ...]) -> list[list[tuple[str, str]]]:
+    """The variables as they go out, one group a line, each line short enough."""
+    groups: list[list[tuple[str, str]]] = []
+    size = LINE_LIMIT
     for key, value in variables:
-        word = f" {key}={shlex.quote(value)}"
-        if current and len(current) + len(word) > LINE_LIMIT - 60:
-            out.append(current)
-            current = ""
-        current += word
-    if current:
-        out.append(current)
-    return [f"[ $__jobterm_v = y ] || export{words}" for words in out]
+        word = len(key) + len(value) + 4
+        if size + word > LINE_LIMIT - 100:
+            groups.append([])
+            size = 0
+        groups[-1].append((key, value))
+        size += word
+    return groups
+
+
+def _exports(variables: tuple[tuple[str, str], ...]) -> list[str]:
+    """`export` lines, run only in a shell without the job's variables; each one that ran
+    counts itself in __jobterm_e (the report says how many did)."""
+    out = []
+    for group in export_groups(variables):
+        words = "".join(f" {key}={shlex.quote(value)}" for key, value in group)
+        out.append(f"[ $__jobterm_v = y ] || {{ export{words}; __jobterm_e=$((__jobterm_e+1)); }}")
+    return out
 
 
 class Prepare(NamedTuple):
@@ -208,9 +230,22 @@ class Prepare(NamedTuple):
         text = describe(report, self.facts, moved=self.move)
         if text is None:
             return b""
-        if self.hint and not self.move:
-            text += f"; {self.hint}"
+        if self.hint and not self.move and report is not None:
+            has = report.had_variables  # then only the directory is amiss
+            text += '; `cd "$CI_PROJECT_DIR"` moves it there' if has else f"; {self.hint}"
         return f"[jobterm] {text}\r\n".encode()  # inside the session: as its notices
+
+
+def _theirs(executor: str | None) -> str:
+    """What a shell that has the job's variables has, by its executor (docs/protocol.md)."""
+    if executor == "kubernetes":
+        return (
+            "the shell has the job's variables as the kubernetes executor gives them: the "
+            "predefined and the job's own, not the project's CI/CD variables"
+        )
+    if executor == "docker":
+        return "the shell has all the job's variables, as the docker executor gives them"
+    return "the shell has the job's variables, as its runner gave them"
 
 
 def describe(report: Report | None, facts: Facts | None, *, moved: bool) -> str | None:
@@ -221,7 +256,6 @@ def describe(report: Report | None, facts: Facts | None, *, moved: bool) -> str 
         return None  # already where a user expects to be
     facts = facts or Facts()
     pwd = visible(report.pwd, one_line=True)
-    count = len(facts.variables)
     if report.where == "e":
         place = f"in {pwd} ($CI_PROJECT_DIR)"
     elif report.where == "l":
@@ -236,7 +270,9 @@ def describe(report: Report | None, facts: Facts | None, *, moved: bool) -> str 
     else:
         place = f"in {pwd}, not the build directory"
     if report.had_variables:
-        return f"{place}; the shell has the job's variables, as its runner gave them"
+        return f"{place}; {_theirs(facts.executor)}"
+    count = sum(len(g) for g in export_groups(facts.variables)[: report.exported])
+    count += report.where == "l"  # CI_PROJECT_DIR, set with the move
     if moved and count:
         return (
             f"{place}; the runner gave this shell none of the job's variables: {count} "

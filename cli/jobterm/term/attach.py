@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import time
 from collections import deque
 from collections.abc import Callable
@@ -32,7 +33,7 @@ from typing import TYPE_CHECKING, NamedTuple, Protocol
 from jobterm.aio import wait_set
 from jobterm.core.escape import HELP_TEXT, Action, Command, Data, EscapeParser, shown
 from jobterm.core.frames import Send
-from jobterm.core.prepare import Prepare
+from jobterm.core.prepare import Prepare, ReportScanner
 from jobterm.core.prompt import Event, PromptTracker, Show, visible_resize_line
 from jobterm.core.setup import SetupFilter
 from jobterm.errors import ConnectionLostError, JobtermError
@@ -174,6 +175,9 @@ class AttachSession:
         self.prompt_came = asyncio.Event()  # the set-up waits for it (core/setup.py)
         self.prompt = PromptTracker(self.setup.nonce, rows, cols) if self.setup else None
         self.told_resize = False  # the fallback `~r` notice is given once
+        # Without the hidden set-up (--no-resize, no size) the preparation is typed on its
+        # own, seen, and its report read from the output as it passes.
+        self.prep_scan: ReportScanner | None = None
         self._outbox: deque[bytes] = deque()
         self._send_lock = asyncio.Lock()
         self.recorder: Recorder | None = None
@@ -234,7 +238,7 @@ class AttachSession:
                         self.prompt_came.set()
                 if self.prompt is None:
                     if data:
-                        self._show(data)
+                        self._show(data + self._prepared(data))
                     continue
                 self._apply(self.prompt.feed(data))
                 if self._outbox:
@@ -243,6 +247,14 @@ class AttachSession:
             self.state.finish(Result(Outcome.ENDED))
         except (ConnectionLostError, JobtermError) as exc:
             self.state.finish(Result(Outcome.LOST, error=exc))
+
+    def _prepared(self, data: bytes) -> bytes:
+        """The line about the shell, once its report passed (only without the set-up)."""
+        scan, prepare = self.prep_scan, self.options.prepare
+        if scan is None or scan.done or prepare is None:
+            return b""
+        report = scan.feed(data)
+        return b"" if report is None else b"\r\n" + prepare.announce(report)
 
     def _apply(self, events: list[Event]) -> None:
         """Carry out the prompt tracker's events: show now, queue sends in order."""
@@ -334,6 +346,11 @@ class AttachSession:
                 self.setup.typed()
                 await self.conn.send(self.setup.command())
                 self.state.later("setup", self.options.setup_timeout, self._setup_timeout)
+            elif self.options.prepare is not None:
+                nonce = secrets.token_hex(8)
+                self.prep_scan = ReportScanner(nonce)
+                lines = self.options.prepare.lines(nonce)
+                await self.conn.send("".join(line + "\r" for line in lines).encode())
             while True:
                 data = await self._read_stdin()
                 if not data:

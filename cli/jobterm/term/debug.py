@@ -345,9 +345,9 @@ class DebugRun:
         if self.opts.prepare and self.reader.summary.build_dir is None:
             await asyncio.to_thread(self._catch_up)  # the log may name it by now
         self.notes.say(banner)
-        prepare = Prepare(
-            predefined(self.job, self.project, self.reader.summary.build_dir), self.opts.prepare
-        )
+        s = self.reader.summary
+        facts = predefined(self.job, self.project, s.build_dir, s.executor)
+        prepare = Prepare(facts, self.opts.prepare)
         fds = (self.in_fd, self.out_fd, self.err_fd)
         if self.opts.exec_spec is not None:
             spec = self.opts.exec_spec

@@ -310,9 +310,9 @@ class WatchRun:
             drain.cancel()
             await asyncio.gather(drain, return_exceptions=True)
         job = self.jobs[job_id]
-        prepare = Prepare(
-            predefined(job.json, self.project, job.reader.summary.build_dir), self.opts.prepare
-        )
+        s = job.reader.summary
+        facts = predefined(job.json, self.project, s.build_dir, s.executor)
+        prepare = Prepare(facts, self.opts.prepare)
         if self.opts.exec_spec is not None:
             await self._exec(job_id, conn, prepare)
         else:
