@@ -69,3 +69,21 @@ def test_relative_paths_are_in_the_build_directory(
     back = jobterm(env, "cp", "-p", "demo/webapp", f"{job}:reports/up.txt", tmp_path / "b")
     assert back.returncode == 0, back.stderr
     assert (tmp_path / "b").read_text() == "uploaded\n"
+
+
+def test_a_relative_path_with_no_known_build_directory_is_refused(
+    make_sandbox: Any, signed_in: Any, tmp_path: Path
+) -> None:
+    """GIT_STRATEGY none: the log names no directory, and a shell executor's terminal has no
+    $CI_PROJECT_DIR: a relative path would land in the runner's own directory. Refused."""
+    config = world()
+    config["jobs"][0]["git_strategy"] = "none"
+    sandbox = make_sandbox(config)
+    env = signed_in(sandbox)
+    (tmp_path / "up.txt").write_text("x\n")
+    up = jobterm(env, "cp", "-p", "demo/webapp", tmp_path / "up.txt", "970:up.txt")
+    assert up.returncode == 30, up.stderr
+    assert "the job's build directory is unknown" in up.stderr
+    assert up.stderr.count("\n") == 1
+    down = jobterm(env, "cp", "-p", "demo/webapp", "970:/etc/hostname", tmp_path / "h")
+    assert down.returncode == 0, down.stderr  # an absolute path needs no build directory

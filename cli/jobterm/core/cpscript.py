@@ -59,6 +59,7 @@ class RemoteStatus(IntEnum):
     WRITE_FAILED = 75  # writing, unpacking or renaming failed (e.g. the disk is full)
     READ_FAILED = 76  # reading the source failed midway
     MISMATCH = 77  # what arrived is not what jobterm sent
+    NO_BUILD_DIR = 79  # a relative path, and neither the shell nor the log names the build dir
 
 
 # Shared by both programs: the build directory ($CI_PROJECT_DIR, else the one the job's log
@@ -66,7 +67,8 @@ class RemoteStatus(IntEnum):
 # variables), a path safe to pass as an operand, and a temporary that any end (even a
 # signal) removes.
 _PRELUDE: Final = b"""\
-cd "${CI_PROJECT_DIR:-${JT_BUILD_DIR:-.}}" 2>/dev/null
+b=${CI_PROJECT_DIR:-${JT_BUILD_DIR:-}}
+if [ -n "$b" ]; then cd "$b" 2>/dev/null; else case $1 in /*) ;; *) exit 79;; esac; fi
 op() { case $1 in -*) printf './%s' "$1";; *) printf '%s' "$1";; esac; }
 h=$(openssl dgst -sha256 -r </dev/null 2>/dev/null)
 if [ "${h%% *}" = e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 ]; then

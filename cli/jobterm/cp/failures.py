@@ -61,6 +61,12 @@ _REMOTE: dict[int, tuple[str, str, ExitCode]] = {
         "try again",
         ExitCode.COPY_FAILED,
     ),
+    RemoteStatus.NO_BUILD_DIR: (
+        "{path} is relative, and the job's build directory is unknown: the terminal's shell "
+        "has no $CI_PROJECT_DIR and the job's log names none",
+        "give the path in the job from / (where the job's script ran)",
+        ExitCode.NO_SUCH_PATH,
+    ),
     RemoteStatus.MISMATCH: (
         "what arrived in the job differs from what was sent",
         "nothing was put in place; try again",

@@ -129,6 +129,7 @@ class Job:
     # `artifacts:` in its definition: the runner then uploads them after the script, in a
     # section named for the script's result (upload_artifacts_on_success/_on_failure).
     artifacts: bool = False
+    git_strategy: str = "fetch"  # GIT_STRATEGY: "none" fetches nothing (the log names no dir)
     retried_from: int | None = None
     # Runtime, owned by the terminal side (workhorse.py / job life):
     terminal: Any = None  # the attached terminal connection, if any (one per job)

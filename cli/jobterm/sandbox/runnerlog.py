@@ -106,6 +106,8 @@ def job_start(job: Job, runner: Runner | None, now: float, sources: Sources | No
 def get_sources(job: Job, sources: Sources | None) -> str:
     """The fetch strategy's lines (shells/abstract.go: its notices in green; the lines in
     between are git's own, `git init` naming the build directory)."""
+    if job.git_strategy == "none":  # shells/abstract.go: writeGitSSLConfig is skipped too
+        return info("Skipping Git repository setup")
     text = info(f"Fetching changes with git depth set to {GIT_DEPTH}...")
     if sources is None:
         return text + info(f"Checking out {job.ref} ...")
