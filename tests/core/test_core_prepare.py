@@ -153,3 +153,30 @@ def test_a_report_in_pieces_and_a_forged_one_with_another_nonce():
     scanner = ReportScanner(NONCE)
     found = [scanner.feed(bytes([b])) for b in forged + real]
     assert [f for f in found if f] == [Report(False, "l", "/b", 21)]
+
+
+@pytest.mark.parametrize(
+    ("line", "directory"),
+    [
+        ("Initialized empty Git repository in /builds/g/p/.git/", "/builds/g/p"),
+        (
+            "Reinitialized existing Git repository in /home/r/builds/t1/0/g/p/.git/",
+            "/home/r/builds/t1/0/g/p",
+        ),
+        ("Cloning into '/builds/g/p'...", "/builds/g/p"),
+        ("Initialized empty Git repository in relative/.git/", None),
+        ("Initialized empty Git repository in /b'ad/.git/", None),
+        ("$ echo Initialized empty Git repository in /x/.git/", None),
+    ],
+)
+def test_the_build_directory_as_the_log_names_it(line, directory):
+    from jobterm.core.prepare import build_dir_in_log
+
+    assert build_dir_in_log(line) == directory
+
+
+def test_the_project_is_spelled_as_the_jobs_url_spells_it():
+    facts = predefined(job(), "Demo/WebApp", None)
+    names = dict(facts.variables)
+    assert names["CI_PROJECT_PATH"] == "demo/webapp"
+    assert names["CI_SERVER_URL"] == "http://127.0.0.1:8080"

@@ -50,7 +50,9 @@ _REPORT = re.compile(
 )
 #: git's own line in get_sources: the build directory a client can learn from the log.
 _GIT_INIT = re.compile(
-    r"^(?:Initialized empty|Reinitialized existing) Git repository in (/[^\x00-\x1f\x7f]*)/\.git/$"
+    r"^(?:(?:Initialized empty|Reinitialized existing) Git repository in "
+    r"(/[^\x00-\x1f\x7f]*)/\.git/"
+    r"|Cloning into '(/[^\x00-\x1f\x7f']*)'\.\.\.)$"  # the runner's native git clone
 )
 
 
@@ -107,7 +109,8 @@ class ReportScanner:
 def build_dir_in_log(line: str) -> str | None:
     """The build directory, if this (plain) log line is git's init line."""
     found = _GIT_INIT.match(line)
-    return found.group(1) if found and _typeable(found.group(1)) else None
+    directory = (found.group(1) or found.group(2)) if found else None
+    return directory if directory and _typeable(directory) else None
 
 
 def predefined(
@@ -116,7 +119,10 @@ def predefined(
     """The predefined variables the REST API's job JSON gives (GitLab's names); the build
     directory from the log becomes CI_PROJECT_DIR only where the shell gets there."""
     web_url = str(job.get("web_url", ""))
-    base = web_url.split(f"/{project}/-/jobs/", 1)[0] if f"/{project}/-/" in web_url else ""
+    # The job's URL spells the project as GitLab does (the user may have typed it otherwise).
+    at = web_url.lower().rfind(f"/{project.lower()}/-/jobs/")
+    base = web_url[:at] if at > 0 else ""
+    project = web_url[at + 1 : at + 1 + len(project)] if at > 0 else project
     pipeline, commit = job.get("pipeline") or {}, job.get("commit") or {}
     namespace, _, name = project.rpartition("/")
     pairs = {

@@ -95,7 +95,10 @@ def job_start(job: Job, runner: Runner | None, now: float, sources: Sources | No
     text += section("start", "prepare_executor", now)
     text += executor_lines(runner) + section("end", "prepare_executor", now)
     text += stage("prepare_script", "Preparing environment", now)
-    text += println(f"Running on runner-{token}-project-{job.project_id}-concurrent-0...")
+    if runner is None or runner.executor == "shell":  # the shell executor names its host
+        text += println("Running on sandbox...")
+    else:
+        text += println(f"Running on runner-{token}-project-{job.project_id}-concurrent-0...")
     text += section("end", "prepare_script", now)
     text += stage("get_sources", "Getting source from Git repository", now)
     text += get_sources(job, sources) + section("end", "get_sources", now)
