@@ -49,9 +49,11 @@ def jobterms(lines: list[str]) -> list[str]:
     return [line for line in lines if line.startswith("jobterm:")]
 
 
-def attach_output(spawn_jobterm: Any, env: dict[str, str], *args: str) -> tuple[int, list[str]]:
+def attach_output(
+    spawn_jobterm: Any, env: dict[str, str], *args: str, verb: str = "attach"
+) -> tuple[int, list[str]]:
     """`jobterm attach ARGS` in a real terminal: its exit code and every line it printed."""
-    run = spawn_jobterm(["attach", *args], env)
+    run = spawn_jobterm([verb, *args], env)
     run.child.logfile_read = io.BytesIO()
     code = run.wait_done()
     assert run.terminal_restored()
@@ -135,3 +137,12 @@ def _wait_attached(sandbox: Any, job_id: int) -> None:
     while not sandbox.admin("GET", f"/jobs/{job_id}")["terminal_attached"]:
         assert time.monotonic() < deadline, "the test's own terminal never attached"
         time.sleep(0.05)
+
+
+@pytest.mark.parametrize(("job", "project", "words", "code"), DEBUG_REFUSALS)
+def test_debug_on_a_terminal_refused_says_one_line(
+    spawn_jobterm, signed_in_env, job, project, words, code
+):
+    got, shown = attach_output(spawn_jobterm, signed_in_env, job, "-p", project, verb="debug")
+    assert (got, len(jobterms(shown))) == (code, 1), shown
+    assert words in jobterms(shown)[0]
