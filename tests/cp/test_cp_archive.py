@@ -62,6 +62,27 @@ HOSTILE: dict[str, tuple[list[Member], str]] = {
     ),
     "hardlink-absolute": ([_special("h", tarfile.LNKTYPE, "/etc/passwd")], "outside the copy"),
     "hardlink-out": ([_special("h", tarfile.LNKTYPE, "../x")], "outside the copy"),
+    # Each link is inside when it comes; once x is replaced, b leads out of the copy.
+    "link-retargeted-later": (
+        [
+            _dir("d1"),
+            _dir("d1/d2"),
+            _special("x", tarfile.SYMTYPE, "d1/d2"),
+            _special("b", tarfile.SYMTYPE, "x/../../OUTSIDE-target"),
+            _special("x", tarfile.SYMTYPE, "d1"),
+        ],
+        "link",
+    ),
+    "symlink-replaced-by-a-file": (
+        [_special("x", tarfile.SYMTYPE, "d"), _dir("d"), _file("x")],
+        "replaces",
+    ),
+    "hardlink-to-itself": ([_special("h", tarfile.LNKTYPE, "h")], "hard link"),
+    "hardlink-ahead": (
+        [_special("h", tarfile.LNKTYPE, "later"), _file("later")],
+        "hard link",
+    ),
+    "hardlink-to-a-directory": ([_dir("d"), _special("h", tarfile.LNKTYPE, "d")], "hard link"),
     "char-device": ([_special("null", tarfile.CHRTYPE)], "device file"),
     "block-device": ([_special("disk", tarfile.BLKTYPE)], "device file"),
     "fifo": ([_special("pipe", tarfile.FIFOTYPE)], "fifo"),
@@ -175,3 +196,27 @@ def test_modes_are_the_data_filters_with_or_without_it(tmp_path: Path, filters: 
     unpack(craft(tmp_path / "t.tar", members), root)
     mode = {p.name: stat.S_IMODE(p.stat().st_mode) for p in [*root.iterdir(), root / "ro" / "f"]}
     assert mode == {"ro": 0o777 & ~archive.umask(), "f": 0o644, "open": 0o755, "none": 0o600}
+
+
+def test_the_final_tree_is_checked_even_if_an_earlier_guard_let_it_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, filters: bool
+) -> None:
+    """Defence in depth: with the order check gone, the retargeted link is still refused by
+    the look at the tree as it ended, and the caller removes it."""
+    monkeypatch.setattr(archive, "check_order", lambda members: None)
+    evil = craft(tmp_path / "evil.tar", HOSTILE["link-retargeted-later"][0])
+    root = tmp_path / "outer" / "copy"
+    root.mkdir(parents=True)
+    with pytest.raises(UnsafeArchive, match="leads outside the copy"):
+        unpack(evil, root)
+
+
+def test_check_tree_refuses_any_link_out_and_keeps_links_in(tmp_path: Path) -> None:
+    root = tmp_path / "copy"
+    (root / "a" / "b").mkdir(parents=True)
+    (root / "in").symlink_to("a/b")
+    (root / "a" / "up").symlink_to("..")
+    archive.check_tree(root)  # both resolve inside
+    (root / "a" / "b" / "out").symlink_to("../../../elsewhere")
+    with pytest.raises(UnsafeArchive, match="'a/b/out' is a link that leads outside"):
+        archive.check_tree(root)

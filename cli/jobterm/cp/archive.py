@@ -4,8 +4,11 @@ What a job sends is untrusted: it may be crafted. Nothing of an archive is writt
 every member passed `check_member` (whole archive refused on the first bad one, and nothing
 written: the caller unpacks into a temporary directory it removes on failure). While
 unpacking, each member is checked again against the real file system (`check_target`: a
-symlink written earlier must not carry a later member outside), and `tarfile`'s own `data`
-filter guards the extraction too where this Python has it.
+symlink written earlier must not carry a later member outside), `tarfile`'s own `data`
+filter guards the extraction too where this Python has it, and the tree as it ended is
+checked last (`check_tree`: every link in it leads inside), so a link that was inside when
+written but leads out once a later member replaced what it goes through is caught too;
+`check_order` refuses such replacing, and hard links to anything but an earlier file.
 
 Refused, each with its own reason: absolute names; names with `..`; symbolic or hard links
 that are absolute or point outside the destination; device files, fifos and sockets; files
@@ -15,6 +18,7 @@ with the setuid or setgid bit.
 from __future__ import annotations
 
 import os
+import posixpath
 import stat
 import tarfile
 from pathlib import Path
@@ -81,16 +85,60 @@ def check_target(member: tarfile.TarInfo, root: Path) -> None:
         raise _refuse(member, f"is a link to {shown(member.linkname)}, outside the copy")
 
 
+def check_order(members: list[tarfile.TarInfo]) -> None:
+    """Refuse what a member does to the ones before it: a hard link must name a regular file
+    that came earlier (tarfile fails on anything else, itself included), and nothing may
+    replace a symbolic link (the links checked before it would then lead elsewhere)."""
+    kinds: dict[str, tarfile.TarInfo] = {}
+    for member in members:
+        name = _normal(member.name)
+        earlier = kinds.get(name)
+        if earlier is not None and earlier.issym():
+            raise _refuse(member, f"replaces the link {shown(earlier.name)} that came before it")
+        if member.islnk():
+            target = kinds.get(_normal(member.linkname))
+            if target is None or not target.isfile():
+                raise _refuse(
+                    member, f"is a hard link to {shown(member.linkname)}, not a file before it"
+                )
+        kinds[name] = member
+
+
+def _normal(name: str) -> str:
+    return posixpath.normpath(name).lstrip("/")
+
+
+def check_tree(root: Path) -> None:
+    """The unpacked tree as it ended: every symbolic link in it resolves inside `root`."""
+    real_root = os.path.realpath(root)
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = os.path.join(folder, name)
+            if os.path.islink(path):
+                real = os.path.realpath(path)
+                if real != real_root and not real.startswith(real_root + os.sep):
+                    relative = os.path.relpath(path, root)
+                    raise UnsafeArchive(
+                        f"refused the directory from the job: {shown(relative)} is a link "
+                        "that leads outside the copy",
+                        "nothing was written; the job may be compromised, or copy the files "
+                        "one by one",
+                    )
+
+
 def unpack(archive: Path, root: Path) -> None:
-    """Unpack `archive` into the existing, empty directory `root`, or raise UnsafeArchive."""
+    """Unpack `archive` into the existing, empty directory `root`, or raise UnsafeArchive
+    (the caller then removes `root`: it is a private temporary, renamed only on success)."""
     try:
         with tarfile.open(archive, "r:") as tar:
             members = tar.getmembers()
             for member in members:
                 check_member(member)
+            check_order(members)
             for member in members:
                 check_target(member, root)
                 _extract(tar, member, root)
+        check_tree(root)
     except tarfile.TarError as exc:
         raise UnsafeArchive(
             f"the directory from the job is not a readable tar stream ({shown(str(exc))})",
