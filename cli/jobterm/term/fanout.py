@@ -15,6 +15,7 @@ stderr, and the others carry on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 from collections.abc import Awaitable, Callable
@@ -42,6 +43,7 @@ class JobResult:
     status: int = int(ExitCode.EXEC_FAILED)
     error: str | None = None
     output: bytearray = field(default_factory=bytearray)
+    write_error: OSError | None = None  # our stdout could not take the output
 
     def as_json(self) -> str:
         text = self.output.decode("utf-8", errors="replace")
@@ -67,49 +69,64 @@ async def _one(
     err_r, err_w = os.pipe()
     null = os.open(os.devnull, os.O_RDONLY)
     readers = [
-        asyncio.ensure_future(_relay(out_r, out_fd, label, lock, result if as_json else None)),
-        asyncio.ensure_future(_relay(err_r, err_fd, label, lock, result if as_json else None)),
+        asyncio.ensure_future(_relay(out_r, out_fd, label, lock, result, as_json)),
+        asyncio.ensure_future(_relay(err_r, err_fd, label, lock, result, as_json)),
     ]
     try:
         result.status = await run(null, out_w, err_w)
-    except JobtermError as exc:
+    except JobtermError as exc:  # as a single exec: its own code for a timeout or Ctrl-C
         result.error = exc.message
-        result.status = int(ExitCode.EXEC_FAILED)
+        kept = (ExitCode.TIMEOUT, ExitCode.INTERRUPTED)
+        result.status = int(exc.exit_code if exc.exit_code in kept else ExitCode.EXEC_FAILED)
     finally:
         for fd in (out_w, err_w, null):
             os.close(fd)
         await asyncio.gather(*readers)
+    if result.write_error is not None and result.error is None:  # as a single exec: 255
+        problem = result.write_error.strerror or str(result.write_error)
+        result.error = f"could not write the command's output: {problem}"
+        result.status = int(ExitCode.EXEC_FAILED)
     async with lock:
-        if as_json:
-            _write(out_fd, (result.as_json() + "\n").encode())
-        elif result.error is not None:
-            _write(err_fd, f"jobterm: [{label}] {result.error}\n".encode())
+        with contextlib.suppress(OSError):  # where even that cannot go, the status says it
+            if as_json and result.write_error is None:
+                _write(out_fd, (result.as_json() + "\n").encode())
+            elif result.error is not None:
+                _write(err_fd, f"jobterm: [{label}] {result.error}\n".encode())
     return result
 
 
 async def _relay(
-    read_fd: int, write_fd: int, label: str, lock: asyncio.Lock, keep: JobResult | None
+    read_fd: int, write_fd: int, label: str, lock: asyncio.Lock, result: JobResult, keep: bool
 ) -> None:
-    """Copy `read_fd` to `write_fd` line by line with the prefix (or into `keep`)."""
+    """Copy `read_fd` to `write_fd` line by line with the prefix (or into the result, with
+    `keep`). A write that fails (the reader went away, stdout closed) is kept in the result
+    and the rest is read and dropped, so the job's command is never stuck on a full pipe."""
     os.set_blocking(read_fd, False)
     prefix = f"[{label}] ".encode()
     pending = b""
+
+    async def put(data: bytes) -> None:
+        if result.write_error is None:
+            async with lock:
+                try:
+                    _write(write_fd, data)
+                except OSError as exc:
+                    result.write_error = exc
+
     try:
         while True:
             data = await read_when_ready(read_fd)
             if not data:
                 break
-            if keep is not None:
-                keep.output += data
+            if keep:
+                result.output += data
                 continue
             lines = (pending + data).split(b"\n")
             pending = lines.pop()
             if lines:
-                async with lock:
-                    _write(write_fd, b"".join(prefix + line + b"\n" for line in lines))
+                await put(b"".join(prefix + line + b"\n" for line in lines))
         if pending:
-            async with lock:
-                _write(write_fd, prefix + pending + b"\n")
+            await put(prefix + pending + b"\n")
     finally:
         os.close(read_fd)
 
