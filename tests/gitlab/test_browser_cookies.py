@@ -297,3 +297,81 @@ def test_a_secure_cookie_goes_only_where_a_browser_would_send_it(
     assert read("https://gitlab.example.com").get(SESSION[1]) == SESSION[2]
     assert read("http://gitlab.example.com") == {}
     assert read("http://127.0.0.1:8080").get(SESSION[1]) == SESSION[2]
+
+
+@pytest.mark.parametrize(
+    ("host_key", "url", "sent"),
+    [
+        (".0.0.1", "http://127.0.0.1:8080", False),  # no domain cookies for an address
+        ("127.0.0.1", "http://127.0.0.1:8080", True),
+        (".1", "http://10.0.0.1", False),
+        (".[::1]", "http://[::1]:8080", False),
+        (".example.com", "https://gitlab.example.com", True),
+        (".ample.com", "https://gitlab.example.com", False),  # on a label's boundary only
+    ],
+)
+def test_hosts_match_as_a_browser_matches_them(host_key: str, url: str, sent: bool) -> None:
+    assert belongs_to(host_key, "/", parse_host(url)) is sent
+
+
+def _odd_chromium(tmp_path: Path, rows: list[tuple[object, ...]]) -> Path:
+    """A cookie store with rows no browser writes (NULL or BLOB where text belongs)."""
+    import sqlite3
+
+    profile = tmp_path / "Default"
+    profile.mkdir()
+    connection = sqlite3.connect(profile / "Cookies")
+    with connection:
+        connection.execute("CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT)")
+        connection.execute("INSERT INTO meta VALUES ('version', '20')")
+        connection.execute(
+            "CREATE TABLE cookies(creation_utc INTEGER, host_key, name, value, "
+            "encrypted_value, path, is_secure INTEGER)"
+        )
+        connection.executemany("INSERT INTO cookies VALUES (?, ?, ?, ?, ?, ?, 0)", rows)
+    connection.close()
+    return profile
+
+
+def test_rows_no_browser_writes_are_passed_over(tmp_path: Path) -> None:
+    profile = _odd_chromium(
+        tmp_path,
+        [
+            (1, None, "_gitlab_session", "null-host", b"", "/"),
+            (2, b"gitlab.example.com", "_gitlab_session", "blob-host", b"", "/"),
+            (3, "gitlab.example.com", None, "null-name", b"", "/"),
+            (4, "gitlab.example.com", "_gitlab_session", None, None, None),
+            (5, "gitlab.example.com", "_gitlab_session", "the-good-one", b"", "/"),
+        ],
+    )
+    assert read_chromium(profile) == {"_gitlab_session": "the-good-one"}
+
+
+def test_of_two_matching_cookies_the_newest_wins_whatever_their_order(tmp_path: Path) -> None:
+    rows = [
+        (200, "gitlab.example.com", "_gitlab_session", "newer", b"", "/"),
+        (100, ".example.com", "_gitlab_session", "older-domain-cookie", b"", "/"),
+    ]
+    assert read_chromium(_odd_chromium(tmp_path, rows)) == {"_gitlab_session": "newer"}
+
+
+def test_firefox_rows_no_browser_writes_are_passed_over_and_the_newest_wins(
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+
+    profile, _ = firefox_profile(tmp_path, "default", cookies=[], running=False)
+    connection = sqlite3.connect(profile / "cookies.sqlite")
+    with connection:
+        connection.executemany(
+            "INSERT INTO moz_cookies (name, value, host, path, creationTime, isSecure) "
+            "VALUES (?, ?, ?, ?, ?, 0)",
+            [
+                (None, "null-name", "gitlab.example.com", "/", 1),
+                ("_gitlab_session", "blob-host", b"gitlab.example.com", "/", 2),
+                ("_gitlab_session", "newest", "gitlab.example.com", None, 9),
+                ("_gitlab_session", "older", ".example.com", "/", 5),
+            ],
+        )
+    connection.close()
+    assert firefox.read(profile, HOST).cookies == {"_gitlab_session": "newest"}

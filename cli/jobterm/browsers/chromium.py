@@ -95,16 +95,19 @@ def read(kind: Kind, profile: Path, host: Host, keys: KeySource | None = None) -
     keys = keys or KeySource(kind, profile.parent)
     with open_copy(db, kind.name) as connection:
         version = _schema(connection)
-        rows = connection.execute(
-            "SELECT host_key, name, value, encrypted_value, path, is_secure FROM cookies"
+        rows = connection.execute(  # oldest first: of two cookies of one name, the newest wins
+            "SELECT host_key, name, value, encrypted_value, path, is_secure FROM cookies "
+            "ORDER BY creation_utc, rowid"
         ).fetchall()
     for host_key, name, value, sealed, path, secure in rows:
-        if not belongs_to(host_key, path, host, bool(secure)) or not _wanted(name):
+        if not (isinstance(host_key, str) and isinstance(name, str) and _wanted(name)):
+            continue  # a row a browser would not have written (NULL, a BLOB): not a cookie
+        if not belongs_to(host_key, path if isinstance(path, str) else "/", host, bool(secure)):
             continue
-        if value:
+        if isinstance(value, str) and value:
             found.keep(name, value)
-        elif sealed:
-            found.keep(name, keys.open(bytes(sealed), host_key, version >= HOST_HASH_SCHEMA))
+        elif isinstance(sealed, bytes) and sealed:
+            found.keep(name, keys.open(sealed, host_key, version >= HOST_HASH_SCHEMA))
     return found
 
 

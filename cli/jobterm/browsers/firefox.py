@@ -73,12 +73,15 @@ def read(profile: Path, host: Host) -> Found:
     db = profile / "cookies.sqlite"
     if db.is_file():
         with open_copy(db, "firefox") as connection:
-            rows = connection.execute(
-                "SELECT host, name, value, path, isSecure FROM moz_cookies"
+            rows = connection.execute(  # oldest first: the newest of a name wins
+                "SELECT host, name, value, path, isSecure FROM moz_cookies "
+                "ORDER BY creationTime, id"
             ).fetchall()
         for host_key, name, value, path, secure in rows:
-            if belongs_to(str(host_key), str(path), host, bool(secure)):
-                found.keep(str(name), str(value))
+            if not all(isinstance(v, str) for v in (host_key, name, value)):
+                continue  # a row Firefox would not have written (NULL, a BLOB)
+            if belongs_to(host_key, path if isinstance(path, str) else "/", host, bool(secure)):
+                found.keep(name, value)
     for cookie in _session_cookies(profile, found):
         where = (str(cookie.get("host", "")), str(cookie.get("path", "/")))
         if belongs_to(*where, host, cookie.get("secure") is True):

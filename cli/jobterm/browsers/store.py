@@ -57,6 +57,8 @@ def belongs_to(host_key: str, path: str, host: Host, secure: bool = False) -> bo
         return False
     host_key = host_key.lower()
     name = host.hostname
+    if host_key.startswith(".") and _is_address(name):
+        return False  # browsers keep no domain cookies for an IP address: host-only alone
     if host_key.startswith("."):
         domain = host_key[1:]
         if name != domain and not name.endswith(host_key):
@@ -66,6 +68,16 @@ def belongs_to(host_key: str, path: str, host: Host, secure: bool = False) -> bo
     path = path or "/"
     root = host.root + "/"
     return root.startswith(path.rstrip("/") + "/") or path.startswith(root)
+
+
+def _is_address(name: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 @contextmanager
