@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import ssl
+import time
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,7 @@ from jobterm.errors import (
     AuthError,
     ConfigError,
     ServerError,
+    TimeoutExpired,
     UsageError,
 )
 from jobterm.gitlab.failures import network_error, short_reason
@@ -48,6 +50,9 @@ USER_AGENT = "jobterm"
 SECRET_HEADERS = frozenset({"cookie", "private-token", "authorization", "x-csrf-token"})
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 30.0
+#: A whole answer's bound: httpx's read timeout starts again with every byte, so an answer
+#: that trickles (or never ends) would hold jobterm for ever. JOBTERM_HTTP_DEADLINE sets it.
+ANSWER_DEADLINE = 120.0
 
 
 def check_scheme(host: Host, *, insecure_http: bool) -> None:
@@ -197,12 +202,14 @@ class WebClient:
         if with_cookies and self.cookies.cookies:
             all_headers["Cookie"] = self.cookies.header()
 
+        deadline = answer_deadline()
+
         def try_once() -> httpx.Response:
-            response = self.client.request(
+            request = self.client.build_request(
                 method, url, headers=all_headers, params=params, data=form, json=json_body
             )
-            response.read()
-            return response
+            response = self.client.send(request, stream=True)
+            return _read_within(response, time.monotonic() + deadline, self.host, what, deadline)
 
         try:
             response = send_retrying(try_once, method, url, safe_post=safe_post)
@@ -220,6 +227,42 @@ class WebClient:
 
     def close(self) -> None:
         self.client.close()
+
+
+def answer_deadline() -> float:
+    from jobterm.core.duration import seconds_from_env
+
+    return seconds_from_env(os.environ, "JOBTERM_HTTP_DEADLINE", ANSWER_DEADLINE)
+
+
+def _read_within(
+    response: httpx.Response, deadline: float, host: Host, what: str, seconds: float
+) -> httpx.Response:
+    """The answer with its whole body read before `deadline` (monotonic), or TimeoutExpired.
+    Returned as a new, read response: the body decoded, its headers (cookies too) kept."""
+    import httpx
+
+    chunks = []
+    try:
+        for chunk in response.iter_bytes():
+            chunks.append(chunk)
+            if time.monotonic() > deadline:
+                raise TimeoutExpired(
+                    f"{host.name} took longer than {seconds:g} s to answer {what}",
+                    "try again; a slow link or proxy can be given more with "
+                    "JOBTERM_HTTP_DEADLINE (e.g. 5m)",
+                )
+    finally:
+        response.close()
+    encoded = ("content-encoding", "content-length", "transfer-encoding")
+    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in encoded]
+    return httpx.Response(
+        response.status_code,
+        headers=headers,
+        content=b"".join(chunks),
+        request=response.request,
+        extensions=response.extensions,
+    )
 
 
 def _origin(url: str) -> str:

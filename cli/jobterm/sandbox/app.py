@@ -82,6 +82,8 @@ async def faults(request: web.Request, handler: Handler) -> web.StreamResponse:
             fault.times -= 1
         if fault.kind == "reset":
             rails.reset_connection(request)
+        if fault.kind == "trickle":
+            return await rails.trickle(request)
         return rails.fault_response(state, fault)
     response: web.StreamResponse = await handler(request)
     return response

@@ -168,7 +168,8 @@ class Fault:
 
     kind: "server_error" (status, default 500), "rate_limit" (429 + Retry-After), "html"
     (200 with an HTML page instead of JSON), "sign_in_redirect" (302 to /users/sign_in),
-    "reset" (the connection is reset without an answer, as a restarting proxy does).
+    "reset" (the connection is reset without an answer, as a restarting proxy does),
+    "trickle" (a 200 whose body comes a byte at a time and does not end).
     Applies to requests whose path starts with `path` (and whose method is `method`, when
     set); `times` = how many, None = all.
     """
@@ -183,7 +184,7 @@ class Fault:
 
 
 FAULT_KINDS = frozenset(
-    {"server_error", "rate_limit", "html", "sign_in_redirect", "bot_challenge", "reset"}
+    {"server_error", "rate_limit", "html", "sign_in_redirect", "bot_challenge", "reset", "trickle"}
 )
 
 

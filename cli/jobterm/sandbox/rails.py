@@ -6,6 +6,8 @@ Sign-in lives in `signin.py`, the REST API in `rest.py`, the control API in `con
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import secrets
 import socket
@@ -94,6 +96,25 @@ def reset_connection(request: web.Request) -> None:
     if sock is not None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     transport.abort()
+
+
+TRICKLE_INTERVAL = 0.2  # seconds between the bytes of a "trickle" fault's answer
+TRICKLE_FOR = 600.0  # and how long it goes on, at most
+
+
+async def trickle(request: web.Request) -> web.StreamResponse:
+    """A 200 whose body comes a byte at a time and never ends (within TRICKLE_FOR), as a
+    stuck proxy or a hostile server sends it: every read gets a byte before it times out."""
+    response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+    await response.prepare(request)
+    loop = asyncio.get_running_loop()
+    end = loop.time() + TRICKLE_FOR
+    with contextlib.suppress(ConnectionError):
+        await response.write(b"[")
+        while loop.time() < end:
+            await asyncio.sleep(TRICKLE_INTERVAL)
+            await response.write(b" ")
+    return response
 
 
 def fault_response(state: SandboxState, fault: Fault) -> web.Response:
