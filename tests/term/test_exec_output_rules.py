@@ -13,7 +13,21 @@ import pytest
 from util import scaled
 
 JOBS = {"one job": ["101"], "two jobs": ["101", "102"]}
-TALKER = ["--", "sh", "-c", "echo a; sleep 1; echo b; exit 3"]
+TALKERS = {
+    "talks, waits, talks": ["--", "sh", "-c", "echo a; sleep 1; echo b; exit 3"],
+    # the first write fails in the writer thread; the second comes with the end
+    "talks, then talks and ends": ["--", "sh", "-c", "echo a; sleep 0.3; printf b; exit 3"],
+}
+
+
+@pytest.mark.parametrize("attempt", range(6))
+def test_a_failed_write_that_comes_with_the_end_never_hangs(env, attempt):
+    """The write that fails may come in the same piece as the command's end, after the run
+    has ended: the failure must still end it (it hung, some runs in three). Six tries make
+    a miss of that class unlikely."""
+    talker = TALKERS["talks, then talks and ends"]
+    code, err = run_in_bash(env, ["exec", "101", "-p", "demo/webapp", *talker], ">&-")
+    assert code == 255, err
 
 
 def run_in_bash(env: dict[str, str], args: list[str], tail: str) -> tuple[int, str]:
@@ -40,8 +54,9 @@ def env(signed_in_env: dict[str, str], tmp_path) -> dict[str, str]:
 
 @pytest.mark.parametrize("jobs", list(JOBS.values()), ids=list(JOBS))
 @pytest.mark.parametrize("tail", ["| true", ">&-"], ids=["reader gone", "stdout closed"])
-def test_output_that_cannot_be_delivered_is_255_and_one_line(env, jobs, tail):
-    code, err = run_in_bash(env, ["exec", *jobs, "-p", "demo/webapp", *TALKER], tail)
+@pytest.mark.parametrize("talker", list(TALKERS.values()), ids=list(TALKERS))
+def test_output_that_cannot_be_delivered_is_255_and_one_line(env, jobs, tail, talker):
+    code, err = run_in_bash(env, ["exec", *jobs, "-p", "demo/webapp", *talker], tail)
     assert code == 255, err
     lines = err.splitlines()
     assert lines, "nothing said"

@@ -221,6 +221,10 @@ class ExecRun:
         error = None if task.cancelled() else task.exception()
         if error is not None:
             self._settle(self._failure(error))
+            if not self._result.done():
+                # The machine had ended already (the command's end came in the same chunk as
+                # the output that could not be written): the error is how the run ends.
+                self._result.set_exception(error)
 
 
 #: How long a busy terminal (HTTP 500) is retried: the runner may still be closing the
