@@ -22,7 +22,7 @@ import stat
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import IO
+    from typing import IO, Any
 
     PathLike = str | os.PathLike[str]
 
@@ -55,6 +55,70 @@ def read_text(path: PathLike) -> str:
     """The UTF-8 text of `path` (OSError, or BadText with the line, as they come)."""
     with open(path, "rb") as handle:
         return decode_utf8(handle.read())
+
+
+#: The most jobterm reads back of a file of its own (its config, caches, facts).
+READ_BACK_LIMIT = 4 * 1024 * 1024
+
+
+class Distrusted(OSError):
+    """A file of jobterm's own that it will not read back; `strerror` says why."""
+
+
+def read_back(path: PathLike, limit: int = READ_BACK_LIMIT) -> bytes:
+    """The bytes of a file jobterm wrote for itself, read only if it is still that: a regular
+    file (never waiting on a FIFO or a device), not reached through a symbolic link, the
+    user's own, that no one else may write, in a folder no one else may write into (unless
+    sticky), and at most `limit` bytes. Else Distrusted, an OSError: callers treat it as a
+    file they cannot read (a cache is ignored, the config is refused)."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    name = os.fspath(path)
+    fd = os.open(name, flags)
+    try:
+        why = _distrust(os.fstat(fd), os.path.dirname(os.path.abspath(name)), limit)
+        if why:
+            raise Distrusted(1, why, name)
+        chunks, total = [], 0
+        while chunk := os.read(fd, 1 << 16):
+            total += len(chunk)
+            if total > limit:
+                raise Distrusted(27, f"larger than {limit} bytes", name)
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _distrust(info: os.stat_result, folder: str, limit: int) -> str | None:
+    if not stat.S_ISREG(info.st_mode):
+        return "not a regular file"
+    if info.st_uid != os.getuid():
+        return "owned by another user"
+    if info.st_mode & 0o022:
+        return "writable by others"
+    if info.st_size > limit:
+        return f"larger than {limit} bytes"
+    try:
+        where = os.stat(folder)
+    except OSError:
+        return "its folder cannot be checked"
+    # Someone else's folder that anyone may write into, not sticky: a file there can be
+    # swapped between two runs. (In the user's own such folder a swapped file is no longer
+    # theirs, which the owner check above catches: a umask of 000 stays workable.)
+    shared = where.st_mode & 0o002 and not where.st_mode & stat.S_ISVTX
+    if shared and where.st_uid != os.getuid():
+        return "in someone else's folder that anyone may write into"
+    return None
+
+
+def load_json(data: bytes | str) -> Any:
+    """JSON, with nesting too deep for the parser a ValueError like any other damage."""
+    import json
+
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
 def private_dir(path: PathLike) -> None:

@@ -56,8 +56,9 @@ def cache_path(cache_dir: PathLike) -> str:
 def load(cache_dir: PathLike) -> dict[str, Any]:
     """The whole cache; an empty one when missing or unreadable (completion must not fail)."""
     try:
-        with open(cache_path(cache_dir), encoding="utf-8") as handle:
-            data = json.load(handle)
+        from jobterm.files import load_json, read_back
+
+        data = load_json(read_back(cache_path(cache_dir)))
     except (OSError, ValueError):
         return {"version": VERSION, "hosts": {}}
     if not isinstance(data, dict) or data.get("version") != VERSION:

@@ -51,8 +51,9 @@ def fingerprint() -> str:
 
 def load(cache_dir: str) -> Spec | None:
     try:
-        with open(os.path.join(cache_dir, SPEC_FILE), encoding="utf-8") as handle:
-            spec = json.load(handle)
+        from jobterm.files import load_json, read_back
+
+        spec = load_json(read_back(os.path.join(cache_dir, SPEC_FILE)))
     except (OSError, ValueError):
         return None
     if not isinstance(spec, dict) or spec.get("fingerprint") != fingerprint():

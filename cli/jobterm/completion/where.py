@@ -31,11 +31,11 @@ def cache_dir(environ: Mapping[str, str]) -> str:
 
 def read_config(environ: Mapping[str, str]) -> Config | None:
     """(default host, {host name: (base URL, username)}), or None when unreadable."""
-    import json
 
     try:
-        with open(os.path.join(config_dir(environ), "config.json"), encoding="utf-8") as f:
-            data = json.load(f)
+        from jobterm.files import load_json, read_back
+
+        data = load_json(read_back(os.path.join(config_dir(environ), "config.json")))
         hosts = {
             str(name): (str(entry["base_url"]), str(entry.get("username") or ""))
             for name, entry in data.get("hosts", {}).items()

@@ -23,7 +23,7 @@ from typing import Any
 from jobterm.core.hosts import Host, parse_host
 from jobterm.env import Environment
 from jobterm.errors import ConfigError, UsageError
-from jobterm.files import BadText, Locked, read_text, write_private
+from jobterm.files import BadText, Locked, decode_utf8, load_json, read_back, write_private
 
 CONFIG_FILE = "config.json"
 KEYRING = "keyring"
@@ -76,19 +76,22 @@ class Config:
 def load_config(env: Environment) -> Config:
     path = env.config_dir / CONFIG_FILE
     try:
-        text = read_text(path)
+        text = decode_utf8(read_back(path))
     except FileNotFoundError:
         return Config(path)
     except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}", "check its permissions") from exc
+        hint = "check its permissions" if exc.errno != 40 else _FIX  # ELOOP: a symbolic link
+        raise ConfigError(f"cannot read {path}: {exc.strerror}", hint) from None
     except BadText as exc:
         raise ConfigError(f"{path}: {exc}", _FIX) from None
     try:
-        data = json.loads(text)
+        data = load_json(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(
             f"{path}: line {exc.lineno}, column {exc.colno}: {exc.msg}", _FIX
         ) from None
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {exc}", _FIX) from None
     try:
         return _parse(path, data)
     except (ValueError, TypeError, KeyError, AttributeError, UsageError) as exc:

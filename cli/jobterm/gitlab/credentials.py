@@ -22,7 +22,7 @@ from typing import Any
 
 from jobterm.env import Environment
 from jobterm.errors import ConfigError
-from jobterm.files import BadText, Locked, read_text
+from jobterm.files import BadText, Locked, decode_utf8, load_json, read_back
 from jobterm.gitlab.config import FILE, KEYRING, save_private
 
 SERVICE = "jobterm"
@@ -105,7 +105,7 @@ class SecretStore:
 
     def _read_file(self) -> dict[str, Any]:
         try:
-            data = json.loads(read_text(self.file_path))
+            data = load_json(decode_utf8(read_back(self.file_path)))
         except FileNotFoundError:
             return {}
         except BadText as exc:  # only where: the file holds secrets

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from jobterm.files import write_private
+from jobterm.files import load_json, read_back, write_private
 
 FILE = "facts.json"
 MAX_AGE = 24 * 3600.0
@@ -40,7 +40,7 @@ class Facts:
 
     def _all(self) -> dict[str, Any]:
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            data = load_json(read_back(self.path))
         except (OSError, ValueError):
             return {}
         return data if isinstance(data, dict) else {}

@@ -24,7 +24,6 @@ later runs will read them, and a backend installed or removed since then counts.
 from __future__ import annotations
 
 import contextlib
-import os
 from pathlib import Path
 from typing import Any
 
@@ -86,13 +85,11 @@ def _remembered_name(path: Path) -> str | None:
     """The class name in the file, if it can be trusted: a file of the user's own that no one
     else may write (loading the name imports its module), naming a class of keyring's or of
     a `keyrings.` plugin. Anything else is searched for as keyring does."""
-    try:
-        with path.open("rb") as file:
-            info = os.fstat(file.fileno())
-            text = file.read(200).decode("ascii").strip()
+    from jobterm.files import read_back
+
+    try:  # the user's, no one else's to write, no link, no FIFO: see files.read_back
+        text = read_back(path, limit=200).decode("ascii").strip()
     except (OSError, UnicodeDecodeError):
-        return None
-    if info.st_uid != os.getuid() or info.st_mode & 0o022:
         return None
     parts = text.split(".")
     if parts[0] not in ("keyring", "keyrings") or not all(p.isidentifier() for p in parts):
