@@ -65,6 +65,14 @@ VARIABLES = {
     "JOBTERM_SESSION_WAIT": [["debug", "101"]],
     "JOBTERM_PING_INTERVAL": [["exec", "101"]],
     "JOBTERM_PING_TIMEOUT": [["exec", "101"]],
+    "JOBTERM_WATCH_POLL": [["watch", "1"]],
+    "JOBTERM_HTTP_DEADLINE": [["jobs"]],
+}
+#: The polling intervals, which have a floor (core.duration.POLL_FLOOR).
+POLLS = {
+    "JOBTERM_WATCH_INTERVAL": ["attach", "101"],
+    "JOBTERM_LOG_INTERVAL": ["logs", "101", "-f"],
+    "JOBTERM_WATCH_POLL": ["watch", "1"],
 }
 CASES = [(variable, args) for variable, lines in VARIABLES.items() for args in lines]
 
@@ -80,7 +88,9 @@ def test_every_duration_variable_in_the_source_has_a_case():
     names = {
         name
         for path in package.rglob("*.py")
-        for name in re.findall(r"JOBTERM_[A-Z_]+_(?:INTERVAL|TIMEOUT|WAIT)\b", path.read_text())
+        for name in re.findall(
+            r"JOBTERM_[A-Z_]+_(?:INTERVAL|TIMEOUT|WAIT|POLL|DEADLINE)\b", path.read_text()
+        )
     }
     assert names == set(VARIABLES)
 
@@ -107,3 +117,13 @@ def test_duration_class_sandbox_config(tmp_path, value):
     result = jobterm(["sandbox", "--port", "0", "--config", str(path)], auth_env_for(tmp_path))
     assert result.returncode == 11, result.stderr
     assert "session_timeout" in result.stderr
+
+
+@pytest.mark.parametrize("variable", list(POLLS))
+def test_a_polling_interval_has_a_floor(sandbox, signed_in_env, variable):
+    """1ms would send a request every millisecond: refused, naming the floor."""
+    env = dict(signed_in_env, **{variable: "1ms"})
+    result = jobterm([*POLLS[variable], "--project", "demo/webapp"], env)
+    assert result.returncode == 2, result.stderr
+    assert f"{variable}: 1ms is shorter than 50ms" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

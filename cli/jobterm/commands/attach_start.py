@@ -27,7 +27,7 @@ def start_attach(
 ) -> int:
     """Attach to the job and return the exit code (see term/attach_run.py). The parameters
     are those of the command line as its parser read them."""
-    from jobterm.core.duration import seconds_from_env
+    from jobterm.core.duration import POLL_FLOOR, seconds_from_env
     from jobterm.core.escape import parse_escape_char
     from jobterm.core.prepare import Prepare
     from jobterm.errors import Interrupted
@@ -39,7 +39,7 @@ def start_attach(
         check_recording(Path(record))  # before connecting: a session that cannot be kept
     options = AttachOptions(
         escape_char=parse_escape_char(escape_char),
-        watch_interval=seconds_from_env(env.environ, "JOBTERM_WATCH_INTERVAL", 5.0),
+        watch_interval=seconds_from_env(env.environ, "JOBTERM_WATCH_INTERVAL", 5.0, POLL_FLOOR),
         resize=not no_resize,
         term=env.environ.get("TERM") or None,
         record=Path(record) if record is not None else None,

@@ -67,9 +67,10 @@ def environment(ctx: typer.Context) -> Environment:
     return ctx.ensure_object(Environment)
 
 
-def env_seconds(env: Environment, name: str, default: float) -> float:
+def env_seconds(env: Environment, name: str, default: float, *, poll: bool = False) -> float:
     """The duration in the environment variable `name` (`core.duration`'s forms), else
-    `default`; a bad value is a bad command line naming the variable."""
-    from jobterm.core.duration import seconds_from_env
+    `default`; a bad value is a bad command line naming the variable. A `poll` interval has
+    a floor (core.duration.POLL_FLOOR)."""
+    from jobterm.core.duration import POLL_FLOOR, seconds_from_env
 
-    return seconds_from_env(env.environ, name, default)
+    return seconds_from_env(env.environ, name, default, POLL_FLOOR if poll else None)

@@ -86,14 +86,14 @@ def debug(
             escape_char=parse_escape_char(escape_char),
             resize=not no_resize,
             term=env.environ.get("TERM") or None,
-            watch_interval=env_seconds(env, "JOBTERM_WATCH_INTERVAL", 5.0),
+            watch_interval=env_seconds(env, "JOBTERM_WATCH_INTERVAL", 5.0, poll=True),
             fresh=False,  # the terminal was opened while the log ran: its prompt came then
         ),
         shell_now=shell_now,
         prepare=prepare,
         exec_spec=spec,
         cancel_on_interrupt=cancel_on_interrupt,
-        log_interval=env_seconds(env, "JOBTERM_LOG_INTERVAL", 0.5),
+        log_interval=env_seconds(env, "JOBTERM_LOG_INTERVAL", 0.5, poll=True),
         session_wait=env_seconds(env, "JOBTERM_SESSION_WAIT", 15.0),
     )
     query = JobQuery(job, project, host)

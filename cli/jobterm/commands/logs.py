@@ -36,7 +36,7 @@ def logs(
     from jobterm.term.logs import DEFAULT_INTERVAL, run_logs
 
     env = environment(ctx)
-    interval = env_seconds(env, "JOBTERM_LOG_INTERVAL", DEFAULT_INTERVAL)
+    interval = env_seconds(env, "JOBTERM_LOG_INTERVAL", DEFAULT_INTERVAL, poll=True)
     gl, proj, found = open_job(env, JobQuery(job, project, host), need_web_session=False)
     with gl:
         path = proj["path_with_namespace"]

@@ -89,8 +89,8 @@ def watch(
         shell=not no_shell,
         exec_spec=spec,
         prepare=prepare,
-        poll=env_seconds(env, "JOBTERM_WATCH_POLL", 0.5),
-        log_poll=env_seconds(env, "JOBTERM_LOG_INTERVAL", 0.2),
+        poll=env_seconds(env, "JOBTERM_WATCH_POLL", 0.5, poll=True),
+        log_poll=env_seconds(env, "JOBTERM_LOG_INTERVAL", 0.2, poll=True),
     )
     code = run_watch(
         env,

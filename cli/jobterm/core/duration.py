@@ -44,13 +44,24 @@ def _quoted(text: str) -> str:
     return repr(text if len(text) <= 40 else text[:37] + "...")
 
 
-def seconds_from_env(environ: Mapping[str, str], name: str, default: float) -> float:
+#: The shortest interval a polling variable may ask for: faster would load the instance
+#: with requests (a REST look every millisecond) and gain nothing a user could see.
+POLL_FLOOR = 0.05
+
+
+def seconds_from_env(
+    environ: Mapping[str, str], name: str, default: float, minimum: float | None = None
+) -> float:
     """The duration in the variable `name`, `default` when unset or empty; UsageError naming
-    the variable when it holds anything else."""
+    the variable when it holds anything else, or less than `minimum`."""
     text = environ.get(name, "")
     if not text:
         return default
     try:
-        return parse_duration(text)
+        seconds = parse_duration(text)
     except DurationError as exc:
         raise UsageError(f"{name}: {exc}", f"fix or unset {name}") from None
+    if minimum is not None and seconds < minimum:
+        floor = f"{minimum * 1000:g}ms"
+        raise UsageError(f"{name}: {text} is shorter than {floor}", f"give it {floor} or more")
+    return seconds
