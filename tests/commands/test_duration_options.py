@@ -14,7 +14,7 @@ from fixtures_auth import auth_env_for, jobterm
 from jobterm.app import build_command
 from jobterm.core.duration import FORMS
 
-TIME_WORDS = ("timeout", "interval", "wait-", "seconds", "delay")
+TIME_WORDS = ("timeout", "interval", "wait-", "seconds", "delay", "keep-unknown")
 BAD = ["nan", "inf", "-1", "1e400", "-inf", "abc"]
 NEEDS = {"attach": ["1"], "exec": ["1"], "sandbox": ["--port", "0"]}
 
@@ -33,9 +33,15 @@ OPTIONS = duration_options()
 
 
 def test_the_cli_has_the_duration_options_we_know_of():
-    assert {("exec", "--timeout"), ("exec", "--wait-timeout"), ("attach", "--wait-timeout")} <= set(
-        OPTIONS
-    )
+    known = {
+        ("exec", "--timeout"),
+        ("exec", "--wait-timeout"),
+        ("attach", "--wait-timeout"),
+        ("cp", "--timeout"),
+        ("watch", "--wait-timeout"),
+        ("watch", "--keep-unknown"),
+    }
+    assert known <= set(OPTIONS)
 
 
 @pytest.mark.parametrize(("verb", "option"), OPTIONS)

@@ -87,3 +87,18 @@ def test_a_relative_path_with_no_known_build_directory_is_refused(
     assert up.stderr.count("\n") == 1
     down = jobterm(env, "cp", "-p", "demo/webapp", "970:/etc/hostname", tmp_path / "h")
     assert down.returncode == 0, down.stderr  # an absolute path needs no build directory
+
+
+def test_a_copy_from_a_terminal_that_never_answers_ends_at_its_timeout(
+    make_sandbox: Any, signed_in: Any, tmp_path: Path
+) -> None:
+    """Every network wait has a bound: cp --timeout, as exec's (exit 12, one line)."""
+    sandbox = make_sandbox(world())
+    env = signed_in(sandbox)
+    sandbox.admin("PUT", "/jobs/970/terminal/faults", silent=True)
+    done = jobterm(
+        env, "cp", "--timeout", "1s", "-p", "demo/webapp", "970:/etc/hostname", tmp_path / "h"
+    )
+    assert done.returncode == 12, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert not (tmp_path / "h").exists()

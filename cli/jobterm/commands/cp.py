@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 import typer
 
-from jobterm.commands.common import HostOption, ProjectOption, environment
+from jobterm.commands.common import HostOption, ProjectOption, duration_option, environment
 from jobterm.completion.answers import complete_job
 
 HELP = """\
@@ -71,6 +72,9 @@ def cp_command(
     verbose: bool = typer.Option(
         False, "--verbose", "-v", help="Say which checksum verified the copy, and the size."
     ),
+    timeout: float | None = duration_option(
+        None, "--timeout", "Give up after this long, counted from connecting (e.g. 90s, 10m)."
+    ),
     project: str | None = ProjectOption,
     host: str | None = HostOption,
 ) -> None:
@@ -79,6 +83,7 @@ def cp_command(
 
     env = environment(ctx)
     request = CopyRequest.from_operands(source, destination, project=project, host=host)
+    request = dataclasses.replace(request, timeout=timeout)
     show_bar = not quiet and env.stderr.isatty()
     with Bar(show_bar, "upload" if request.upload else "download") as bar:
         outcome = run_copy(env, request, bar)

@@ -41,6 +41,7 @@ class CopyRequest:
     upload: bool
     project: str | None = None
     host: str | None = None
+    timeout: float | None = None  # --timeout: the whole copy, from connecting on
 
     @classmethod
     def from_operands(
@@ -112,10 +113,10 @@ def run_copy(env: Environment, request: CopyRequest, progress: Progress) -> Outc
                 base = _build_dir(resolved, request.remote)
 
                 def transfer() -> Outcome:
-                    target, remote = resolved.target, request.remote
+                    target, remote, limit = resolved.target, request.remote, request.timeout
                     if request.upload:
-                        return _finish(upload(target, payload, remote, progress, base))
-                    return _finish(download(target, remote, request.local, progress, base))
+                        return _finish(upload(target, payload, remote, progress, base, limit))
+                    return _finish(download(target, remote, request.local, progress, base, limit))
 
                 return with_diagnosis(resolved, transfer)
         except JobStateError as exc:

@@ -199,15 +199,18 @@ async def download(
     local: Path,
     progress: Progress,
     base: bytes | None = None,
+    timeout: float | None = None,
 ) -> Outcome:
     """Copy `remote` (a file or directory in the job; relative: to the build directory, or
-    to `base` where the shell has no $CI_PROJECT_DIR) to `local`; raise on any failure."""
+    to `base` where the shell has no $CI_PROJECT_DIR) to `local` within `timeout` seconds
+    (None: no bound but the set-up's); raise on any failure."""
     name = os.fsdecode(remote.rstrip(b"/").rsplit(b"/", 1)[-1] or remote)
     receiver = _Receiver(local, name, progress)
     trailer = _Answer()
     spec = ExecSpec(get_argv(remote, base), stdin=StdinMode.NULL, stderr_apart=True)
     try:
-        status = await exec_session(target, spec, _Download(receiver, trailer), ExecOptions())
+        sink = _Download(receiver, trailer)
+        status = await exec_session(target, spec, sink, ExecOptions(timeout=timeout))
         if status != RemoteStatus.OK:
             raise remote_failure(status, remote, upload=False)
         landing, checksum = receiver.landing, receiver.checksum
@@ -289,14 +292,15 @@ async def upload(
     remote: bytes,
     progress: Progress,
     base: bytes | None = None,
+    timeout: float | None = None,
 ) -> Outcome:
-    """Copy the payload to `remote` in the job (`base` as for download); raise on any
-    failure."""
+    """Copy the payload to `remote` in the job (`base` and `timeout` as for download); raise
+    on any failure."""
     answer = _Answer()
     source = _FileSource(payload.file, payload.size, progress)
     argv = put_argv(remote, payload.kind, payload.name, payload.mode, payload.sums, base)
     spec = ExecSpec(argv, stdin=StdinMode.PIPE)
-    status = await exec_session(target, spec, _Upload(source, answer), ExecOptions())
+    status = await exec_session(target, spec, _Upload(source, answer), ExecOptions(timeout))
     if status != RemoteStatus.OK:
         raise remote_failure(status, remote, upload=True, name=payload.name)
     algorithm, theirs = _their_sum(answer.data)
