@@ -133,13 +133,22 @@ def _figures(delays: list[float], goal_s: float, worst: bool = False) -> Figures
 
 
 def lines(results: Figures) -> list[str]:
+    return table(
+        "jobterm debug and logs -f",
+        results,
+        (
+            ("debug_attach", "debug: job running -> terminal attached"),
+            ("logs_follow", "logs -f: line written -> printed"),
+        ),
+    )
+
+
+def table(title: str, results: Figures, rows: tuple[tuple[str, str], ...]) -> list[str]:
+    """The report's rows of these figures: median, max and the goal's verdict."""
     from report import _na_row, _row, is_na
 
-    out = ["jobterm debug and logs -f", _row("", "median", "max", "goal")]
-    for key, label in (
-        ("debug_attach", "debug: job running -> terminal attached"),
-        ("logs_follow", "logs -f: line written -> printed"),
-    ):
+    out = [title, _row("", "median", "max", "goal")]
+    for key, label in rows:
         value = results.get(key)
         if value is None:
             continue

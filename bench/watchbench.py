@@ -13,12 +13,12 @@ bench, then fails before its last line. Two figures, both by the sandbox's own c
 
 from __future__ import annotations
 
-import statistics
 import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from debugbench import _figures
 from ptyrun import PtyProcess
 from report import Figures
 from world import Unavailable, World, jobterm_argv
@@ -85,36 +85,17 @@ def measure_watch(repeats: int) -> Figures:
                 time.sleep(0.3)
                 watch.write(b"exit\r")
                 watch.wait(30)
-        return {"to_shell": _figures(to_shell), "hold_added": _figures(added)}
-
-
-def _figures(delays: list[float], goal_s: float = 0.5) -> Figures:
-    if not delays:
-        raise Unavailable("nothing measured")
-    median = statistics.median(delays)
-    return {
-        "median_ms": median * 1000,
-        "max_ms": max(delays) * 1000,
-        "runs": len(delays),
-        "goal": f"{'met' if median < goal_s else 'MISSED'} (median {median * 1000:.0f} ms"
-        f" < {goal_s * 1000:.0f} ms)",
-    }
+        return {"to_shell": _figures(to_shell, 0.5), "hold_added": _figures(added, 0.5)}
 
 
 def lines(results: Figures) -> list[str]:
-    from report import _na_row, _row, is_na
+    from debugbench import table
 
-    out = ["jobterm watch", _row("", "median", "max", "goal")]
-    for key, label in (
-        ("to_shell", "watch: failed script ended -> its shell"),
-        ("hold_added", "watch: hold added to a successful job"),
-    ):
-        value = results.get(key)
-        if value is None:
-            continue
-        if is_na(value):
-            out.append(_na_row(label, value))
-            continue
-        out.append(_row(label, f"{value['median_ms']:.0f} ms", f"{value['max_ms']:.0f} ms", ""))
-        out.append(f"    {value['goal']}")
-    return out
+    return table(
+        "jobterm watch",
+        results,
+        (
+            ("to_shell", "watch: failed script ended -> its shell"),
+            ("hold_added", "watch: hold added to a successful job"),
+        ),
+    )

@@ -7,23 +7,11 @@ import sys
 
 import pytest
 
+from term.test_refusals import REFUSALS
 from util import scaled
 
 
-@pytest.mark.parametrize(
-    ("job", "project", "message", "code"),
-    [
-        ("104", "demo/webapp", "is not running yet (pending)", 5),
-        ("105", "demo/webapp", "already finished: success", 5),
-        ("106", "demo/webapp", "already finished: failed", 5),
-        ("103", "demo/webapp", "only the user who started a job can open its terminal", 6),
-        ("107", "demo/webapp", "which offers no terminal", 6),
-        ("108", "demo/webapp", "which offers no terminal", 6),
-        ("301", "demo/legacy", "is archived", 6),
-        ("999", "demo/webapp", "not found", 4),
-        ("101", "demo/nope", "not found", 4),
-    ],
-)
+@pytest.mark.parametrize(("job", "project", "message", "code"), REFUSALS)
 def test_pre_checks_say_what_is_wrong(spawn_jobterm, signed_in_env, job, project, message, code):
     run = spawn_jobterm(["attach", job, "--project", project], signed_in_env)
     run.child.expect_exact(message)

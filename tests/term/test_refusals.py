@@ -20,6 +20,7 @@ from util import scaled
 REFUSALS = [
     ("104", "demo/webapp", "is not running yet (pending)", 5),
     ("105", "demo/webapp", "already finished: success", 5),
+    ("106", "demo/webapp", "already finished: failed", 5),
     ("103", "demo/webapp", "only the user who started a job can open its terminal", 6),
     ("107", "demo/webapp", "which offers no terminal", 6),
     ("108", "demo/webapp", "which offers no terminal", 6),
