@@ -235,3 +235,23 @@ def test_a_lines_colours_end_with_it(leftover: str) -> None:
         assert "".join(c.data for c in cells) == "after"
         plain = [(c.fg, c.bg, c.reverse) for c in cells]
         assert plain == [("default", "default", False)] * 5, (leftover, tail, plain)
+
+
+def test_only_the_runners_sections_after_the_script_are_facts():
+    """A script that prints a section marker of the runner's does not make it one."""
+    reader = JobLogReader()
+    reader.feed(b"section_start:1:step_script\r\x1b[0K\x1b[32;1m$ cat fixture\x1b[0;m\n")
+    reader.feed(b"section_start:2:upload_artifacts_on_success\r\x1b[0Kfrom the fixture\n")
+    assert reader.summary.sections == []
+    reader.feed(
+        b"section_end:3:step_script\r\x1b[0Ksection_start:3:upload_artifacts_on_failure\r\x1b[0K"
+        b"\x1b[36;1mUploading artifacts for failed job\x1b[0;m\n"
+    )
+    assert reader.summary.sections == ["upload_artifacts_on_failure"]
+
+
+def test_the_sandbox_echoes_a_command_of_several_lines_as_the_runner_does():
+    from jobterm.sandbox.runnerlog import echo
+
+    assert "$ make # collapsed multi-line command" in echo("make\nmake test")
+    assert "collapsed" not in echo("make")

@@ -38,7 +38,9 @@ def armed(flow: f.WatchFlow, *views: f.JobView, now: float = 0.0) -> list[f.Acti
         (held("make"), None, None),  # no script known: never guessed
         (held("make"), (), None),
         (held(None), SCRIPT, None),  # nothing echoed yet
-        (held("  make test  "), ("make test\nmore lines",), None),  # a multi-line command
+        # a command of several lines, echoed by the runner by its first line
+        (held("make test # collapsed multi-line command"), ("make test\nmore lines",), None),
+        (held("make # collapsed multi-line command"), ("make\nx", "make test"), True),
     ],
 )
 def test_verdict(facts, script, failed):
@@ -86,7 +88,6 @@ def test_the_runners_line_counts_only_after_the_script():
     ("job", "why"),
     [
         (view(1, mine=False), "another user's job"),
-        (view(1, instance_runner=True), "instance runner"),
         (view(1, name="deploy"), "not in --jobs"),
     ],
 )

@@ -135,3 +135,52 @@ def test_ctrl_c_releases_every_held_job(spawn_jobterm, make_sandbox, signed_in):
     while sandbox.admin("GET", f"/jobs/{job_id}")["terminal_attached"]:
         assert time.monotonic() < deadline, "the job's terminal is still attached"
         time.sleep(0.05)
+
+
+def test_a_shell_in_one_failure_does_not_hold_up_the_others(spawn_jobterm, make_sandbox, signed_in):
+    """While the user is in a failed job's shell, a job that succeeds meanwhile is still
+    released at once, and the table comes back with the news after the shell."""
+    sandbox = make_sandbox(WORLD)
+    env = dict(signed_in(sandbox), **ENV)
+    pipeline = {
+        "project": "demo/webapp",
+        "jobs": [
+            {"name": "bad", "script": ["sleep 0.5", "false", "true"]},
+            {"name": "slow-ok", "script": ["sleep 4"], "artifacts": True},
+        ],
+    }
+    made = sandbox.admin("POST", "/pipelines", **pipeline)
+    bad, ok = made["jobs"]
+    run = spawn_jobterm(["watch", str(made["id"]), "-p", "demo/webapp"], env, 40, 140)
+    run.child.expect(r"\[jobterm\] in ")
+    deadline = time.monotonic() + scaled(20)
+    while sandbox.admin("GET", f"/jobs/{ok}")["status"] != "success":  # we stay in the shell
+        assert time.monotonic() < deadline, "the successful job was never released"
+        time.sleep(0.1)
+    assert hold_added(sandbox, ok) < 0.5
+    run.child.send("exit\r")
+    ended_with(run, 1)
+    assert sandbox.admin("GET", f"/jobs/{bad}")["status"] == "failed"
+
+
+def test_no_shell_says_which_job_failed_and_ends(make_sandbox, signed_in):
+    sandbox = make_sandbox(WORLD)
+    env = dict(signed_in(sandbox), **ENV)
+    made = sandbox.admin(
+        "POST",
+        "/pipelines",
+        project="demo/webapp",
+        jobs=[{"name": "bad", "script": ["sleep 0.5", "false", "true"]}],
+    )
+    done = subprocess.run(
+        [*JOBTERM, "watch", str(made["id"]), "-p", "demo/webapp", "--no-shell"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=scaled(60),
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert f"job {made['jobs'][0]} 'bad' failed" in done.stdout
+    assert sandbox.admin("GET", f"/jobs/{made['jobs'][0]}")["status"] == "failed"

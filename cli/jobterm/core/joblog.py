@@ -155,7 +155,9 @@ class JobLogReader:
 
     def _line(self, raw: bytes, events: list[Event]) -> None:
         decoded = raw.decode("utf-8", "replace")
-        text, ended = _remove_sections(decoded, self.summary.sections)
+        # Sections the runner starts after the script's (artifacts, cleanup) are facts; one
+        # the script prints itself is not.
+        text, ended = _remove_sections(decoded, self.summary.sections, self.summary.script_ended)
         safe = _neutralise(text)
         shown = safe if self.colour else _SGR.sub("", safe)
         if self.colour and "\x1b" in shown:  # its colours end with it (see _reset_at_end)
@@ -207,16 +209,17 @@ def _executor(line: str) -> str | None:
     return {"Docker Machine": "docker+machine"}.get(using.group(1), using.group(1).lower())
 
 
-def _remove_sections(text: str, begun: list[str]) -> tuple[str, bool]:
-    """The line without section markers (the names of those begun added to `begun`), and
-    whether the script's section ended in it."""
+def _remove_sections(text: str, begun: list[str], after: bool) -> tuple[str, bool]:
+    """The line without section markers, and whether the script's section ended in it; the
+    names of the sections begun after the script's end (`after`: it ended before this line)
+    are added to `begun`. The runner writes its markers without line breaks between them."""
     ended = False
 
     def drop(match: re.Match[str]) -> str:
         nonlocal ended
         if match.group(1) == "end" and match.group(2) == "step_script":
             ended = True
-        elif match.group(1) == "start" and len(begun) < MAX_SECTIONS:
+        elif match.group(1) == "start" and (after or ended) and len(begun) < MAX_SECTIONS:
             begun.append(match.group(2))
         return ""
 

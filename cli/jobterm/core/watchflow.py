@@ -38,6 +38,8 @@ from enum import Enum
 ON_FAILURE = "upload_artifacts_on_failure"
 ON_SUCCESS = "upload_artifacts_on_success"
 FINAL = frozenset({"success", "failed", "canceled", "skipped"})
+#: The runner's echo of a script line of several lines ends with this (shells/abstract.go).
+COLLAPSED = " # collapsed multi-line command"
 
 
 class Phase(Enum):
@@ -128,6 +130,16 @@ class Done:
     job_id: int
 
 
+@dataclass(frozen=True, slots=True)
+class Open:
+    """The user asks for the newest job kept with an unknown result (a key at the table)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseUnknown:
+    """The user lets every job kept with an unknown result go now."""
+
+
 # -- actions -------------------------------------------------------------------------------
 
 
@@ -152,7 +164,7 @@ class Finish:
     code: int
 
 
-Event = Jobs | Scripts | Opened | Refused | Dropped | Log | Tick | Done
+Event = Jobs | Scripts | Opened | Refused | Dropped | Log | Tick | Done | Open | ReleaseUnknown
 Action = Connect | Release | Failed | Finish
 
 
@@ -173,6 +185,16 @@ class Track:
     held_until: float | None = None  # when the runner's own timeout releases it
     keep_until: float | None = None
     told: bool = False  # its failure was announced
+
+
+def cannot_hold(executor: str | None) -> str:
+    """Why a job on this executor cannot be held ("" where it can): docker's terminal ends
+    with its build container, and most executors have no terminal (docs/protocol.md)."""
+    if executor is None or executor in ("shell", "kubernetes"):
+        return ""
+    if executor.startswith("docker"):
+        return f"{executor} executor (the terminal ends with the build container)"
+    return f"{executor} executor (GitLab Runner gives it no terminal)"
 
 
 def go_seconds(text: str) -> float | None:
@@ -199,7 +221,10 @@ def verdict(facts: LogFacts, script: tuple[str, ...] | None) -> tuple[bool | Non
     if not script:
         return None, "result unknown: its script could not be read (CI lint)"
     last = script[-1].strip().split("\n", 1)[0].strip()
-    if facts.last_command is not None and facts.last_command.strip() != last:
+    echoed = facts.last_command
+    if echoed is not None:  # the runner echoes a command of several lines by its first
+        echoed = echoed.strip().removesuffix(COLLAPSED.strip()).strip()
+    if echoed is not None and echoed != last:
         return True, "failed: the script stopped before its last line"
     return None, "result unknown: its last line ran, and only the runner knows how it ended"
 
@@ -220,18 +245,33 @@ class WatchFlow:
 
     # -- events --------------------------------------------------------------------------
     def feed(self, event: Event) -> list[Action]:
+        actions: list[Action] = []
         if isinstance(event, Jobs):
             self.now, self.status = event.now, event.pipeline_status
             self.finished = event.pipeline_status in FINAL
             for view in event.jobs:
-                self._seen(view)
+                actions += self._seen(view)
         elif isinstance(event, Scripts):
             self.scripts = dict(event.scripts)
         elif isinstance(event, Tick):
             self.now = event.now
+        elif isinstance(event, Open | ReleaseUnknown):
+            return self._by_user(event) + self._more()
         else:
             return self._on_job(event) + self._more()
-        return self._expire() + self._more()
+        return actions + self._expire() + self._more()
+
+    def _by_user(self, event: Open | ReleaseUnknown) -> list[Action]:
+        unknown = [t for t in self.rows() if t.phase is Phase.KEPT and t.keep_until is not None]
+        if not unknown:
+            return []
+        if isinstance(event, Open):
+            track = unknown[-1]
+            track.keep_until, track.note = None, "held: opened by you"
+            return [Failed(track.view.id, "held for you (its result could not be told)")]
+        for track in unknown:
+            track.phase, track.keep_until, track.note = Phase.RELEASED, None, "released by you"
+        return [Release(t.view.id) for t in unknown]
 
     def _on_job(self, event: Opened | Refused | Dropped | Log | Done) -> list[Action]:
         track = self.tracks.get(event.job_id)
@@ -254,29 +294,29 @@ class WatchFlow:
         track.phase, track.note = Phase.RELEASED, "released"
         return [Release(track.view.id)]
 
-    def _seen(self, view: JobView) -> None:
+    def _seen(self, view: JobView) -> list[Action]:
         track = self.tracks.setdefault(view.id, Track(view))
         track.view = view
         if view.status in FINAL:
-            if track.phase in (Phase.KEPT,):
-                return  # ours until the user is done (the REST status lags the hold)
-            if track.phase in (Phase.ARMING, Phase.ARMED):
+            if track.phase is Phase.KEPT:
+                return []  # ours until the user is done (the REST status lags the hold)
+            connected = track.phase in (Phase.ARMING, Phase.ARMED)
+            if connected:
                 track.note = "ended before its terminal could hold it"
             if track.phase is not Phase.CANT:
                 track.phase = Phase.DONE
-            return
+            return [Release(view.id)] if connected else []  # its connection goes too
         if track.phase is Phase.WAITING and view.status == "running":
             why = self._why_not(view)
             if why:
                 track.phase, track.note = Phase.CANT, f"can't hold: {why}"
+        return []
 
     def _why_not(self, view: JobView) -> str:
         if self.s.patterns and not any(fnmatch.fnmatchcase(view.name, p) for p in self.s.patterns):
             return "not in --jobs"
         if not view.mine:
             return "another user's job (only the user who started it can open its terminal)"
-        if view.instance_runner:
-            return "an instance runner (no terminal)"
         return ""
 
     def _more(self) -> list[Action]:
@@ -298,19 +338,20 @@ class WatchFlow:
         return actions
 
     def _dropped(self, track: Track) -> list[Action]:
-        if track.phase in (Phase.ARMED, Phase.ARMING, Phase.KEPT):
-            if track.facts.executor == "docker":
-                track.phase = Phase.CANT
-                track.note = "can't hold: docker executor (the terminal ends with the container)"
-            else:
-                track.phase, track.note = Phase.LOST, "lost: its terminal connection dropped"
-        return []
+        if track.phase not in (Phase.ARMED, Phase.ARMING, Phase.KEPT):
+            return []
+        why = cannot_hold(track.facts.executor)
+        if why:
+            track.phase, track.note = Phase.CANT, f"can't hold: {why}"
+        else:
+            track.phase, track.note = Phase.LOST, "lost: its terminal connection dropped"
+        return [Release(track.view.id)]  # what is left of the connection goes
 
     def _log(self, track: Track, facts: LogFacts) -> list[Action]:
         track.facts = facts
-        if facts.executor == "docker" and track.phase in (Phase.ARMING, Phase.ARMED):
-            track.phase = Phase.CANT
-            track.note = "can't hold: docker executor (the terminal ends with the container)"
+        why = cannot_hold(facts.executor)
+        if why and track.phase in (Phase.ARMING, Phase.ARMED):
+            track.phase, track.note = Phase.CANT, f"can't hold: {why}"
             return [Release(track.view.id)]
         # The runner's line only counts after the script's sections: a script can print it.
         if track.phase is not Phase.ARMED or not (facts.held and facts.script_ended):
@@ -327,7 +368,7 @@ class WatchFlow:
             track.note, track.told = f"held: {how}", True
             return [Failed(track.view.id, how)]
         track.keep_until = self.now + self.s.keep_unknown
-        track.note = f"held {self.s.keep_unknown:g} s: {how}"
+        track.note = f"held {self.s.keep_unknown:g} s: {how}; o opens it, r lets it go"
         return []
 
     def _expire(self) -> list[Action]:

@@ -123,9 +123,15 @@ def get_sources(job: Job, sources: Sources | None) -> str:
     return text + info(checkout) + "\n" + info("Skipping Git submodules setup")
 
 
+#: What the runner adds to the echo of a script line that spans several lines.
+COLLAPSED = " # collapsed multi-line command"
+
+
 def echo(command: str) -> str:
-    """The "$ command" line the runner prints before each script line."""
-    return info(f"$ {command}")
+    """The "$ command" line the runner prints before each script line: a command of several
+    lines is echoed by its first (shells/abstract.go)."""
+    first, _, more = command.partition("\n")
+    return info(f"$ {first}{COLLAPSED if more.strip() else ''}")
 
 
 def shell_script(commands: list[str], bash: bool = True) -> str:

@@ -23,6 +23,7 @@ import os
 import shutil
 import signal
 import subprocess
+import termios
 import time
 from collections.abc import Coroutine, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -83,6 +84,8 @@ class WatchRun:
         self.jobs: dict[int, _Job] = {}
         self.failed: list[tuple[int, str]] = []  # held failures waiting for the user
         self.first_refusal: dict[int, float] = {}
+        self.attending: asyncio.Task[None] | None = None  # a failed job given to the user
+        self.keys: asyncio.Task[None] | None = None
         self.me = str(gl.user().get("username"))
         title = f"pipeline {pipeline['id']} of {project} ({pipeline.get('ref', '')})"
         self.view = View(fds[1], one_line(title))
@@ -90,13 +93,13 @@ class WatchRun:
     # -- the loop --------------------------------------------------------------------------
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            loop.add_signal_handler(signum, self.queue.put_nowait, signum)
+        self._signals()
         try:
             self._spawn(self._scripts())
             self._spawn(self._poll())
             self._spawn(self._poll_logs())
             with self._quiet_keys():
+                self._listen()
                 return await self._loop()
         finally:
             for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -131,8 +134,8 @@ class WatchRun:
                     return action.code
                 await self._do(action)
             self.view.show(self.flow.rows())
-            if self.failed:
-                await self._attend(*self.failed.pop(0))
+            if self.failed and self.attending is None:  # one at a time; the loop goes on
+                self.attending = self._spawn(self._attend(*self.failed.pop(0)))
 
     async def _do(self, action: flow.Action) -> None:
         if isinstance(action, flow.Connect):
@@ -141,7 +144,25 @@ class WatchRun:
             await self._release(action.job_id)
         elif isinstance(action, flow.Failed):
             self._announce(action.job_id, action.how)
-            self.failed.append((action.job_id, action.how))
+            if self.opts.shell or self.opts.exec_spec is not None:
+                self.failed.append((action.job_id, action.how))
+            else:  # --no-shell: said; holding it longer would serve no one
+                self.queue.put_nowait(flow.Done(action.job_id))
+
+    def _listen(self) -> None:
+        """Keys at the table, on a terminal: `o` opens the newest job kept with an unknown
+        result, `r` lets every such job go (stopped while a shell has the keys)."""
+        if os.isatty(self.fds[0]) and self.attending is None:
+            self.keys = self._spawn(self._keys())
+
+    async def _keys(self) -> None:
+        from jobterm.term.debug_io import read_some
+
+        while data := await read_some(self.fds[0]):
+            if b"o" in data:
+                self.queue.put_nowait(flow.Open())
+            if b"r" in data:
+                self.queue.put_nowait(flow.ReleaseUnknown())
 
     # -- tasks -----------------------------------------------------------------------------
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
@@ -249,14 +270,19 @@ class WatchRun:
         from jobterm.jobs.terminal import terminal_target
 
         job = self.jobs[job_id].json
+        if not job.get("web_url"):
+            self.queue.put_nowait(flow.Refused(job_id, "GitLab gave no address for it"))
+            return
         target = terminal_target(self.gl, ws_url_for(str(job["web_url"]), self.gl.host), job_id)
         try:
+            if not await asyncio.to_thread(self._has_terminal, job_id):
+                raise NotFoundError("no terminal_path")
             conn = await TerminalConnection.open(target)
         except NotFoundError:
             first = self.first_refusal.setdefault(job_id, time.monotonic())
-            late = time.monotonic() - first > SESSION_WAIT
-            why = "no terminal (its runner has no [session_server]?)"
-            await asyncio.sleep(0 if late else 0.2)
+            late = time.monotonic() - first > SESSION_WAIT  # its runner's session may come up
+            why = "no terminal (a runner without [session_server], as GitLab.com's own)"
+            await asyncio.sleep(0 if late else 0.5)
             self.queue.put_nowait(flow.Refused(job_id, why, final=late))
             return
         except BusyError:
@@ -268,6 +294,13 @@ class WatchRun:
         self.conns[job_id] = conn
         self.drains[job_id] = asyncio.get_running_loop().create_task(self._drain(job_id, conn))
         self.queue.put_nowait(flow.Opened(job_id))
+
+    def _has_terminal(self, job_id: int) -> bool:
+        """Whether the job page offers a terminal now (`terminal_path`, the web JSON)."""
+        try:
+            return bool(self.gl.web_job(self.project, job_id).get("terminal_path"))
+        except JobtermError:
+            return True  # the handshake then says what is wrong
 
     async def _drain(self, job_id: int, conn: TerminalConnection) -> None:
         with contextlib.suppress(SessionEnded, JobtermError):
@@ -301,10 +334,25 @@ class WatchRun:
         self.view.say("\n".join(lines))
 
     async def _attend(self, job_id: int, how: str) -> None:
-        """Give the user the failed job (or run --exec in it), then release it."""
+        """Give the user the failed job (or run --exec in it), then release it. A task of
+        its own: meanwhile the loop goes on releasing, arming and deciding (the table waits
+        while a shell has the screen)."""
+        try:
+            await self._give(job_id)
+        finally:
+            self.attending = None
+            self.view.resume()
+            self._listen()
+            self.queue.put_nowait(flow.Done(job_id))
+
+    async def _give(self, job_id: int) -> None:
         conn = self.conns.get(job_id)
-        if conn is None or not (self.opts.shell or self.opts.exec_spec):
+        if conn is None:
             return
+        if self.keys is not None:
+            self.keys.cancel()
+            await asyncio.gather(self.keys, return_exceptions=True)
+            self.keys = None
         drain = self.drains.pop(job_id, None)
         if drain is not None:
             drain.cancel()
@@ -317,7 +365,6 @@ class WatchRun:
             await self._exec(job_id, conn, prepare)
         else:
             await self._shell(job_id, conn, prepare)
-        self.queue.put_nowait(flow.Done(job_id))
 
     async def _shell(self, job_id: int, conn: TerminalConnection, prepare: Prepare) -> None:
         from jobterm.term.debug_io import ShellInfo
@@ -325,6 +372,9 @@ class WatchRun:
         held = self.jobs[job_id].reader.summary.terminal_held or "its timeout"
         self.view.forget()  # the table stays on the screen above the shell
         self.view.say(f"the shell of job {job_id}; exit releases it (held up to {held})")
+        self.view.pause()  # other jobs' news waits for the table's return
+        with contextlib.suppress(termios.error, OSError):  # keys typed at the table stay there
+            termios.tcflush(self.fds[0], termios.TCIFLUSH)
         info = ShellInfo(
             self.gl, self.project, self.jobs[job_id].json, self.jobs[job_id].reader.summary
         )
@@ -333,10 +383,11 @@ class WatchRun:
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(signum)
         try:
-            await handover.shell(conn, options, info, self.fds[:2], self.view.say)
+            status, _ = await handover.shell(conn, options, info, self.fds[:2], self.view.say)
         finally:
-            for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-                loop.add_signal_handler(signum, self.queue.put_nowait, signum)
+            self._signals()
+        if status is not None and status < 0:  # SIGTERM or SIGHUP in the shell: all goes
+            self.queue.put_nowait(-status)
 
     async def _exec(self, job_id: int, conn: TerminalConnection, prepare: Prepare) -> None:
         from jobterm.term.fanout import fan_out
@@ -348,7 +399,15 @@ class WatchRun:
             fds = (stdin, stdout, stderr)
             return await handover.command(conn, spec, prepare, fds, lambda _: None)
 
-        await fan_out([(str(job_id), run)], self.fds[1], self.fds[2], False)
+        try:
+            await fan_out([(str(job_id), run)], self.fds[1], self.fds[2], False)
+        finally:
+            self._signals()  # exec's run took them over and gave them up
+
+    def _signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            loop.add_signal_handler(signum, self.queue.put_nowait, signum)
 
 
 def _notify(title: str, body: str) -> None:

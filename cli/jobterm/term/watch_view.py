@@ -50,8 +50,22 @@ class View:
         self.title = title
         self.drawn = 0  # lines of the table on the screen now
         self.last: dict[int, str] = {}  # plain mode: what each job's line said last
+        self.paused = False  # a shell has the screen: the table and lines wait
+        self.waiting: list[str] = []
+
+    def pause(self) -> None:
+        self.paused = True
+
+    def resume(self) -> None:
+        """The screen is the table's again: what was said meanwhile first."""
+        self.paused = False
+        waiting, self.waiting = self.waiting, []
+        for text in waiting:
+            self.say(text)
 
     def show(self, rows: list[Track]) -> None:
+        if self.paused:
+            return
         if self.tty:
             self._draw(rows)
         else:
@@ -60,7 +74,8 @@ class View:
     def _draw(self, rows: list[Track]) -> None:
         cols = terminal_size(self.fd)[1] or 80
         now = time.monotonic()
-        lines = [self.title] + [self._coloured(t, row_text(t, now)[:cols]) for t in rows]
+        title = self.title[: cols - 1]
+        lines = [title] + [self._coloured(t, row_text(t, now)[: cols - 1]) for t in rows]
         up = f"\x1b[{self.drawn}F" if self.drawn else "\r"
         text = up + "\x1b[J" + "\r\n".join(lines) + "\r\n"
         write_all(self.fd, text.encode("utf-8", "replace"))
@@ -79,15 +94,19 @@ class View:
     def _lines(self, rows: list[Track]) -> None:
         out = []
         for track in rows:
-            text = row_text(track)
-            if self.last.get(track.view.id) != text:
-                self.last[track.view.id] = text
-                out.append(f"{time.strftime('%H:%M:%S')} {text}\n")
+            seen = (track.view.status, track.phase, track.note)  # not the running time
+            key = repr(seen)
+            if self.last.get(track.view.id) != key:
+                self.last[track.view.id] = key
+                out.append(f"{time.strftime('%H:%M:%S')} {row_text(track)}\n")
         if out:
             write_all(self.fd, "".join(out).encode("utf-8", "replace"))
 
     def say(self, text: str) -> None:
         """A line of jobterm's own, above the table (which is drawn again below it)."""
+        if self.paused:
+            self.waiting.append(text)
+            return
         if self.tty and self.drawn:
             write_all(self.fd, f"\x1b[{self.drawn}F\x1b[J".encode())
             self.drawn = 0
