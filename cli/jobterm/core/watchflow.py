@@ -63,7 +63,6 @@ class JobView:
     status: str
     mine: bool
     duration: float | None = None
-    instance_runner: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -231,7 +231,6 @@ class WatchRun:
         return pipeline, list(latest.values())
 
     def _view(self, job: dict[str, Any]) -> flow.JobView:
-        runner = job.get("runner") or {}
         user = (job.get("user") or {}).get("username")
         return flow.JobView(
             id=int(job["id"]),
@@ -240,7 +239,6 @@ class WatchRun:
             status=str(job.get("status", "")),
             mine=user == self.me,
             duration=float(job["duration"]) if job.get("duration") is not None else None,
-            instance_runner=runner.get("runner_type") == "instance_type",
         )
 
     async def _poll_logs(self) -> None:
