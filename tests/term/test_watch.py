@@ -89,6 +89,13 @@ def test_watch_holds_the_failing_job_and_hands_its_shell_over(
         assert "running" in seen, (name, seen)
     assert statuses_seen(stream, "unit")[0] == "created"  # its stage had not begun
     assert "released at once (succeeded: the runner uploaded artifacts" in stream
+    # every state of the failed job's row, in order, as the table drew them
+    rows = re.split(r"[\r\n]+", stream)
+    e2e = [row for row in rows if re.search(r"\d+  test\s+e2e\s", row)]
+    notes = ["created", "armed", "held: failed"]
+    at = [next((n for n, row in enumerate(e2e) if note in row), -1) for note in notes]
+    assert -1 not in at, e2e
+    assert at == sorted(at), e2e
 
 
 def test_watch_piped_writes_one_line_a_change_and_exec_collects_from_the_failure(
