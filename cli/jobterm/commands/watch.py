@@ -25,8 +25,8 @@ stays attached. So watch opens the terminal of every job of yours that runs (not
 and keeps it: a job that succeeds is released at once, one that fails is held, with the bell
 and a notification, and its shell handed to you in its build directory (exit releases it).
 Where the log cannot tell how a job ended (its last line ran), it is kept --keep-unknown
-(10s), then released. Each row says why a job cannot be held (another user's, no terminal,
-the docker executor).
+(10s), then released: at the table, o opens the newest such job's shell, r lets them all go.
+Each row says why a job cannot be held (another user's, no terminal, the docker executor).
 
 Exit status: 0 if the pipeline succeeded, 1 if not; 130 on Ctrl-C (every job released).
 """
@@ -56,7 +56,9 @@ def watch(
         "How long a job whose result can't be told is kept.",
         allow_zero=True,
     ),
-    no_shell: bool = typer.Option(False, "--no-shell", help="Only say which job failed."),
+    no_shell: bool = typer.Option(
+        False, "--no-shell", help="Only say which job failed, and let it go."
+    ),
     exec_command: str | None = typer.Option(
         None, "--exec", metavar="CMD", help="Run CMD in each failed job instead of a shell."
     ),

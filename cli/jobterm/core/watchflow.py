@@ -180,7 +180,6 @@ class Track:
     phase: Phase = Phase.WAITING
     note: str = ""
     facts: LogFacts = field(default_factory=LogFacts)
-    held_at: float | None = None
     held_until: float | None = None  # when the runner's own timeout releases it
     keep_until: float | None = None
     told: bool = False  # its failure was announced
@@ -355,7 +354,6 @@ class WatchFlow:
         # The runner's line only counts after the script's sections: a script can print it.
         if track.phase is not Phase.ARMED or not (facts.held and facts.script_ended):
             return []
-        track.held_at = self.now
         if facts.timeout is not None:
             track.held_until = self.now + facts.timeout
         failed, how = verdict(facts, self.scripts.get(track.view.name))
